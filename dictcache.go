@@ -1,0 +1,382 @@
+package caches
+
+import (
+	"context"
+	"iter"
+)
+
+// DictCache is a family of maps, each stored in one Redis hash: fields of
+// type K, values of type V. Make a handle per key with [DictCache.Key]:
+//
+//	var carts = caches.NewDictCache[string, int](caches.Options{Prefix: "cart"})
+//	err := carts.Key(userID).Set(ctx, "sku-42", 2)   // HSET cart:7 sku-42 2
+//
+// Fields are encoded like values: strings, integers and the other raw kinds
+// as their text, so an int field comes back as an int. A DictCache is safe
+// for concurrent use.
+type DictCache[K comparable, V any] struct {
+	f      family
+	fields valueCodec[K]
+	values valueCodec[V]
+}
+
+// NewDictCache returns a family of maps configured by opts. The connection
+// is resolved at first use.
+func NewDictCache[K comparable, V any](opts Options) *DictCache[K, V] {
+	return &DictCache[K, V]{f: newFamily(opts), fields: newValueCodec[K](opts.Codec), values: newValueCodec[V](opts.Codec)}
+}
+
+// Key returns the handle of the hash whose key is made of the family's
+// prefix and args.
+func (c *DictCache[K, V]) Key(args ...any) Dict[K, V] {
+	return Dict[K, V]{handle: newHandle(&c.f, args), c: c}
+}
+
+// Dict is one map of a [DictCache]: one Redis hash. Every write refreshes the
+// whole hash's TTL atomically with the write; removals leave it alone. A
+// hash whose last field is removed no longer exists, as in Redis.
+type Dict[K comparable, V any] struct {
+	handle
+	c *DictCache[K, V]
+}
+
+// Item is a field and its value.
+type Item[K comparable, V any] struct {
+	Field K
+	Value V
+}
+
+func (d Dict[K, V]) encodeField(field K) (string, error) {
+	s, err := d.c.fields.encode(field)
+	if err != nil {
+		return "", keyErr("encode field", d.key, err)
+	}
+	return s, nil
+}
+
+func (d Dict[K, V]) decodeField(s string) (K, error) {
+	f, err := d.c.fields.decode(s)
+	if err != nil {
+		return f, &DecodeError{Key: d.key, Field: s, Type: d.c.fields.typeName, Err: err}
+	}
+	return f, nil
+}
+
+func (d Dict[K, V]) decodeValue(field, s string) (V, error) {
+	v, err := d.c.values.decode(s)
+	if err != nil {
+		return v, &DecodeError{Key: d.key, Field: field, Type: d.c.values.typeName, Err: err}
+	}
+	return v, nil
+}
+
+// Get returns the value of field, or [ErrNotFound] when the field or the
+// hash is missing. Redis: HGET.
+func (d Dict[K, V]) Get(ctx context.Context, field K) (V, error) {
+	var zero V
+	b, f, err := d.prepare(field)
+	if err != nil {
+		return zero, err
+	}
+	s, ok, err := b.HGet(ctx, d.key, f)
+	if err != nil {
+		return zero, keyErr("get", d.key, err)
+	}
+	if !ok {
+		return zero, ErrNotFound
+	}
+	return d.decodeValue(f, s)
+}
+
+// prepare returns the backend and the encoded field.
+func (d Dict[K, V]) prepare(field K) (backend, string, error) {
+	b, err := d.backend()
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := d.encodeField(field)
+	return b, f, err
+}
+
+// GetMany returns the values of the fields that exist, in one round trip;
+// missing fields are absent from the map. Redis: HMGET.
+func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (map[K]V, error) {
+	b, err := d.backend()
+	if err != nil {
+		return nil, err
+	}
+	enc := make([]string, len(fields))
+	for i, field := range fields {
+		if enc[i], err = d.encodeField(field); err != nil {
+			return nil, err
+		}
+	}
+	vals, oks, err := b.HMGet(ctx, d.key, enc...)
+	if err != nil {
+		return nil, keyErr("get", d.key, err)
+	}
+	out := make(map[K]V, len(fields))
+	for i, ok := range oks {
+		if !ok {
+			continue
+		}
+		v, err := d.decodeValue(enc[i], vals[i])
+		if err != nil {
+			return out, err
+		}
+		out[fields[i]] = v
+	}
+	return out, nil
+}
+
+// Set stores value under field. Redis: HSET, with PEXPIRE, in MULTI.
+func (d Dict[K, V]) Set(ctx context.Context, field K, value V) error {
+	b, f, err := d.prepare(field)
+	if err != nil {
+		return err
+	}
+	v, err := d.c.values.encode(value)
+	if err != nil {
+		return keyErr("encode", d.key, err)
+	}
+	_, err = b.HSet(ctx, d.key, d.f.ttl, f, v)
+	return keyErr("set", d.key, err)
+}
+
+// SetMany stores every entry of m in one round trip. Redis: HSET with all
+// the fields, with PEXPIRE, in MULTI.
+func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) error {
+	if len(m) == 0 {
+		return nil
+	}
+	b, err := d.backend()
+	if err != nil {
+		return err
+	}
+	fv := make([]string, 0, 2*len(m))
+	for field, value := range m {
+		f, err := d.encodeField(field)
+		if err != nil {
+			return err
+		}
+		v, err := d.c.values.encode(value)
+		if err != nil {
+			return keyErr("encode", d.key, err)
+		}
+		fv = append(fv, f, v)
+	}
+	_, err = b.HSet(ctx, d.key, d.f.ttl, fv...)
+	return keyErr("set", d.key, err)
+}
+
+// Add stores value under field only if the field does not exist, and
+// reports whether it stored it. Redis: HSETNX, with PEXPIRE, in MULTI.
+func (d Dict[K, V]) Add(ctx context.Context, field K, value V) (bool, error) {
+	b, f, err := d.prepare(field)
+	if err != nil {
+		return false, err
+	}
+	v, err := d.c.values.encode(value)
+	if err != nil {
+		return false, keyErr("encode", d.key, err)
+	}
+	stored, err := b.HSetNX(ctx, d.key, f, v, d.f.ttl)
+	return stored, keyErr("add", d.key, err)
+}
+
+// Delete removes fields and returns how many existed. Redis: HDEL.
+func (d Dict[K, V]) Delete(ctx context.Context, fields ...K) (int, error) {
+	if len(fields) == 0 {
+		return 0, nil
+	}
+	b, err := d.backend()
+	if err != nil {
+		return 0, err
+	}
+	enc := make([]string, len(fields))
+	for i, field := range fields {
+		if enc[i], err = d.encodeField(field); err != nil {
+			return 0, err
+		}
+	}
+	n, err := b.HDel(ctx, d.key, enc...)
+	return int(n), keyErr("delete", d.key, err)
+}
+
+// Has reports whether field exists. Redis: HEXISTS.
+func (d Dict[K, V]) Has(ctx context.Context, field K) (bool, error) {
+	b, f, err := d.prepare(field)
+	if err != nil {
+		return false, err
+	}
+	ok, err := b.HExists(ctx, d.key, f)
+	return ok, keyErr("has", d.key, err)
+}
+
+// Len returns the number of fields; 0 for a missing hash. Redis: HLEN.
+func (d Dict[K, V]) Len(ctx context.Context) (int, error) {
+	b, err := d.backend()
+	if err != nil {
+		return 0, err
+	}
+	n, err := b.HLen(ctx, d.key)
+	return int(n), keyErr("len", d.key, err)
+}
+
+// Pop returns the value of field and removes the field, atomically: of
+// several concurrent callers only one gets the value. A missing field
+// returns [ErrNotFound]. Redis: HGET and HDEL in MULTI.
+func (d Dict[K, V]) Pop(ctx context.Context, field K) (V, error) {
+	var zero V
+	b, f, err := d.prepare(field)
+	if err != nil {
+		return zero, err
+	}
+	s, ok, err := b.HGetDel(ctx, d.key, f)
+	if err != nil {
+		return zero, keyErr("pop", d.key, err)
+	}
+	if !ok {
+		return zero, ErrNotFound
+	}
+	return d.decodeValue(f, s)
+}
+
+// PopItem removes an arbitrary field and returns it with its value,
+// atomically. An empty or missing hash returns [ErrNotFound]. Redis:
+// HRANDFIELD and HDEL in a script.
+func (d Dict[K, V]) PopItem(ctx context.Context) (K, V, error) {
+	var (
+		zk K
+		zv V
+	)
+	b, err := d.backend()
+	if err != nil {
+		return zk, zv, err
+	}
+	f, s, ok, err := b.HPopRandom(ctx, d.key)
+	if err != nil {
+		return zk, zv, keyErr("popitem", d.key, err)
+	}
+	if !ok {
+		return zk, zv, ErrNotFound
+	}
+	return d.decodeItem(f, s)
+}
+
+func (d Dict[K, V]) decodeItem(f, s string) (K, V, error) {
+	var zv V
+	k, err := d.decodeField(f)
+	if err != nil {
+		return k, zv, err
+	}
+	v, err := d.decodeValue(f, s)
+	return k, v, err
+}
+
+// Incr adds n to the number stored under field atomically and returns the
+// result; a missing field counts as zero. V must be an integer or float
+// kind; a stored value that is not a number returns an error wrapping
+// [ErrNotNumber]. Redis: HINCRBY or HINCRBYFLOAT, with PEXPIRE, in MULTI.
+func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (V, error) {
+	var zero V
+	b, f, err := d.prepare(field)
+	if err != nil {
+		return zero, err
+	}
+	out, err := incrValue(d.c.values, n, false,
+		func(i int64) (int64, error) { return b.HIncrBy(ctx, d.key, f, i, d.f.ttl) },
+		func(x float64) (float64, error) { return b.HIncrByFloat(ctx, d.key, f, x, d.f.ttl) })
+	if err != nil {
+		return zero, keyErr("incr", d.key, err)
+	}
+	return d.decodeValue(f, out)
+}
+
+// All iterates over the hash's fields and values without loading the whole
+// hash: it asks Redis for pages with HSCAN. The order is unspecified. A field
+// present for the whole iteration is yielded once; fields added or removed
+// meanwhile may or may not be. A backend error is yielded once and ends the
+// iteration; a field or value that cannot be decoded is yielded as a
+// [*DecodeError] and the iteration goes on if the loop does. Each call
+// starts a new scan.
+func (d Dict[K, V]) All(ctx context.Context) iter.Seq2[Item[K, V], error] {
+	return func(yield func(Item[K, V], error) bool) {
+		for fv, err := range scanPages(ctx, d.handle, "scan", hscan) {
+			if err != nil {
+				yield(Item[K, V]{}, err)
+				return
+			}
+			for i := 0; i+1 < len(fv); i += 2 {
+				k, v, err := d.decodeItem(fv[i], fv[i+1])
+				if !yield(Item[K, V]{Field: k, Value: v}, err) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Map returns the whole hash as a Go map, in one round trip; a missing hash
+// gives an empty map. For large hashes prefer [Dict.All]. Redis: HGETALL.
+func (d Dict[K, V]) Map(ctx context.Context) (map[K]V, error) {
+	b, err := d.backend()
+	if err != nil {
+		return nil, err
+	}
+	fv, err := b.HGetAll(ctx, d.key)
+	if err != nil {
+		return nil, keyErr("getall", d.key, err)
+	}
+	out := make(map[K]V, len(fv)/2)
+	for i := 0; i+1 < len(fv); i += 2 {
+		k, v, err := d.decodeItem(fv[i], fv[i+1])
+		if err != nil {
+			return out, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// Clear deletes the whole hash and reports whether it existed. Redis: DEL.
+func (d Dict[K, V]) Clear(ctx context.Context) (bool, error) { return d.del(ctx) }
+
+// scanPageSize is the COUNT hint of the SCAN family of commands the
+// iterators send.
+const scanPageSize = 256
+
+// scanFunc is one page of HSCAN or SSCAN.
+type scanFunc func(ctx context.Context, b backend, key string, cursor uint64) ([]string, uint64, error)
+
+func hscan(ctx context.Context, b backend, key string, cursor uint64) ([]string, uint64, error) {
+	return b.HScan(ctx, key, cursor, scanPageSize)
+}
+
+func sscan(ctx context.Context, b backend, key string, cursor uint64) ([]string, uint64, error) {
+	return b.SScan(ctx, key, cursor, scanPageSize)
+}
+
+// scanPages yields the pages of a cursor scan of h's key until the cursor
+// comes back to zero; an error is yielded once and ends it.
+func scanPages(ctx context.Context, h handle, op string, scan scanFunc) iter.Seq2[[]string, error] {
+	return func(yield func([]string, error) bool) {
+		b, err := h.backend()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		var cursor uint64
+		for {
+			page, next, err := scan(ctx, b, h.key, cursor)
+			if err != nil {
+				yield(nil, keyErr(op, h.key, err))
+				return
+			}
+			if !yield(page, nil) || next == 0 {
+				return
+			}
+			cursor = next
+		}
+	}
+}

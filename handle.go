@@ -1,0 +1,107 @@
+package caches
+
+import (
+	"context"
+	"time"
+)
+
+// handle is what every cache's handle shares: its family and Redis key, and
+// the operations on the key as a whole. The handle types embed it, so its
+// exported methods are theirs.
+type handle struct {
+	f   *family
+	key string
+	err error // a key that could not be built
+}
+
+func newHandle(f *family, args []any) handle {
+	key, err := f.key(args)
+	return handle{f: f, key: key, err: err}
+}
+
+// String returns the Redis key.
+func (h handle) String() string { return h.key }
+
+func (h handle) backend() (backend, error) {
+	if h.err != nil {
+		return nil, h.err
+	}
+	return h.f.backend()
+}
+
+// TTL returns how long the key has left to live, with millisecond
+// resolution: [NoExpiry] for a key without an expiry, [ErrNotFound] for a
+// missing key. Redis: PTTL.
+func (h handle) TTL(ctx context.Context) (time.Duration, error) {
+	b, err := h.backend()
+	if err != nil {
+		return 0, err
+	}
+	ttl, ok, err := b.PTTL(ctx, h.key)
+	if err != nil {
+		return 0, keyErr("ttl", h.key, err)
+	}
+	if !ok {
+		return 0, ErrNotFound
+	}
+	if ttl < 0 {
+		return NoExpiry, nil
+	}
+	return ttl, nil
+}
+
+// Expire sets the key to expire after ttl and reports whether the key
+// exists. A ttl of zero or less deletes it. Redis: PEXPIRE.
+func (h handle) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
+	b, err := h.backend()
+	if err != nil {
+		return false, err
+	}
+	if ttl > 0 {
+		ttl = max(ttl, time.Millisecond)
+	}
+	ok, err := b.PExpire(ctx, h.key, ttl)
+	return ok, keyErr("expire", h.key, err)
+}
+
+// ExpireAt sets the key to expire at t and reports whether the key exists.
+// A t not in the future deletes it. Redis: PEXPIREAT.
+func (h handle) ExpireAt(ctx context.Context, t time.Time) (bool, error) {
+	b, err := h.backend()
+	if err != nil {
+		return false, err
+	}
+	ok, err := b.PExpireAt(ctx, h.key, t)
+	return ok, keyErr("expireat", h.key, err)
+}
+
+// Persist removes the key's expiry and reports whether it had one. The next
+// write sets the family's TTL again. Redis: PERSIST.
+func (h handle) Persist(ctx context.Context) (bool, error) {
+	b, err := h.backend()
+	if err != nil {
+		return false, err
+	}
+	ok, err := b.Persist(ctx, h.key)
+	return ok, keyErr("persist", h.key, err)
+}
+
+// del removes the key and reports whether it existed.
+func (h handle) del(ctx context.Context) (bool, error) {
+	b, err := h.backend()
+	if err != nil {
+		return false, err
+	}
+	n, err := b.Del(ctx, h.key)
+	return n > 0, keyErr("delete", h.key, err)
+}
+
+// exists reports whether the key exists.
+func (h handle) exists(ctx context.Context) (bool, error) {
+	b, err := h.backend()
+	if err != nil {
+		return false, err
+	}
+	ok, err := b.Exists(ctx, h.key)
+	return ok, keyErr("has", h.key, err)
+}

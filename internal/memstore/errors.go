@@ -1,0 +1,105 @@
+package memstore
+
+import (
+	"errors"
+	"strings"
+)
+
+// Redis error replies, word for word as Redis 7.0 sends them.
+const (
+	msgWrongType      = "WRONGTYPE Operation against a key holding the wrong kind of value"
+	msgNotInteger     = "ERR value is not an integer or out of range"
+	msgOverflow       = "ERR increment or decrement would overflow"
+	msgNotFloat       = "ERR value is not a valid float"
+	msgIncrNaNInf     = "ERR increment would produce NaN or Infinity"
+	msgNaNOrInfinity  = "ERR value is NaN or Infinity"
+	msgHashNotInteger = "ERR hash value is not an integer"
+	msgHashNotFloat   = "ERR hash value is not a float"
+	msgMinMaxNotFloat = "ERR min or max is not a float"
+	msgScoreNaN       = "ERR resulting score is not a number (NaN)"
+	msgNotPositive    = "ERR value is out of range, must be positive"
+	msgCountRange     = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+	msgSyntax         = "ERR syntax error"
+	msgClosed         = "memstore: store is closed"
+
+	// msgWrongArgsPrefix and msgWrongArgsSuffix surround the lower-case
+	// command name in Redis's arity error.
+	msgWrongArgsPrefix = "ERR wrong number of arguments for '"
+	msgWrongArgsSuffix = "' command"
+	// msgUnknownCommand precedes the quoted command name in Redis's reply
+	// to a command it does not know.
+	msgUnknownCommand = "ERR unknown command '"
+)
+
+var (
+	// ErrWrongType is the WRONGTYPE error: the key holds another data type.
+	ErrWrongType = errors.New(msgWrongType)
+	// ErrNotInteger is returned by INCRBY when the value is not an integer.
+	ErrNotInteger = errors.New(msgNotInteger)
+	// ErrOverflow is returned by INCRBY and HINCRBY when the result would
+	// overflow an int64.
+	ErrOverflow = errors.New(msgOverflow)
+	// ErrNotFloat is returned when a value or argument is not a valid float
+	// (INCRBYFLOAT, ZADD and ZINCRBY with NaN).
+	ErrNotFloat = errors.New(msgNotFloat)
+	// ErrIncrNaNInf is returned by INCRBYFLOAT and HINCRBYFLOAT when the
+	// result would be NaN or infinite.
+	ErrIncrNaNInf = errors.New(msgIncrNaNInf)
+	// ErrNaNOrInfinity is returned by HINCRBYFLOAT when the increment itself
+	// is NaN or infinite.
+	ErrNaNOrInfinity = errors.New(msgNaNOrInfinity)
+	// ErrHashNotInteger is returned by HINCRBY when the field's value is not
+	// an integer.
+	ErrHashNotInteger = errors.New(msgHashNotInteger)
+	// ErrHashNotFloat is returned by HINCRBYFLOAT when the field's value is
+	// not a float.
+	ErrHashNotFloat = errors.New(msgHashNotFloat)
+	// ErrMinMaxNotFloat is returned by the score-range commands (ZCOUNT,
+	// ZRANGE BYSCORE, ZREMRANGEBYSCORE) when a bound does not parse.
+	ErrMinMaxNotFloat = errors.New(msgMinMaxNotFloat)
+	// ErrScoreNaN is returned by ZINCRBY when the new score would be NaN.
+	ErrScoreNaN = errors.New(msgScoreNaN)
+	// ErrNotPositive is returned by SPOP, ZPOPMIN and ZPOPMAX for a negative
+	// count.
+	ErrNotPositive = errors.New(msgNotPositive)
+	// ErrCountRange is returned by SRANDMEMBER for a count of math.MinInt64.
+	ErrCountRange = errors.New(msgCountRange)
+	// ErrSyntax is the generic Redis syntax error, returned by ZADD for an
+	// unknown mode or mismatched members and scores.
+	ErrSyntax = errors.New(msgSyntax)
+	// ErrClosed is returned by every method of a Store after Close.
+	ErrClosed = errors.New(msgClosed)
+)
+
+// wrongArgs returns Redis's arity error for the command cmd.
+func wrongArgs(cmd string) error {
+	return errors.New(msgWrongArgsPrefix + strings.ToLower(cmd) + msgWrongArgsSuffix)
+}
+
+// unknownCommand returns Redis's error for a command name it does not know,
+// quoting the first arguments (at most about 128 bytes of them) as Redis does.
+func unknownCommand(cmd string, args []string) error {
+	var quoted strings.Builder
+	for _, a := range args {
+		if quoted.Len() >= unknownCommandArgsLen {
+			break
+		}
+		quoted.WriteString("'")
+		quoted.WriteString(truncate(a, unknownCommandArgsLen-quoted.Len()))
+		quoted.WriteString("' ")
+	}
+	return errors.New(msgUnknownCommand + truncate(cmd, unknownCommandArgsLen) +
+		"', with args beginning with: " + quoted.String())
+}
+
+// unknownCommandArgsLen is how many bytes of the command name and of its
+// arguments Redis quotes in its unknown-command error.
+const unknownCommandArgsLen = 128
+
+// truncate returns at most the first n bytes of s.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,116 @@
+package memstore
+
+import (
+	"context"
+	"time"
+)
+
+// Del deletes keys, as DEL does, and returns how many of them existed. It
+// locks every shard involved, so it is atomic.
+func (s *Store) Del(ctx context.Context, keys ...string) (int64, error) {
+	if err := s.enter(ctx); err != nil {
+		return 0, err
+	}
+	if len(keys) == 0 {
+		return 0, wrongArgs("del")
+	}
+	idx := s.shardIndexes(keys)
+	s.lock(idx)
+	defer s.unlock(idx)
+	now := s.nowMs()
+	var n int64
+	for _, k := range keys {
+		sh := s.shard(k)
+		if e := sh.lookupWrite(k, now); e != nil {
+			sh.remove(e)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Exists reports whether key exists, as EXISTS does for one key.
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	if err := s.enter(ctx); err != nil {
+		return false, err
+	}
+	sh := s.shard(key)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return s.get(sh, key) != nil, nil
+}
+
+// PTTL returns key's remaining time to live with millisecond resolution, as
+// PTTL does: ok is false when the key does not exist, and ttl is -1 when it
+// has no expiry.
+func (s *Store) PTTL(ctx context.Context, key string) (ttl time.Duration, ok bool, err error) {
+	if err := s.enter(ctx); err != nil {
+		return 0, false, err
+	}
+	sh := s.shard(key)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	now := s.nowMs()
+	e := sh.lookupAt(key, now)
+	switch {
+	case e == nil:
+		return 0, false, nil
+	case e.heapIndex < 0:
+		return -1, true, nil
+	}
+	return time.Duration(e.deadline-now) * time.Millisecond, true, nil
+}
+
+// PExpire sets key's time to live, as PEXPIRE does, and reports whether the
+// key exists. A ttl that is not positive (after truncation to whole
+// milliseconds; under 1ms counts as 1ms) deletes the key.
+func (s *Store) PExpire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := s.enter(ctx); err != nil {
+		return false, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := s.nowMs()
+	return sh.expireAt(key, now, now+durationMs(ttl)), nil
+}
+
+// PExpireAt sets key's expiry to the millisecond at, as PEXPIREAT does, and
+// reports whether the key exists. A time not in the future deletes the key.
+func (s *Store) PExpireAt(ctx context.Context, key string, at time.Time) (bool, error) {
+	if err := s.enter(ctx); err != nil {
+		return false, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.expireAt(key, s.nowMs(), at.UnixMilli()), nil
+}
+
+// expireAt makes key expire after deadline (unix ms), deleting it when the
+// deadline is not after now, and reports whether the key exists.
+func (sh *shard) expireAt(key string, now, deadline int64) bool {
+	e := sh.lookupWrite(key, now)
+	switch {
+	case e == nil:
+		return false
+	case deadline <= now:
+		sh.remove(e)
+	default:
+		sh.setDeadline(e, deadline)
+	}
+	return true
+}
+
+// Persist removes key's expiry, as PERSIST does, and reports whether it had
+// one.
+func (s *Store) Persist(ctx context.Context, key string) (bool, error) {
+	if err := s.enter(ctx); err != nil {
+		return false, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.lookupWrite(key, s.nowMs())
+	return e != nil && sh.clearDeadline(e), nil
+}

@@ -1,0 +1,398 @@
+// Package memstore is an in-process key-value store with the semantics of
+// the Redis 7.0 commands the caches use. It is the caches' default backend.
+//
+// Keys are spread over shards, each guarded by its own RWMutex: reads take
+// the read lock only and treat expired keys as absent without deleting them;
+// writes delete an expired key they meet. A background reaper reclaims
+// expired keys through a per-shard min-heap of deadlines, so memory is
+// returned without scanning the store.
+//
+// Every method that writes data takes a ttl and applies it to the key it
+// wrote, atomically with the write, whenever the key exists once the command
+// has succeeded — as if the command were followed by PEXPIRE (ttl > 0) or
+// PERSIST (ttl == 0) in one MULTI. A negative ttl deletes the key after the
+// write, as PEXPIRE with a time that is not positive does. SetNX is a single
+// SET … NX: when the key already exists it is left untouched. A command that
+// fails changes nothing.
+package memstore
+
+import (
+	"context"
+	"hash/maphash"
+	"math/bits"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	defaultShards         = 64
+	maxShards             = 1 << 16
+	defaultExpiryInterval = 100 * time.Millisecond
+	// reapBudget is how many expired keys the background reaper deletes
+	// from one shard per tick, bounding how long it holds a shard's lock.
+	reapBudget = 512
+)
+
+// Options configures a Store. The zero value selects every default.
+type Options struct {
+	// Now is the wall clock the store reads; nil means time.Now. The
+	// store's time is Now() plus the offset moved by FastForward and
+	// SetTime.
+	Now func() time.Time
+	// Shards is how many independently locked shards hold the keys,
+	// rounded up to a power of two (at most 65536); 0 or less means 64.
+	Shards int
+	// ExpiryInterval is how often the background reaper deletes expired
+	// keys; 0 means 100ms and a negative value starts no reaper (expired
+	// keys are then reclaimed by writes, FastForward and SetTime only).
+	ExpiryInterval time.Duration
+}
+
+// kind is the Redis data type held by a key.
+type kind uint8
+
+const (
+	kindString kind = iota
+	kindHash
+	kindSet
+	kindZSet
+)
+
+// entry is one key: its value and its expiry. Exactly one of str, hash, set
+// and zset holds the value, as kind tells.
+type entry struct {
+	key  string
+	str  string
+	hash *dict[string]
+	set  *dict[struct{}]
+	zset *zset
+	// deadline is the unix time in milliseconds after which the key is
+	// expired; it is meaningful only while heapIndex >= 0.
+	deadline int64
+	// heapIndex is the entry's position in its shard's expiry heap, or -1
+	// when the key has no expiry.
+	heapIndex int
+	kind      kind
+}
+
+// newEntry returns an empty entry of kind k for key, without expiry.
+func newEntry(key string, k kind) *entry {
+	e := &entry{key: key, kind: k, heapIndex: -1}
+	switch k {
+	case kindHash:
+		e.hash = newDict[string]()
+	case kindSet:
+		e.set = newDict[struct{}]()
+	case kindZSet:
+		e.zset = newZSet()
+	}
+	return e
+}
+
+// expired reports whether the entry's deadline has passed at now (unix ms).
+func (e *entry) expired(now int64) bool {
+	return e.heapIndex >= 0 && now > e.deadline
+}
+
+// setString makes e a string holding v, dropping any other value.
+func (e *entry) setString(v string) {
+	e.kind, e.str, e.hash, e.set, e.zset = kindString, v, nil, nil, nil
+}
+
+// shard is one independently locked part of the keyspace.
+type shard struct {
+	// mu guards items, expiry and everything reachable from them: the
+	// entries, their values, deadlines and heap positions.
+	mu     sync.RWMutex
+	items  map[string]*entry
+	expiry expiryHeap
+	// The padding keeps neighbouring shards' locks off one cache line.
+	_ [64]byte
+}
+
+// lookupWrite returns key's entry, deleting it first if it has expired.
+// The caller holds mu for writing.
+func (sh *shard) lookupWrite(key string, now int64) *entry {
+	e := sh.items[key]
+	if e != nil && e.expired(now) {
+		sh.remove(e)
+		return nil
+	}
+	return e
+}
+
+// lookupAt returns key's entry unless it is missing or expired at now. It
+// changes nothing, so a read lock suffices.
+func (sh *shard) lookupAt(key string, now int64) *entry {
+	e := sh.items[key]
+	if e == nil || e.expired(now) {
+		return nil
+	}
+	return e
+}
+
+// writeEntry returns key's live entry of kind k for a command that writes
+// it; when the key is missing it creates an empty one if create is set, and
+// returns nil otherwise. A key of another kind yields ErrWrongType. The
+// caller holds mu for writing.
+func (sh *shard) writeEntry(key string, now int64, k kind, create bool) (*entry, error) {
+	e := sh.lookupWrite(key, now)
+	switch {
+	case e == nil && create:
+		e = newEntry(key, k)
+		sh.items[key] = e
+	case e != nil && e.kind != k:
+		return nil, ErrWrongType
+	}
+	return e, nil
+}
+
+// removeIfEmpty deletes e's key when its collection has become empty, as
+// Redis deletes a hash, set or sorted set that loses its last element.
+func (sh *shard) removeIfEmpty(e *entry) {
+	var n int
+	switch e.kind {
+	case kindHash:
+		n = e.hash.len()
+	case kindSet:
+		n = e.set.len()
+	case kindZSet:
+		n = e.zset.len()
+	default:
+		return
+	}
+	if n == 0 {
+		sh.remove(e)
+	}
+}
+
+// Store is an in-process store with Redis 7.0 semantics. It is safe for
+// concurrent use; create it with New and release it with Close.
+type Store struct {
+	now    func() time.Time
+	offset atomic.Int64 // nanoseconds added to now, moved by FastForward and SetTime
+	seed   maphash.Seed
+	shards []shard
+	mask   uint64
+	closed atomic.Bool
+
+	closeOnce sync.Once
+	stop      chan struct{} // closed by Close to stop the reaper; nil without one
+	done      chan struct{} // closed by the reaper when it exits
+}
+
+// New returns an empty Store configured by opts. A zero field takes its
+// default: Now nil reads time.Now, Shards 0 or less makes 64 shards, and
+// ExpiryInterval 0 runs the background reaper every 100ms. A negative
+// ExpiryInterval starts no reaper goroutine.
+func New(opts Options) *Store {
+	n := opts.Shards
+	if n <= 0 {
+		n = defaultShards
+	}
+	n = 1 << bits.Len(uint(min(n, maxShards)-1))
+	s := &Store{
+		now:    opts.Now,
+		seed:   maphash.MakeSeed(),
+		shards: make([]shard, n),
+		mask:   uint64(n - 1),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for i := range s.shards {
+		s.shards[i].items = make(map[string]*entry)
+	}
+	interval := opts.ExpiryInterval
+	if interval == 0 {
+		interval = defaultExpiryInterval
+	}
+	if interval > 0 {
+		s.stop = make(chan struct{})
+		s.done = make(chan struct{})
+		go s.reaper(interval)
+	}
+	return s
+}
+
+// Close stops the background reaper, waits for it to exit and drops every
+// key. Later calls of any method return ErrClosed. Close is idempotent and
+// always returns nil.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.stop != nil {
+			close(s.stop)
+			<-s.done
+		}
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.Lock()
+			clear(sh.items)
+			sh.expiry = nil
+			sh.mu.Unlock()
+		}
+	})
+	return nil
+}
+
+// enter is the prologue of every command: it fails with the context's error
+// when ctx is done and with ErrClosed after Close.
+func (s *Store) enter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Now returns the store's current time: the configured clock plus the
+// offset set by FastForward and SetTime.
+func (s *Store) Now() time.Time {
+	return s.now().Add(time.Duration(s.offset.Load()))
+}
+
+// nowMs returns the store's current time in unix milliseconds, the unit of
+// Redis expiries.
+func (s *Store) nowMs() int64 {
+	return s.Now().UnixMilli()
+}
+
+// FastForward moves the store's clock d ahead and then reclaims every key
+// that has expired, like miniredis's FastForward.
+func (s *Store) FastForward(d time.Duration) {
+	s.offset.Add(int64(d))
+	s.reap(s.nowMs(), -1)
+}
+
+// SetTime moves the store's clock so that Now returns t (advancing with the
+// configured clock from there) and then reclaims every key that has expired.
+func (s *Store) SetTime(t time.Time) {
+	s.offset.Store(int64(t.Sub(s.now())))
+	s.reap(s.nowMs(), -1)
+}
+
+// shardIndex returns the index of the shard that holds key.
+func (s *Store) shardIndex(key string) int {
+	return int(maphash.String(s.seed, key) & s.mask)
+}
+
+// shard returns the shard that holds key.
+func (s *Store) shard(key string) *shard {
+	return &s.shards[s.shardIndex(key)]
+}
+
+// get returns key's entry in sh if it exists and has not expired, without
+// changing anything, so a read lock suffices. It reads the clock only for a
+// key with an expiry.
+func (s *Store) get(sh *shard, key string) *entry {
+	e := sh.items[key]
+	if e == nil || (e.heapIndex >= 0 && s.nowMs() > e.deadline) {
+		return nil
+	}
+	return e
+}
+
+// readEntry returns key's live entry in sh, nil when it is missing, and
+// ErrWrongType when it holds another kind than k.
+func (s *Store) readEntry(sh *shard, key string, k kind) (*entry, error) {
+	e := s.get(sh, key)
+	if e != nil && e.kind != k {
+		return nil, ErrWrongType
+	}
+	return e, nil
+}
+
+// shardIndexes returns the indexes of the shards holding keys, ascending and
+// without repeats: the order in which multi-key commands lock them, so that
+// they are atomic and cannot deadlock.
+func (s *Store) shardIndexes(keys []string) []int {
+	idx := make([]int, len(keys))
+	for i, k := range keys {
+		idx[i] = s.shardIndex(k)
+	}
+	slices.Sort(idx)
+	return slices.Compact(idx)
+}
+
+// lock write-locks the shards idx in order.
+func (s *Store) lock(idx []int) {
+	for _, i := range idx {
+		s.shards[i].mu.Lock()
+	}
+}
+
+// unlock releases the write locks taken by lock.
+func (s *Store) unlock(idx []int) {
+	for _, i := range idx {
+		s.shards[i].mu.Unlock()
+	}
+}
+
+// rlock read-locks the shards idx in order.
+func (s *Store) rlock(idx []int) {
+	for _, i := range idx {
+		s.shards[i].mu.RLock()
+	}
+}
+
+// runlock releases the read locks taken by rlock.
+func (s *Store) runlock(idx []int) {
+	for _, i := range idx {
+		s.shards[i].mu.RUnlock()
+	}
+}
+
+// DBSize returns the number of keys that exist and have not expired, as
+// the DBSIZE command would once expired keys are reclaimed.
+func (s *Store) DBSize() int {
+	now := s.nowMs()
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.items {
+			if !e.expired(now) {
+				n++
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Keys returns the keys that exist and have not expired, sorted, like
+// KEYS * followed by a sort; it is meant for tests and debugging.
+func (s *Store) Keys() []string {
+	now := s.nowMs()
+	keys := []string{}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for k, e := range sh.items {
+			if !e.expired(now) {
+				keys = append(keys, k)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// memStats returns how many keys the shards hold in memory, expired or not,
+// and how many deadlines their expiry heaps hold.
+func (s *Store) memStats() (keys, deadlines int) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		keys += len(sh.items)
+		deadlines += len(sh.expiry)
+		sh.mu.RUnlock()
+	}
+	return keys, deadlines
+}

@@ -1,0 +1,162 @@
+package memstore
+
+import (
+	"context"
+	"math"
+	"math/big"
+	"strconv"
+	"time"
+)
+
+// Get returns the string at key, as GET does; ok is false when the key does
+// not exist. It does not allocate.
+func (s *Store) Get(ctx context.Context, key string) (value string, ok bool, err error) {
+	if err := s.enter(ctx); err != nil {
+		return "", false, err
+	}
+	sh := s.shard(key)
+	sh.mu.RLock()
+	e := s.get(sh, key)
+	switch {
+	case e == nil:
+		sh.mu.RUnlock()
+		return "", false, nil
+	case e.kind != kindString:
+		sh.mu.RUnlock()
+		return "", false, ErrWrongType
+	}
+	value = e.str
+	sh.mu.RUnlock()
+	return value, true, nil
+}
+
+// Set stores value at key whatever the key held, as SET does, with expiry
+// ttl (none when 0).
+func (s *Store) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := s.nowMs()
+	e := sh.lookupWrite(key, now)
+	if e == nil {
+		e = newEntry(key, kindString)
+		sh.items[key] = e
+	}
+	e.setString(value)
+	sh.applyTTL(e, ttl, now)
+	return nil
+}
+
+// SetNX stores value at key with expiry ttl only if the key does not exist,
+// as SET … NX does, and reports whether it stored it. An existing key,
+// its value and its expiry are left untouched.
+func (s *Store) SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	if err := s.enter(ctx); err != nil {
+		return false, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := s.nowMs()
+	if sh.lookupWrite(key, now) != nil {
+		return false, nil
+	}
+	e := newEntry(key, kindString)
+	e.str = value
+	sh.items[key] = e
+	sh.applyTTL(e, ttl, now)
+	return true, nil
+}
+
+// GetDel returns the string at key and deletes the key, as GETDEL does.
+func (s *Store) GetDel(ctx context.Context, key string) (value string, ok bool, err error) {
+	if err := s.enter(ctx); err != nil {
+		return "", false, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, err := sh.writeEntry(key, s.nowMs(), kindString, false)
+	if e == nil {
+		return "", false, err
+	}
+	sh.remove(e)
+	return e.str, true, nil
+}
+
+// IncrBy adds n to the integer at key, as INCRBY does, and returns the new
+// value; a missing key counts as 0. The key then gets expiry ttl.
+func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
+	if err := s.enter(ctx); err != nil {
+		return 0, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := s.nowMs()
+	e, err := sh.writeEntry(key, now, kindString, false)
+	if err != nil {
+		return 0, err
+	}
+	var cur int64
+	if e != nil {
+		var ok bool
+		if cur, ok = parseInt(e.str); !ok {
+			return 0, ErrNotInteger
+		}
+	}
+	v, ok := addInt(cur, n)
+	if !ok {
+		return 0, ErrOverflow
+	}
+	if e == nil {
+		e = newEntry(key, kindString)
+		sh.items[key] = e
+	}
+	e.str = strconv.FormatInt(v, 10)
+	sh.applyTTL(e, ttl, now)
+	return v, nil
+}
+
+// IncrByFloat adds f to the number at key, as INCRBYFLOAT does, and returns
+// the new value; a missing key counts as 0. Like Redis it computes in x87
+// long double precision and stores the sum printed with 17 decimals and
+// trailing zeros trimmed, never with an exponent. The key then gets expiry
+// ttl.
+func (s *Store) IncrByFloat(ctx context.Context, key string, f float64, ttl time.Duration) (float64, error) {
+	if err := s.enter(ctx); err != nil {
+		return 0, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := s.nowMs()
+	e, err := sh.writeEntry(key, now, kindString, false)
+	if err != nil {
+		return 0, err
+	}
+	var cur *big.Float
+	if e != nil {
+		var ok bool
+		if cur, ok = parseLongDouble(e.str); !ok {
+			return 0, ErrNotFloat
+		}
+	}
+	if math.IsNaN(f) {
+		return 0, ErrNotFloat
+	}
+	v, ok := incrLongDouble(cur, f)
+	if !ok {
+		return 0, ErrIncrNaNInf
+	}
+	if e == nil {
+		e = newEntry(key, kindString)
+		sh.items[key] = e
+	}
+	e.str = v
+	sh.applyTTL(e, ttl, now)
+	return replyFloat(v)
+}

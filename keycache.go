@@ -1,0 +1,208 @@
+package caches
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// KeyCache is a family of single values, each stored in one Redis string
+// key. Configure it once, then make a handle per key with [KeyCache.Key]:
+//
+//	var sessions = caches.NewKeyCache[Session](caches.Options{Prefix: "session", TTL: time.Hour})
+//	s, err := sessions.Key(userID).Get(ctx)
+//
+// A KeyCache is safe for concurrent use.
+type KeyCache[V any] struct {
+	f     family
+	codec valueCodec[V]
+}
+
+// NewKeyCache returns a family of values of type V configured by opts.
+// Nothing is connected yet: the connection is resolved at first use, and an
+// invalid configuration is reported by every operation.
+func NewKeyCache[V any](opts Options) *KeyCache[V] {
+	return &KeyCache[V]{f: newFamily(opts), codec: newValueCodec[V](opts.Codec)}
+}
+
+// Key returns the handle of the key made of the family's prefix and args (see
+// "Keys" in the package documentation). Handles are small values, safe for
+// concurrent use; keep one to avoid building its key again.
+func (c *KeyCache[V]) Key(args ...any) Key[V] {
+	return Key[V]{handle: newHandle(&c.f, args), c: c}
+}
+
+// Key is one value of a [KeyCache]: one Redis string key.
+type Key[V any] struct {
+	handle
+	c *KeyCache[V]
+}
+
+// Get returns the stored value. A missing or expired key returns
+// [ErrNotFound], so a miss is distinguishable from a stored zero value; a
+// value the codec cannot decode returns a [*DecodeError]. Redis: GET.
+func (k Key[V]) Get(ctx context.Context) (V, error) {
+	var zero V
+	b, err := k.backend()
+	if err != nil {
+		return zero, err
+	}
+	s, ok, err := b.Get(ctx, k.key)
+	if err != nil {
+		return zero, keyErr("get", k.key, err)
+	}
+	if !ok {
+		return zero, ErrNotFound
+	}
+	return k.decode(s)
+}
+
+func (k Key[V]) decode(s string) (V, error) {
+	v, err := k.c.codec.decode(s)
+	if err != nil {
+		return v, &DecodeError{Key: k.key, Type: k.c.codec.typeName, Err: err}
+	}
+	return v, nil
+}
+
+// GetOr returns the stored value, or def when the key is missing. Other
+// errors are returned with def.
+func (k Key[V]) GetOr(ctx context.Context, def V) (V, error) {
+	v, err := k.Get(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return def, nil
+	}
+	if err != nil {
+		return def, err
+	}
+	return v, nil
+}
+
+// Set stores v with the family's TTL, replacing any value and expiry.
+// Redis: SET key value PX ttl.
+func (k Key[V]) Set(ctx context.Context, v V) error {
+	return k.set(ctx, v, k.f.ttl)
+}
+
+// SetTTL stores v to expire after ttl instead of the family's TTL. A ttl of
+// zero or less stores nothing and deletes the value that was there, as
+// dummycache and Redis's EXPIRE do; [NoExpiry] is one such value, so to store
+// without an expiry use a family whose TTL is [NoExpiry].
+func (k Key[V]) SetTTL(ctx context.Context, v V, ttl time.Duration) error {
+	if ttl <= 0 {
+		_, err := k.Delete(ctx)
+		return err
+	}
+	return k.set(ctx, v, max(ttl, time.Millisecond))
+}
+
+func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
+	b, err := k.backend()
+	if err != nil {
+		return err
+	}
+	s, err := k.c.codec.encode(v)
+	if err != nil {
+		return keyErr("encode", k.key, err)
+	}
+	return keyErr("set", k.key, b.Set(ctx, k.key, s, ttl))
+}
+
+// Add stores v with the family's TTL only if the key does not exist, and
+// reports whether it stored it. An existing key, its value and its expiry
+// are left alone. Redis: SET key value NX PX ttl.
+func (k Key[V]) Add(ctx context.Context, v V) (bool, error) {
+	b, err := k.backend()
+	if err != nil {
+		return false, err
+	}
+	s, err := k.c.codec.encode(v)
+	if err != nil {
+		return false, keyErr("encode", k.key, err)
+	}
+	stored, err := b.SetNX(ctx, k.key, s, k.f.ttl)
+	return stored, keyErr("add", k.key, err)
+}
+
+// Pop returns the stored value and deletes the key, atomically: of several
+// concurrent callers only one gets the value, the others [ErrNotFound].
+// Redis: GETDEL.
+func (k Key[V]) Pop(ctx context.Context) (V, error) {
+	var zero V
+	b, err := k.backend()
+	if err != nil {
+		return zero, err
+	}
+	s, ok, err := b.GetDel(ctx, k.key)
+	if err != nil {
+		return zero, keyErr("pop", k.key, err)
+	}
+	if !ok {
+		return zero, ErrNotFound
+	}
+	return k.decode(s)
+}
+
+// Delete removes the key and reports whether it existed. Redis: DEL.
+func (k Key[V]) Delete(ctx context.Context) (bool, error) { return k.del(ctx) }
+
+// Has reports whether the key exists. Redis: EXISTS.
+func (k Key[V]) Has(ctx context.Context) (bool, error) { return k.exists(ctx) }
+
+// Incr adds n to the stored number atomically and returns the result; a
+// missing key counts as zero. The key gets the family's TTL, atomically with
+// the increment. It works when V is an integer or float kind; other types,
+// or a stored value that is not a number, return an error wrapping
+// [ErrNotNumber]. Redis: INCRBY or INCRBYFLOAT, with PEXPIRE, in MULTI.
+func (k Key[V]) Incr(ctx context.Context, n V) (V, error) {
+	return k.incr(ctx, n, false)
+}
+
+// Decr subtracts n from the stored number; see [Key.Incr].
+func (k Key[V]) Decr(ctx context.Context, n V) (V, error) {
+	return k.incr(ctx, n, true)
+}
+
+func (k Key[V]) incr(ctx context.Context, n V, negate bool) (V, error) {
+	var zero V
+	b, err := k.backend()
+	if err != nil {
+		return zero, err
+	}
+	out, err := incrValue(k.c.codec, n, negate,
+		func(i int64) (int64, error) { return b.IncrBy(ctx, k.key, i, k.f.ttl) },
+		func(f float64) (float64, error) { return b.IncrByFloat(ctx, k.key, f, k.f.ttl) })
+	if err != nil {
+		return zero, keyErr("incr", k.key, err)
+	}
+	return k.decode(out)
+}
+
+// incrValue adds n (or -n) with the increment fitting the codec's numeric
+// kind and returns the result as text, for the codec to decode.
+func incrValue[V any](vc valueCodec[V], n V, negate bool, byInt func(int64) (int64, error), byFloat func(float64) (float64, error)) (string, error) {
+	text, _ := vc.encode(n)
+	switch vc.num {
+	case intNumeric:
+		i, err := strconv.ParseInt(text, 10, 64)
+		if err != nil || (negate && i == minInt64) {
+			return "", ErrNotNumber
+		}
+		if negate {
+			i = -i
+		}
+		r, err := byInt(i)
+		return strconv.FormatInt(r, 10), err
+	case floatNumeric:
+		f, _ := strconv.ParseFloat(text, 64)
+		if negate {
+			f = -f
+		}
+		r, err := byFloat(f)
+		return strconv.FormatFloat(r, 'g', -1, 64), err
+	}
+	return "", errors.New("increment needs an integer or float value type, not " + vc.typeName)
+}
+
+const minInt64 = -1 << 63

@@ -1,0 +1,144 @@
+package caches
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// Keys
+//
+// A handle's Redis key is the family's prefix followed, for each argument, by
+// ":" and the argument's text:
+//
+//	prefix "user", Key(42, "eu")  →  user:42:eu
+//	prefix "user", Key()          →  user
+//
+// An argument's text is the string itself (string, []byte), its decimal form
+// (integers), strconv's shortest form (floats: 1.5, 1e+21, NaN), "true" or
+// "false" (bool), or its String method (fmt.Stringer). Named types whose
+// underlying kind is one of those are accepted too. Other types are an error
+// reported by every operation of the handle.
+//
+// The characters '%', ':', '{' and '}' inside an argument are written as
+// %25, %3A, %7B and %7D, so no two different argument lists give one key
+// (Key("a:b", "c") is user:a%3Ab:c, Key("a", "b:c") is user:a:b%3Ac), and an
+// argument can never create a Redis Cluster hash tag by accident. Empty
+// strings, zeros and false are kept as arguments. Arguments are identified
+// by their text alone: Key(1) and Key("1") are the same key.
+//
+// The prefix is used verbatim. Choose prefixes so that no family's prefix is
+// another's followed by ":" (family "user" and family "user:eu" could name
+// the same key).
+//
+// With [Options.HashTag] the prefix is wrapped in braces, {user}:42:eu, so
+// that every key of the family hashes to one Redis Cluster slot.
+
+const keyEscapes = "%:{}"
+
+// errEmptyKey is returned when neither a prefix nor arguments make a key.
+var errEmptyKey = errors.New("caches: empty key (no prefix and no arguments)")
+
+// keyPrefix returns the text every key of a family starts with.
+func keyPrefix(prefix string, hashTag bool) (string, error) {
+	if hashTag {
+		if prefix == "" {
+			return "", errors.New("caches: Options.HashTag needs a non-empty Options.Prefix")
+		}
+		return "{" + prefix + "}", nil
+	}
+	return prefix, nil
+}
+
+// buildKey returns prefix followed by the escaped arguments.
+func buildKey(prefix string, args []any) (string, error) {
+	if len(args) == 0 {
+		if prefix == "" {
+			return "", errEmptyKey
+		}
+		return prefix, nil
+	}
+	b := make([]byte, 0, len(prefix)+8*len(args))
+	b = append(b, prefix...)
+	for i, arg := range args {
+		if i > 0 || prefix != "" {
+			b = append(b, ':')
+		}
+		var err error
+		if b, err = appendArg(b, arg); err != nil {
+			return "", fmt.Errorf("caches: key argument %d: %w", i, err)
+		}
+	}
+	return string(b), nil
+}
+
+// appendArg appends the escaped text of one key argument.
+func appendArg(b []byte, arg any) ([]byte, error) {
+	switch v := arg.(type) {
+	case string:
+		return appendEscaped(b, v), nil
+	case []byte:
+		return appendEscaped(b, string(v)), nil
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, v, 10), nil
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case float64:
+		return strconv.AppendFloat(b, v, 'g', -1, 64), nil
+	case fmt.Stringer:
+		return appendEscaped(b, v.String()), nil
+	}
+	return appendReflect(b, arg)
+}
+
+// appendReflect handles the remaining integer and float sizes and named types
+// whose underlying kind is supported.
+func appendReflect(b []byte, arg any) ([]byte, error) {
+	v := reflect.ValueOf(arg)
+	switch v.Kind() {
+	case reflect.String:
+		return appendEscaped(b, v.String()), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.AppendInt(b, v.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.AppendUint(b, v.Uint(), 10), nil
+	case reflect.Float32:
+		return strconv.AppendFloat(b, v.Float(), 'g', -1, 32), nil
+	case reflect.Float64:
+		return strconv.AppendFloat(b, v.Float(), 'g', -1, 64), nil
+	case reflect.Bool:
+		return strconv.AppendBool(b, v.Bool()), nil
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return appendEscaped(b, string(v.Bytes())), nil
+		}
+	}
+	if arg == nil {
+		return b, errors.New("nil is not a valid key argument")
+	}
+	return b, fmt.Errorf("unsupported type %T (use a string, number, bool, []byte or fmt.Stringer)", arg)
+}
+
+// appendEscaped appends s with the characters of keyEscapes percent-encoded.
+func appendEscaped(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, keyEscapes) {
+		return append(b, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if strings.IndexByte(keyEscapes, c) < 0 {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+	}
+	return b
+}

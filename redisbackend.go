@@ -1,0 +1,425 @@
+package caches
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisBackend is the [backend] over a go-redis client. Composite writes
+// (a write and the expiry refresh, a read and a delete) are sent as one
+// MULTI/EXEC transaction: one round trip, atomic on the server.
+type redisBackend struct {
+	c     redis.UniversalClient
+	owned bool // Close closes c
+}
+
+func newRedisBackend(c redis.UniversalClient, owned bool) *redisBackend {
+	return &redisBackend{c: c, owned: owned}
+}
+
+func (r *redisBackend) Close() error {
+	if !r.owned {
+		return nil
+	}
+	return r.c.Close()
+}
+
+// nilOK turns redis.Nil into ok == false.
+func nilOK(err error) (ok bool, _ error) {
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return false, err
+}
+
+// expire queues the expiry refresh of key: PEXPIRE for ttl > 0, PERSIST
+// otherwise.
+func expire(p redis.Pipeliner, key string, ttl time.Duration) {
+	if ttl > 0 {
+		p.PExpire(context.Background(), key, ttl)
+	} else {
+		p.Persist(context.Background(), key)
+	}
+}
+
+// tx runs write and the expiry refresh of key in one MULTI/EXEC and returns
+// the first command's error.
+func (r *redisBackend) tx(ctx context.Context, key string, ttl time.Duration, write func(p redis.Pipeliner)) error {
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		write(p)
+		expire(p, key, ttl)
+		return nil
+	})
+	return err
+}
+
+// Keys.
+
+func (r *redisBackend) Get(ctx context.Context, key string) (string, bool, error) {
+	v, err := r.c.Get(ctx, key).Result()
+	ok, err := nilOK(err)
+	return v, ok, err
+}
+
+func (r *redisBackend) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	return r.c.Set(ctx, key, value, ttl).Err()
+}
+
+func (r *redisBackend) SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	return r.c.SetNX(ctx, key, value, ttl).Result()
+}
+
+func (r *redisBackend) GetDel(ctx context.Context, key string) (string, bool, error) {
+	v, err := r.c.GetDel(ctx, key).Result()
+	ok, err := nilOK(err)
+	return v, ok, err
+}
+
+func (r *redisBackend) Del(ctx context.Context, keys ...string) (int64, error) {
+	return r.c.Del(ctx, keys...).Result()
+}
+
+func (r *redisBackend) Exists(ctx context.Context, key string) (bool, error) {
+	n, err := r.c.Exists(ctx, key).Result()
+	return n == 1, err
+}
+
+func (r *redisBackend) PTTL(ctx context.Context, key string) (time.Duration, bool, error) {
+	d, err := r.c.PTTL(ctx, key).Result()
+	switch {
+	case err != nil:
+		return 0, false, err
+	case d == -2:
+		return 0, false, nil
+	case d == -1:
+		return -1, true, nil
+	}
+	return d, true, nil
+}
+
+func (r *redisBackend) PExpire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return r.c.PExpire(ctx, key, ttl).Result()
+}
+
+func (r *redisBackend) PExpireAt(ctx context.Context, key string, at time.Time) (bool, error) {
+	return r.c.PExpireAt(ctx, key, at).Result()
+}
+
+func (r *redisBackend) Persist(ctx context.Context, key string) (bool, error) {
+	return r.c.Persist(ctx, key).Result()
+}
+
+func (r *redisBackend) IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
+	var cmd *redis.IntCmd
+	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.IncrBy(ctx, key, n) })
+	return cmd.Val(), err
+}
+
+func (r *redisBackend) IncrByFloat(ctx context.Context, key string, f float64, ttl time.Duration) (float64, error) {
+	var cmd *redis.FloatCmd
+	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.IncrByFloat(ctx, key, f) })
+	return cmd.Val(), err
+}
+
+// Hashes.
+
+func (r *redisBackend) HGet(ctx context.Context, key, field string) (string, bool, error) {
+	v, err := r.c.HGet(ctx, key, field).Result()
+	ok, err := nilOK(err)
+	return v, ok, err
+}
+
+func (r *redisBackend) HMGet(ctx context.Context, key string, fields ...string) ([]string, []bool, error) {
+	vals, err := r.c.HMGet(ctx, key, fields...).Result()
+	if err != nil {
+		return nil, nil, err
+	}
+	out, ok := make([]string, len(vals)), make([]bool, len(vals))
+	for i, v := range vals {
+		out[i], ok[i] = v.(string)
+	}
+	return out, ok, nil
+}
+
+func (r *redisBackend) HSet(ctx context.Context, key string, ttl time.Duration, fieldValues ...string) (int64, error) {
+	var cmd *redis.IntCmd
+	args := make([]any, len(fieldValues))
+	for i, s := range fieldValues {
+		args[i] = s
+	}
+	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.HSet(ctx, key, args...) })
+	return cmd.Val(), err
+}
+
+func (r *redisBackend) HSetNX(ctx context.Context, key, field, value string, ttl time.Duration) (bool, error) {
+	var cmd *redis.BoolCmd
+	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.HSetNX(ctx, key, field, value) })
+	return cmd.Val(), err
+}
+
+func (r *redisBackend) HDel(ctx context.Context, key string, fields ...string) (int64, error) {
+	return r.c.HDel(ctx, key, fields...).Result()
+}
+
+func (r *redisBackend) HExists(ctx context.Context, key, field string) (bool, error) {
+	return r.c.HExists(ctx, key, field).Result()
+}
+
+func (r *redisBackend) HLen(ctx context.Context, key string) (int64, error) {
+	return r.c.HLen(ctx, key).Result()
+}
+
+func (r *redisBackend) HGetDel(ctx context.Context, key, field string) (string, bool, error) {
+	var get *redis.StringCmd
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.HGet(ctx, key, field)
+		p.HDel(ctx, key, field)
+		return nil
+	})
+	ok, err := nilOK(err)
+	return get.Val(), ok, err
+}
+
+// hPopRandom removes and returns one random field: HRANDFIELD and HDEL in
+// one script, so no other client can take the same field.
+var hPopRandom = redis.NewScript(`
+local f = redis.call('HRANDFIELD', KEYS[1], 1, 'WITHVALUES')
+if #f == 0 then return false end
+redis.call('HDEL', KEYS[1], f[1])
+return f`)
+
+func (r *redisBackend) HPopRandom(ctx context.Context, key string) (string, string, bool, error) {
+	res, err := hPopRandom.Run(ctx, r.c, []string{key}).StringSlice()
+	if ok, err := nilOK(err); !ok || err != nil {
+		return "", "", false, err
+	}
+	return res[0], res[1], true, nil
+}
+
+func (r *redisBackend) HIncrBy(ctx context.Context, key, field string, n int64, ttl time.Duration) (int64, error) {
+	var cmd *redis.IntCmd
+	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.HIncrBy(ctx, key, field, n) })
+	return cmd.Val(), err
+}
+
+func (r *redisBackend) HIncrByFloat(ctx context.Context, key, field string, f float64, ttl time.Duration) (float64, error) {
+	var cmd *redis.FloatCmd
+	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.HIncrByFloat(ctx, key, field, f) })
+	return cmd.Val(), err
+}
+
+func (r *redisBackend) HIncrByMany(ctx context.Context, key string, ttl time.Duration, fields []string, ns []int64) ([]int64, error) {
+	cmds := make([]*redis.IntCmd, len(fields))
+	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) {
+		for i, f := range fields {
+			cmds[i] = p.HIncrBy(ctx, key, f, ns[i])
+		}
+	})
+	out := make([]int64, len(cmds))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, err
+}
+
+func (r *redisBackend) HScan(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, error) {
+	return r.c.HScan(ctx, key, cursor, "", count).Result()
+}
+
+func (r *redisBackend) HGetAll(ctx context.Context, key string) ([]string, error) {
+	m, err := r.c.HGetAll(ctx, key).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, 2*len(m))
+	for f, v := range m {
+		out = append(out, f, v)
+	}
+	return out, nil
+}
+
+func (r *redisBackend) HVals(ctx context.Context, key string) ([]string, error) {
+	return r.c.HVals(ctx, key).Result()
+}
+
+// Sets.
+
+func (r *redisBackend) SAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int64, error) {
+	var cmd *redis.IntCmd
+	args := make([]any, len(members))
+	for i, m := range members {
+		args[i] = m
+	}
+	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.SAdd(ctx, key, args...) })
+	return cmd.Val(), err
+}
+
+func (r *redisBackend) SRem(ctx context.Context, key string, members ...string) (int64, error) {
+	args := make([]any, len(members))
+	for i, m := range members {
+		args[i] = m
+	}
+	return r.c.SRem(ctx, key, args...).Result()
+}
+
+func (r *redisBackend) SIsMember(ctx context.Context, key, member string) (bool, error) {
+	return r.c.SIsMember(ctx, key, member).Result()
+}
+
+func (r *redisBackend) SMIsMember(ctx context.Context, key string, members ...string) ([]bool, error) {
+	args := make([]any, len(members))
+	for i, m := range members {
+		args[i] = m
+	}
+	return r.c.SMIsMember(ctx, key, args...).Result()
+}
+
+func (r *redisBackend) SCard(ctx context.Context, key string) (int64, error) {
+	return r.c.SCard(ctx, key).Result()
+}
+
+func (r *redisBackend) SPop(ctx context.Context, key string, count int64) ([]string, error) {
+	return r.c.SPopN(ctx, key, count).Result()
+}
+
+func (r *redisBackend) SRandMember(ctx context.Context, key string, count int64) ([]string, error) {
+	return r.c.SRandMemberN(ctx, key, count).Result()
+}
+
+func (r *redisBackend) SScan(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, error) {
+	return r.c.SScan(ctx, key, cursor, "", count).Result()
+}
+
+func (r *redisBackend) SMembers(ctx context.Context, key string) ([]string, error) {
+	return r.c.SMembers(ctx, key).Result()
+}
+
+func (r *redisBackend) SCombine(ctx context.Context, op string, keys ...string) ([]string, error) {
+	switch op {
+	case "SUNION":
+		return r.c.SUnion(ctx, keys...).Result()
+	case "SINTER":
+		return r.c.SInter(ctx, keys...).Result()
+	case "SDIFF":
+		return r.c.SDiff(ctx, keys...).Result()
+	}
+	return nil, errors.New("ERR unknown set operation " + op)
+}
+
+func (r *redisBackend) SCombineStore(ctx context.Context, op, dest string, ttl time.Duration, keys ...string) (int64, error) {
+	var cmd *redis.IntCmd
+	err := r.tx(ctx, dest, ttl, func(p redis.Pipeliner) {
+		switch op {
+		case "SUNION":
+			cmd = p.SUnionStore(ctx, dest, keys...)
+		case "SINTER":
+			cmd = p.SInterStore(ctx, dest, keys...)
+		default:
+			cmd = p.SDiffStore(ctx, dest, keys...)
+		}
+	})
+	return cmd.Val(), err
+}
+
+// Sorted sets.
+
+func (r *redisBackend) ZAdd(ctx context.Context, key string, ttl time.Duration, mode string, members []string, scores []float64) (int64, error) {
+	zs := make([]redis.Z, len(members))
+	for i, m := range members {
+		zs[i] = redis.Z{Member: m, Score: scores[i]}
+	}
+	args := redis.ZAddArgs{NX: mode == "NX", XX: mode == "XX", Members: zs}
+	var cmd *redis.IntCmd
+	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.ZAddArgs(ctx, key, args) })
+	return cmd.Val(), err
+}
+
+func (r *redisBackend) ZIncrBy(ctx context.Context, key, member string, incr float64, ttl time.Duration) (float64, error) {
+	var cmd *redis.FloatCmd
+	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.ZIncrBy(ctx, key, incr, member) })
+	return cmd.Val(), err
+}
+
+func (r *redisBackend) ZScore(ctx context.Context, key, member string) (float64, bool, error) {
+	s, err := r.c.ZScore(ctx, key, member).Result()
+	ok, err := nilOK(err)
+	return s, ok, err
+}
+
+func (r *redisBackend) ZRank(ctx context.Context, key, member string, reverse bool) (int64, bool, error) {
+	var cmd *redis.IntCmd
+	if reverse {
+		cmd = r.c.ZRevRank(ctx, key, member)
+	} else {
+		cmd = r.c.ZRank(ctx, key, member)
+	}
+	ok, err := nilOK(cmd.Err())
+	return cmd.Val(), ok, err
+}
+
+func (r *redisBackend) ZRem(ctx context.Context, key string, members ...string) (int64, error) {
+	args := make([]any, len(members))
+	for i, m := range members {
+		args[i] = m
+	}
+	return r.c.ZRem(ctx, key, args...).Result()
+}
+
+func (r *redisBackend) ZCard(ctx context.Context, key string) (int64, error) {
+	return r.c.ZCard(ctx, key).Result()
+}
+
+func (r *redisBackend) ZPop(ctx context.Context, key string, count int64, max bool) ([]string, []float64, error) {
+	var cmd *redis.ZSliceCmd
+	if max {
+		cmd = r.c.ZPopMax(ctx, key, count)
+	} else {
+		cmd = r.c.ZPopMin(ctx, key, count)
+	}
+	return splitZ(cmd.Result())
+}
+
+func (r *redisBackend) ZRange(ctx context.Context, key string, start, stop int64, reverse bool) ([]string, []float64, error) {
+	return splitZ(r.c.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: key, Start: start, Stop: stop, Rev: reverse}).Result())
+}
+
+func (r *redisBackend) ZRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]string, []float64, error) {
+	if count == 0 {
+		return nil, nil, nil
+	}
+	args := redis.ZRangeArgs{Key: key, Start: min, Stop: max, ByScore: true, Rev: reverse, Offset: offset, Count: count}
+	if count < 0 && offset == 0 {
+		args.Count = 0
+	}
+	return splitZ(r.c.ZRangeArgsWithScores(ctx, args).Result())
+}
+
+func (r *redisBackend) ZCount(ctx context.Context, key, min, max string) (int64, error) {
+	return r.c.ZCount(ctx, key, min, max).Result()
+}
+
+func (r *redisBackend) ZRemRangeByRank(ctx context.Context, key string, start, stop int64) (int64, error) {
+	return r.c.ZRemRangeByRank(ctx, key, start, stop).Result()
+}
+
+func (r *redisBackend) ZRemRangeByScore(ctx context.Context, key, min, max string) (int64, error) {
+	return r.c.ZRemRangeByScore(ctx, key, min, max).Result()
+}
+
+// splitZ turns go-redis's []redis.Z into members and scores.
+func splitZ(zs []redis.Z, err error) ([]string, []float64, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	members, scores := make([]string, len(zs)), make([]float64, len(zs))
+	for i, z := range zs {
+		members[i], scores[i] = z.Member.(string), z.Score
+	}
+	return members, scores, nil
+}

@@ -1,0 +1,435 @@
+package caches
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"math"
+	"strconv"
+)
+
+// SortedSetCache is a family of sorted sets, each stored in one Redis
+// sorted set: members of type T, each with a float64 score. Members are
+// ordered by score, and members with equal scores by their stored bytes, as
+// Redis orders them. Make a handle per key with [SortedSetCache.Key]:
+//
+//	var board = caches.NewSortedSetCache[string](caches.Options{Prefix: "board"})
+//	_, err := board.Key("2026").Add(ctx, "ada", 42)   // ZADD board:2026 42 ada
+//
+// A SortedSetCache is safe for concurrent use.
+type SortedSetCache[T comparable] struct {
+	f       family
+	members valueCodec[T]
+}
+
+// NewSortedSetCache returns a family of sorted sets configured by opts. The
+// connection is resolved at first use.
+func NewSortedSetCache[T comparable](opts Options) *SortedSetCache[T] {
+	return &SortedSetCache[T]{f: newFamily(opts), members: newValueCodec[T](opts.Codec)}
+}
+
+// Key returns the handle of the sorted set whose key is made of the family's
+// prefix and args.
+func (c *SortedSetCache[T]) Key(args ...any) SortedSet[T] {
+	return SortedSet[T]{handle: newHandle(&c.f, args), c: c}
+}
+
+// SortedSet is one sorted set of a [SortedSetCache]: one Redis sorted set.
+// Every write refreshes the whole set's TTL atomically with the write;
+// removals leave it alone. A sorted set whose last member is removed no
+// longer exists, as in Redis. Ranks start at 0 for the lowest score.
+type SortedSet[T comparable] struct {
+	handle
+	c *SortedSetCache[T]
+}
+
+// Scored is a member with its score.
+type Scored[T any] struct {
+	Member T
+	Score  float64
+}
+
+// ScoreRange selects members by score. The zero value selects members with
+// score 0 only; use [AllScores] for every score, math.Inf for an open end.
+type ScoreRange struct {
+	Min, Max float64
+	// MinExclusive and MaxExclusive leave out members whose score equals
+	// Min or Max.
+	MinExclusive, MaxExclusive bool
+}
+
+// errNaNScore is refused before it reaches the backend: Redis rejects NaN
+// scores, and not every Redis-compatible server does.
+var errNaNScore = fmt.Errorf("%w: score is NaN", ErrNotNumber)
+
+// AllScores is the [ScoreRange] of every score.
+var AllScores = ScoreRange{Min: math.Inf(-1), Max: math.Inf(1)}
+
+// Scores returns the inclusive range min <= score <= max.
+func Scores(min, max float64) ScoreRange { return ScoreRange{Min: min, Max: max} }
+
+// bounds returns the range in Redis's syntax.
+func (r ScoreRange) bounds() (min, max string) {
+	return scoreBound(r.Min, r.MinExclusive), scoreBound(r.Max, r.MaxExclusive)
+}
+
+func scoreBound(f float64, exclusive bool) string {
+	var s string
+	switch {
+	case math.IsInf(f, 1):
+		s = "+inf"
+	case math.IsInf(f, -1):
+		s = "-inf"
+	default:
+		s = strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	if exclusive {
+		return "(" + s
+	}
+	return s
+}
+
+func (z SortedSet[T]) encode(member T) (string, error) {
+	s, err := z.c.members.encode(member)
+	if err != nil {
+		return "", keyErr("encode member", z.key, err)
+	}
+	return s, nil
+}
+
+func (z SortedSet[T]) decode(members []string, scores []float64) ([]Scored[T], error) {
+	out := make([]Scored[T], len(members))
+	for i, r := range members {
+		m, err := z.c.members.decode(r)
+		if err != nil {
+			return out[:i], &DecodeError{Key: z.key, Field: r, Type: z.c.members.typeName, Err: err}
+		}
+		out[i] = Scored[T]{Member: m, Score: scores[i]}
+	}
+	return out, nil
+}
+
+// prepare returns the backend and the encoded member.
+func (z SortedSet[T]) prepare(member T) (backend, string, error) {
+	b, err := z.backend()
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := z.encode(member)
+	return b, m, err
+}
+
+// Add sets member's score, adding the member if needed, and reports whether
+// it was added. Redis: ZADD, with PEXPIRE, in MULTI.
+func (z SortedSet[T]) Add(ctx context.Context, member T, score float64) (bool, error) {
+	n, err := z.zadd(ctx, "", []Scored[T]{{member, score}})
+	return n == 1, err
+}
+
+// AddMany sets the scores of several members in one round trip and returns
+// how many members were added. Redis: ZADD, with PEXPIRE, in MULTI.
+func (z SortedSet[T]) AddMany(ctx context.Context, members ...Scored[T]) (int, error) {
+	return z.zadd(ctx, "", members)
+}
+
+// AddNew adds member with score only if it is not in the set, and reports
+// whether it added it. Redis: ZADD NX.
+func (z SortedSet[T]) AddNew(ctx context.Context, member T, score float64) (bool, error) {
+	n, err := z.zadd(ctx, "NX", []Scored[T]{{member, score}})
+	return n == 1, err
+}
+
+// Update sets member's score only if member is in the set; it never adds.
+// Redis: ZADD XX.
+func (z SortedSet[T]) Update(ctx context.Context, member T, score float64) error {
+	_, err := z.zadd(ctx, "XX", []Scored[T]{{member, score}})
+	return err
+}
+
+func (z SortedSet[T]) zadd(ctx context.Context, mode string, in []Scored[T]) (int, error) {
+	if len(in) == 0 {
+		return 0, nil
+	}
+	b, err := z.backend()
+	if err != nil {
+		return 0, err
+	}
+	members, scores := make([]string, len(in)), make([]float64, len(in))
+	for i, s := range in {
+		if math.IsNaN(s.Score) {
+			return 0, keyErr("add", z.key, errNaNScore)
+		}
+		if members[i], err = z.encode(s.Member); err != nil {
+			return 0, err
+		}
+		scores[i] = s.Score
+	}
+	n, err := b.ZAdd(ctx, z.key, z.f.ttl, mode, members, scores)
+	return int(n), keyErr("add", z.key, err)
+}
+
+// Incr adds by to member's score, adding the member with score by if
+// needed, and returns the new score. Redis: ZINCRBY, with PEXPIRE, in MULTI.
+func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (float64, error) {
+	if math.IsNaN(by) {
+		return 0, keyErr("incr", z.key, errNaNScore)
+	}
+	b, m, err := z.prepare(member)
+	if err != nil {
+		return 0, err
+	}
+	s, err := b.ZIncrBy(ctx, z.key, m, by, z.f.ttl)
+	return s, keyErr("incr", z.key, err)
+}
+
+// Score returns member's score, or [ErrNotFound]. Redis: ZSCORE.
+func (z SortedSet[T]) Score(ctx context.Context, member T) (float64, error) {
+	b, m, err := z.prepare(member)
+	if err != nil {
+		return 0, err
+	}
+	s, ok, err := b.ZScore(ctx, z.key, m)
+	if err != nil {
+		return 0, keyErr("score", z.key, err)
+	}
+	if !ok {
+		return 0, ErrNotFound
+	}
+	return s, nil
+}
+
+// Has reports whether member is in the set. Redis: ZSCORE.
+func (z SortedSet[T]) Has(ctx context.Context, member T) (bool, error) {
+	_, err := z.Score(ctx, member)
+	if err == ErrNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Rank returns member's rank in ascending order of score (0 is the lowest),
+// or [ErrNotFound]. Redis: ZRANK.
+func (z SortedSet[T]) Rank(ctx context.Context, member T) (int, error) {
+	return z.rank(ctx, member, false)
+}
+
+// RevRank returns member's rank in descending order of score (0 is the
+// highest), or [ErrNotFound]. Redis: ZREVRANK.
+func (z SortedSet[T]) RevRank(ctx context.Context, member T) (int, error) {
+	return z.rank(ctx, member, true)
+}
+
+func (z SortedSet[T]) rank(ctx context.Context, member T, rev bool) (int, error) {
+	b, m, err := z.prepare(member)
+	if err != nil {
+		return 0, err
+	}
+	r, ok, err := b.ZRank(ctx, z.key, m, rev)
+	if err != nil {
+		return 0, keyErr("rank", z.key, err)
+	}
+	if !ok {
+		return 0, ErrNotFound
+	}
+	return int(r), nil
+}
+
+// Remove removes members and returns how many were in the set. Redis: ZREM.
+func (z SortedSet[T]) Remove(ctx context.Context, members ...T) (int, error) {
+	if len(members) == 0 {
+		return 0, nil
+	}
+	b, err := z.backend()
+	if err != nil {
+		return 0, err
+	}
+	enc := make([]string, len(members))
+	for i, m := range members {
+		if enc[i], err = z.encode(m); err != nil {
+			return 0, err
+		}
+	}
+	n, err := b.ZRem(ctx, z.key, enc...)
+	return int(n), keyErr("remove", z.key, err)
+}
+
+// Len returns the number of members; 0 for a missing set. Redis: ZCARD.
+func (z SortedSet[T]) Len(ctx context.Context) (int, error) {
+	b, err := z.backend()
+	if err != nil {
+		return 0, err
+	}
+	n, err := b.ZCard(ctx, z.key)
+	return int(n), keyErr("len", z.key, err)
+}
+
+// PopMin removes and returns the member with the lowest score (of equal
+// scores, the lowest member); an empty set returns [ErrNotFound]. Redis:
+// ZPOPMIN.
+func (z SortedSet[T]) PopMin(ctx context.Context) (T, float64, error) {
+	return z.popOne(ctx, false)
+}
+
+// PopMax removes and returns the member with the highest score; an empty
+// set returns [ErrNotFound]. Redis: ZPOPMAX.
+func (z SortedSet[T]) PopMax(ctx context.Context) (T, float64, error) {
+	return z.popOne(ctx, true)
+}
+
+func (z SortedSet[T]) popOne(ctx context.Context, max bool) (T, float64, error) {
+	var zero T
+	out, err := z.pop(ctx, 1, max)
+	if err != nil {
+		return zero, 0, err
+	}
+	if len(out) == 0 {
+		return zero, 0, ErrNotFound
+	}
+	return out[0].Member, out[0].Score, nil
+}
+
+// PopMinN removes and returns up to n members with the lowest scores, lowest
+// first. Redis: ZPOPMIN with count.
+func (z SortedSet[T]) PopMinN(ctx context.Context, n int) ([]Scored[T], error) {
+	return z.pop(ctx, n, false)
+}
+
+// PopMaxN removes and returns up to n members with the highest scores,
+// highest first. Redis: ZPOPMAX with count.
+func (z SortedSet[T]) PopMaxN(ctx context.Context, n int) ([]Scored[T], error) {
+	return z.pop(ctx, n, true)
+}
+
+func (z SortedSet[T]) pop(ctx context.Context, n int, max bool) ([]Scored[T], error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	b, err := z.backend()
+	if err != nil {
+		return nil, err
+	}
+	ms, ss, err := b.ZPop(ctx, z.key, int64(n), max)
+	if err != nil {
+		return nil, keyErr("pop", z.key, err)
+	}
+	return z.decode(ms, ss)
+}
+
+// Range returns the members ranked start to stop inclusive, in ascending
+// order; negative ranks count from the highest (-1 is the last). Redis:
+// ZRANGE … WITHSCORES.
+func (z SortedSet[T]) Range(ctx context.Context, start, stop int) ([]Scored[T], error) {
+	return z.rangeByRank(ctx, start, stop, false)
+}
+
+// RevRange is [SortedSet.Range] in descending order: rank 0 is the highest
+// score. Redis: ZRANGE … REV WITHSCORES.
+func (z SortedSet[T]) RevRange(ctx context.Context, start, stop int) ([]Scored[T], error) {
+	return z.rangeByRank(ctx, start, stop, true)
+}
+
+func (z SortedSet[T]) rangeByRank(ctx context.Context, start, stop int, rev bool) ([]Scored[T], error) {
+	b, err := z.backend()
+	if err != nil {
+		return nil, err
+	}
+	ms, ss, err := b.ZRange(ctx, z.key, int64(start), int64(stop), rev)
+	if err != nil {
+		return nil, keyErr("range", z.key, err)
+	}
+	return z.decode(ms, ss)
+}
+
+// RangeByScore returns the members whose scores are in r, in ascending
+// order, skipping offset of them and returning at most limit (limit < 0:
+// all). Redis: ZRANGE … BYSCORE LIMIT … WITHSCORES.
+func (z SortedSet[T]) RangeByScore(ctx context.Context, r ScoreRange, offset, limit int) ([]Scored[T], error) {
+	return z.rangeByScore(ctx, r, offset, limit, false)
+}
+
+// RevRangeByScore is [SortedSet.RangeByScore] in descending order. Redis:
+// ZRANGE … BYSCORE REV LIMIT … WITHSCORES.
+func (z SortedSet[T]) RevRangeByScore(ctx context.Context, r ScoreRange, offset, limit int) ([]Scored[T], error) {
+	return z.rangeByScore(ctx, r, offset, limit, true)
+}
+
+func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, limit int, rev bool) ([]Scored[T], error) {
+	b, err := z.backend()
+	if err != nil {
+		return nil, err
+	}
+	min, max := r.bounds()
+	ms, ss, err := b.ZRangeByScore(ctx, z.key, min, max, rev, int64(offset), int64(limit))
+	if err != nil {
+		return nil, keyErr("range", z.key, err)
+	}
+	return z.decode(ms, ss)
+}
+
+// Count returns how many members have scores in r. Redis: ZCOUNT.
+func (z SortedSet[T]) Count(ctx context.Context, r ScoreRange) (int, error) {
+	b, err := z.backend()
+	if err != nil {
+		return 0, err
+	}
+	min, max := r.bounds()
+	n, err := b.ZCount(ctx, z.key, min, max)
+	return int(n), keyErr("count", z.key, err)
+}
+
+// RemoveRangeByRank removes the members ranked start to stop inclusive
+// (negative from the end) and returns how many went. Redis:
+// ZREMRANGEBYRANK.
+func (z SortedSet[T]) RemoveRangeByRank(ctx context.Context, start, stop int) (int, error) {
+	b, err := z.backend()
+	if err != nil {
+		return 0, err
+	}
+	n, err := b.ZRemRangeByRank(ctx, z.key, int64(start), int64(stop))
+	return int(n), keyErr("remove", z.key, err)
+}
+
+// RemoveRangeByScore removes the members whose scores are in r and returns
+// how many went. Redis: ZREMRANGEBYSCORE.
+func (z SortedSet[T]) RemoveRangeByScore(ctx context.Context, r ScoreRange) (int, error) {
+	b, err := z.backend()
+	if err != nil {
+		return 0, err
+	}
+	min, max := r.bounds()
+	n, err := b.ZRemRangeByScore(ctx, z.key, min, max)
+	return int(n), keyErr("remove", z.key, err)
+}
+
+// All iterates over the members in ascending order, asking Redis for pages
+// of pageSize members by rank (a pageSize of zero or less means 256), so a
+// large set is never loaded at once. Members added or removed during the
+// iteration shift the ranks of those after them, which may skip or repeat
+// members at a page boundary. An error is yielded once and ends the
+// iteration.
+func (z SortedSet[T]) All(ctx context.Context, pageSize int) iter.Seq2[Scored[T], error] {
+	if pageSize <= 0 {
+		pageSize = scanPageSize
+	}
+	return func(yield func(Scored[T], error) bool) {
+		for start := 0; ; start += pageSize {
+			page, err := z.Range(ctx, start, start+pageSize-1)
+			if err != nil {
+				yield(Scored[T]{}, err)
+				return
+			}
+			for _, m := range page {
+				if !yield(m, nil) {
+					return
+				}
+			}
+			if len(page) < pageSize {
+				return
+			}
+		}
+	}
+}
+
+// Clear deletes the whole sorted set and reports whether it existed. Redis:
+// DEL.
+func (z SortedSet[T]) Clear(ctx context.Context) (bool, error) { return z.del(ctx) }
