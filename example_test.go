@@ -85,3 +85,76 @@ func ExampleRegister() {
 	fmt.Println(v)
 	// Output: user-42
 }
+
+func ExampleDictCache() {
+	ctx := context.Background()
+	carts := caches.NewDictCache[string, int](caches.Options{Prefix: "example:cart"})
+	cart := carts.Key("ada")
+	_ = cart.SetMany(ctx, map[string]int{"apple": 2, "pear": 1})
+	n, _ := cart.Incr(ctx, "apple", 3)
+	fmt.Println("apples:", n)
+	qty, _ := cart.Pop(ctx, "pear")
+	fmt.Println("popped pears:", qty)
+	for item, err := range cart.All(ctx) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(item.Field, item.Value)
+	}
+	// Output:
+	// apples: 5
+	// popped pears: 1
+	// apple 5
+}
+
+func ExampleSetCache() {
+	ctx := context.Background()
+	tags := caches.NewSetCache[string](caches.Options{Prefix: "example:tags"})
+	goPosts, rustPosts := tags.Key("go"), tags.Key("rust")
+	added, _ := goPosts.Add(ctx, "generics", "iterators", "generics")
+	_, _ = rustPosts.Add(ctx, "iterators", "traits")
+	fmt.Println("added:", added)
+	both, _ := goPosts.Intersect(ctx, rustPosts)
+	fmt.Println("in both:", both)
+	has, _ := goPosts.HasMany(ctx, "generics", "traits")
+	fmt.Println("has:", has)
+	// Output:
+	// added: 2
+	// in both: [iterators]
+	// has: [true false]
+}
+
+func ExampleSortedSetCache() {
+	ctx := context.Background()
+	boards := caches.NewSortedSetCache[string](caches.Options{Prefix: "example:board"})
+	board := boards.Key("2026")
+	_, _ = board.AddMany(ctx,
+		caches.Scored[string]{Member: "ada", Score: 42},
+		caches.Scored[string]{Member: "bob", Score: 17},
+		caches.Scored[string]{Member: "cy", Score: 42})
+	top, _ := board.RevRange(ctx, 0, 1)
+	fmt.Println("top two:", top)
+	rank, _ := board.Rank(ctx, "bob")
+	fmt.Println("bob's rank:", rank)
+	low, score, _ := board.PopMin(ctx)
+	fmt.Println("lowest:", low, score)
+	// Output:
+	// top two: [{cy 42} {ada 42}]
+	// bob's rank: 0
+	// lowest: bob 17
+}
+
+func ExampleCounterCache() {
+	ctx := context.Background()
+	views := caches.NewCounterCache[string](caches.Options{Prefix: "example:views"})
+	day := views.Key("2026-11-21")
+	_, _ = day.Incr(ctx, "/home", 3)
+	_ = day.Update(ctx, map[string]int64{"/blog": 5, "/home": 1})
+	home, _ := day.Get(ctx, "/home")
+	missing, _ := day.Get(ctx, "/nowhere")
+	total, _ := day.Total(ctx)
+	top, _ := day.MostCommon(ctx, 1)
+	fmt.Println(home, missing, total, top)
+	// Output: 4 0 9 [{/blog 5}]
+}

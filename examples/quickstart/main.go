@@ -89,5 +89,55 @@ func run(ctx context.Context) error {
 		return err
 	}
 	fmt.Printf("%s: popped %q; a second Pop finds nothing\n", tok, used)
+	return collections(ctx)
+}
+
+var (
+	carts  = caches.NewDictCache[string, int](caches.Options{Prefix: "quickstart:cart"})
+	tags   = caches.NewSetCache[string](caches.Options{Prefix: "quickstart:tags"})
+	scores = caches.NewSortedSetCache[string](caches.Options{Prefix: "quickstart:board"})
+	views  = caches.NewCounterCache[string](caches.Options{Prefix: "quickstart:views"})
+)
+
+// collections shows the four collection caches.
+func collections(ctx context.Context) error {
+	cart := carts.Key(42)
+	if err := cart.SetMany(ctx, map[string]int{"apple": 2, "pear": 1}); err != nil {
+		return err
+	}
+	apples, err := cart.Incr(ctx, "apple", 3)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: %d apples (HINCRBY)\n", cart, apples)
+
+	post := tags.Key("post", 7)
+	added, err := post.Add(ctx, "go", "redis", "go")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: %d new tags\n", post, added)
+
+	board := scores.Key("2026")
+	for name, score := range map[string]float64{"ada": 42, "bob": 17, "cy": 30} {
+		if _, err := board.Add(ctx, name, score); err != nil {
+			return err
+		}
+	}
+	top, err := board.RevRange(ctx, 0, 1)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: top two %v\n", board, top)
+
+	day := views.Key("2026-11-21")
+	if err := day.Update(ctx, map[string]int64{"/home": 3, "/blog": 5}); err != nil {
+		return err
+	}
+	common, err := day.MostCommon(ctx, 1)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: most viewed %v\n", day, common)
 	return nil
 }

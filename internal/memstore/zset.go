@@ -334,6 +334,10 @@ func (z *zset) forget(member string) {
 // zsetAdd adds or updates member with score under mode and reports whether
 // it was added.
 func zsetAdd(z *zset, member string, score float64, mode zaddMode) bool {
+	if score == 0 {
+		// Redis's compact encoding of small sorted sets stores -0 as 0.
+		score = 0
+	}
 	cur, exists := z.scores[member]
 	switch {
 	case exists && mode != zaddNX && cur != score:
