@@ -28,6 +28,9 @@ type backend interface {
 	Set(ctx context.Context, key, value string, ttl time.Duration) error
 	SetNX(ctx context.Context, key, value string, ttl time.Duration) (stored bool, err error)
 	GetDel(ctx context.Context, key string) (value string, ok bool, err error)
+	// DelIfEqual deletes key only if it holds the string value, atomically,
+	// and reports whether it did.
+	DelIfEqual(ctx context.Context, key, value string) (bool, error)
 	Del(ctx context.Context, keys ...string) (deleted int64, err error)
 	Exists(ctx context.Context, key string) (bool, error)
 	// PTTL reports the remaining time to live; ok is false when the key does

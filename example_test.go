@@ -158,3 +158,29 @@ func ExampleCounterCache() {
 	fmt.Println(home, missing, total, top)
 	// Output: 4 0 9 [{/blog 5}]
 }
+
+func ExampleMemoize() {
+	ctx := context.Background()
+	calls := 0
+	lookup := func(ctx context.Context, id int) (User, error) {
+		calls++ // a database query, say
+		return User{Name: fmt.Sprint("user-", id), Plan: "free"}, nil
+	}
+	users := caches.Memoize(lookup, caches.MemoOptions[int]{
+		Options: caches.Options{Prefix: "example:memo:user", TTL: 10 * time.Minute},
+	})
+	getUser := users.Func() // same type as lookup
+
+	for i := 0; i < 3; i++ {
+		u, _ := getUser(ctx, 7)
+		fmt.Println(u.Name)
+	}
+	key, _ := users.Key(7)
+	st := users.Stats()
+	fmt.Printf("key %s, %d call, %d hits, %d miss\n", key, calls, st.Hits, st.Misses)
+	// Output:
+	// user-7
+	// user-7
+	// user-7
+	// key example:memo:user:7, 1 call, 2 hits, 1 miss
+}

@@ -81,6 +81,17 @@ func (r *redisBackend) GetDel(ctx context.Context, key string) (string, bool, er
 	return v, ok, err
 }
 
+// delIfEqual deletes a key only if it holds the given value: the release of
+// a lease by its owner.
+var delIfEqual = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+
+func (r *redisBackend) DelIfEqual(ctx context.Context, key, value string) (bool, error) {
+	n, err := delIfEqual.Run(ctx, r.c, []string{key}, value).Int64()
+	return n == 1, err
+}
+
 func (r *redisBackend) Del(ctx context.Context, keys ...string) (int64, error) {
 	return r.c.Del(ctx, keys...).Result()
 }

@@ -32,6 +32,9 @@ type env struct {
 	advance func(t *testing.T, d time.Duration)
 	// now is the backend's current time, for absolute deadlines.
 	now func() time.Time
+	// second returns another connection to the same data, as a second
+	// process would have.
+	second func(t *testing.T) *Conn
 }
 
 // opts returns family options bound to the env's connection.
@@ -65,7 +68,8 @@ func memEnv(t *testing.T) *env {
 			defer mu.Unlock()
 			now = now.Add(d)
 		},
-		now: clock,
+		now:    clock,
+		second: func(*testing.T) *Conn { return &Conn{desc: conn.desc, b: conn.b, mem: conn.mem} },
 	}
 }
 
@@ -84,7 +88,8 @@ func miniEnv(t *testing.T) *env {
 			m.SetTime(start.Add(elapsed))
 			m.FastForward(d)
 		},
-		now: func() time.Time { return start.Add(elapsed) },
+		now:    func() time.Time { return start.Add(elapsed) },
+		second: func(t *testing.T) *Conn { return newClientConn(t, m.Addr()) },
 	}
 }
 
@@ -100,6 +105,7 @@ func redisEnv(t *testing.T) *env {
 		name: "redis", conn: conn, b: conn.b,
 		advance: func(t *testing.T, d time.Duration) { shiftTTLs(t, client, d) },
 		now:     time.Now,
+		second:  func(t *testing.T) *Conn { return newClientConn(t, srv.Addr) },
 	}
 }
 
@@ -129,4 +135,12 @@ func shiftTTLs(t *testing.T, c *redis.Client, d time.Duration) {
 	if err := iter.Err(); err != nil {
 		t.Fatalf("SCAN: %v", err)
 	}
+}
+
+// newClientConn returns a connection over a new go-redis client to addr,
+// closed when t ends.
+func newClientConn(t *testing.T, addr string) *Conn {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	return NewRedisConn(c)
 }

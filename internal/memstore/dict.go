@@ -14,8 +14,9 @@ import (
 // tombstone that keeps its sequence number, so the slice stays sorted by
 // sequence number and a SCAN cursor — the sequence number to resume from —
 // stays valid across inserts, deletes and compaction. When tombstones
-// outnumber half the slots, the slice is compacted in order. Lookups,
-// inserts, deletes and picking a random element take O(1) (amortised).
+// outnumber half the slots, or the slice has shrunk to a quarter of its
+// capacity, it is compacted in order. Lookups, inserts, deletes and picking
+// a random element take O(1) (amortised).
 type dict[V any] struct {
 	slots []slot[V]
 	index map[string]int
@@ -92,22 +93,24 @@ func (d *dict[V]) delSlot(i int) {
 		d.slots = d.slots[:n-1]
 		d.dead--
 	}
-	if d.dead > len(d.slots)/2 {
+	if d.dead > len(d.slots)/2 || (cap(d.slots) >= shrinkMin && cap(d.slots) > 4*len(d.slots)) {
 		d.compact()
 	}
 }
 
-// compact drops the tombstones, keeping the order and sequence numbers.
+// compact drops the tombstones, keeping the order and sequence numbers, into
+// a new slice and index sized for the live elements, so that the memory of
+// deleted elements is returned.
 func (d *dict[V]) compact() {
 	live := make([]slot[V], 0, len(d.index))
+	index := make(map[string]int, len(d.index))
 	for _, s := range d.slots {
 		if !s.dead {
-			d.index[s.key] = len(live)
+			index[s.key] = len(live)
 			live = append(live, s)
 		}
 	}
-	d.slots = live
-	d.dead = 0
+	d.slots, d.index, d.dead = live, index, 0
 }
 
 // randomSlot returns the slot of a uniformly random live element; the dict

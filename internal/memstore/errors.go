@@ -84,9 +84,8 @@ func unknownCommand(cmd string, args []string) error {
 		if quoted.Len() >= unknownCommandArgsLen {
 			break
 		}
-		quoted.WriteString("'")
-		quoted.WriteString(truncate(a, unknownCommandArgsLen-quoted.Len()))
-		quoted.WriteString("' ")
+		a = truncate(a, unknownCommandArgsLen-quoted.Len())
+		quoted.WriteString("'" + a + "' ")
 	}
 	return errors.New(msgUnknownCommand + truncate(cmd, unknownCommandArgsLen) +
 		"', with args beginning with: " + quoted.String())

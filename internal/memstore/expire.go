@@ -60,6 +60,7 @@ func (sh *shard) clearDeadline(e *entry) bool {
 func (sh *shard) remove(e *entry) {
 	sh.clearDeadline(e)
 	delete(sh.items, e.key)
+	sh.shrink()
 }
 
 // applyTTL gives e, just written, the expiry a write command asked for:
@@ -99,6 +100,7 @@ func (sh *shard) reap(now int64, budget int) {
 		e := heap.Pop(&sh.expiry).(*entry)
 		delete(sh.items, e.key)
 	}
+	sh.shrink()
 }
 
 // reap deletes the keys expired at now from every shard, at most budget per

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -56,3 +57,90 @@ func wantErr(t testing.TB, what string, err, want error) {
 		t.Errorf("%s: error %v, want %v", what, err, want)
 	}
 }
+
+// step is one command in a table test: it runs against the store and
+// returns its results, printed for comparison.
+type step func(s *Store) []any
+
+// r collects a command's results.
+func r(vals ...any) []any { return vals }
+
+// scenario is a table test case: setup commands whose results are ignored,
+// then the command under test and its printed results.
+type scenario struct {
+	name  string
+	setup []step
+	run   step
+	want  string
+}
+
+// runScenarios runs each scenario on a fresh store with a fake clock.
+func runScenarios(t *testing.T, scenarios []scenario) {
+	t.Helper()
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			s, _ := newTestStore(t)
+			for _, st := range sc.setup {
+				st(s)
+			}
+			if got := fmt.Sprint(sc.run(s)); got != sc.want {
+				t.Errorf("got  %s\nwant %s", got, sc.want)
+			}
+		})
+	}
+}
+
+// after advances the store's clock by d, as a setup step.
+func after(d time.Duration) step {
+	return func(s *Store) []any { s.FastForward(d); return nil }
+}
+
+func set(key, value string, ttl time.Duration) step {
+	return func(s *Store) []any { return r(s.Set(bg, key, value, ttl)) }
+}
+
+func hset(key string, ttl time.Duration, fv ...string) step {
+	return func(s *Store) []any { return r(s.HSet(bg, key, ttl, fv...)) }
+}
+
+func sadd(key string, ttl time.Duration, members ...string) step {
+	return func(s *Store) []any { return r(s.SAdd(bg, key, ttl, members...)) }
+}
+
+// zadd adds alternating members and scores.
+func zadd(key string, ttl time.Duration, pairs ...any) step {
+	return func(s *Store) []any {
+		var members []string
+		var scores []float64
+		for i := 0; i < len(pairs); i += 2 {
+			members = append(members, pairs[i].(string))
+			scores = append(scores, toFloat(pairs[i+1]))
+		}
+		return r(s.ZAdd(bg, key, ttl, "", members, scores))
+	}
+}
+
+func toFloat(v any) float64 {
+	if i, ok := v.(int); ok {
+		return float64(i)
+	}
+	return v.(float64)
+}
+
+func pttl(key string) step {
+	return func(s *Store) []any { return r(s.PTTL(bg, key)) }
+}
+
+// then runs steps in order and returns the results of all of them.
+func then(steps ...step) step {
+	return func(s *Store) []any {
+		var out []any
+		for _, st := range steps {
+			out = append(out, st(s)...)
+		}
+		return out
+	}
+}
+
+// errorIs reports whether err is target.
+func errorIs(err, target error) bool { return errors.Is(err, target) }

@@ -282,7 +282,7 @@ func (s *Store) SCombineStore(ctx context.Context, op, dest string, ttl time.Dur
 	}
 	e := newEntry(dest, kindSet)
 	e.set = result
-	sh.items[dest] = e
+	sh.add(e)
 	sh.applyTTL(e, ttl, now)
 	return int64(result.len()), nil
 }

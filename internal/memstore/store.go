@@ -108,8 +108,35 @@ type shard struct {
 	mu     sync.RWMutex
 	items  map[string]*entry
 	expiry expiryHeap
+	// peak is the most keys items has held since it was last rebuilt: Go
+	// maps never return their memory, so items is rebuilt when it shrinks
+	// well below its peak.
+	peak int
 	// The padding keeps neighbouring shards' locks off one cache line.
 	_ [64]byte
+}
+
+// add stores the new entry e.
+func (sh *shard) add(e *entry) {
+	sh.items[e.key] = e
+	sh.peak = max(sh.peak, len(sh.items))
+}
+
+// shrinkMin is the smallest peak at which a shard or dict gives memory back.
+const shrinkMin = 1024
+
+// shrink rebuilds items once it holds a quarter of its peak or less, so
+// that the memory of reclaimed keys is returned; the cost is amortised over
+// the deletions since the peak.
+func (sh *shard) shrink() {
+	if sh.peak < shrinkMin || len(sh.items) > sh.peak/4 {
+		return
+	}
+	items := make(map[string]*entry, len(sh.items))
+	for k, e := range sh.items {
+		items[k] = e
+	}
+	sh.items, sh.peak = items, len(items)
 }
 
 // lookupWrite returns key's entry, deleting it first if it has expired.
@@ -142,7 +169,7 @@ func (sh *shard) writeEntry(key string, now int64, k kind, create bool) (*entry,
 	switch {
 	case e == nil && create:
 		e = newEntry(key, k)
-		sh.items[key] = e
+		sh.add(e)
 	case e != nil && e.kind != k:
 		return nil, ErrWrongType
 	}
@@ -184,9 +211,11 @@ type Store struct {
 }
 
 // New returns an empty Store configured by opts. A zero field takes its
-// default: Now nil reads time.Now, Shards 0 or less makes 64 shards, and
+// default: Now nil reads time.Now, Shards 0 or less makes 64 shards (other
+// counts are rounded up to a power of two, at most 65536), and
 // ExpiryInterval 0 runs the background reaper every 100ms. A negative
-// ExpiryInterval starts no reaper goroutine.
+// ExpiryInterval starts no reaper goroutine; Close must be called to stop
+// one that was started.
 func New(opts Options) *Store {
 	n := opts.Shards
 	if n <= 0 {
@@ -230,8 +259,7 @@ func (s *Store) Close() error {
 		for i := range s.shards {
 			sh := &s.shards[i]
 			sh.mu.Lock()
-			clear(sh.items)
-			sh.expiry = nil
+			sh.items, sh.expiry, sh.peak = make(map[string]*entry), nil, 0
 			sh.mu.Unlock()
 		}
 	})

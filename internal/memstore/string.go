@@ -43,7 +43,7 @@ func (s *Store) Set(ctx context.Context, key, value string, ttl time.Duration) e
 	e := sh.lookupWrite(key, now)
 	if e == nil {
 		e = newEntry(key, kindString)
-		sh.items[key] = e
+		sh.add(e)
 	}
 	e.setString(value)
 	sh.applyTTL(e, ttl, now)
@@ -66,7 +66,7 @@ func (s *Store) SetNX(ctx context.Context, key, value string, ttl time.Duration)
 	}
 	e := newEntry(key, kindString)
 	e.str = value
-	sh.items[key] = e
+	sh.add(e)
 	sh.applyTTL(e, ttl, now)
 	return true, nil
 }
@@ -114,7 +114,7 @@ func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Durati
 	}
 	if e == nil {
 		e = newEntry(key, kindString)
-		sh.items[key] = e
+		sh.add(e)
 	}
 	e.str = strconv.FormatInt(v, 10)
 	sh.applyTTL(e, ttl, now)
@@ -154,9 +154,28 @@ func (s *Store) IncrByFloat(ctx context.Context, key string, f float64, ttl time
 	}
 	if e == nil {
 		e = newEntry(key, kindString)
-		sh.items[key] = e
+		sh.add(e)
 	}
 	e.str = v
 	sh.applyTTL(e, ttl, now)
 	return replyFloat(v)
+}
+
+// DelIfEqual deletes key if it holds the string value and reports whether
+// it did, atomically: the compare-and-delete that releases a lock only for
+// its owner (on Redis, a GET and DEL in one script). A key of another type
+// yields ErrWrongType, as the script's GET does.
+func (s *Store) DelIfEqual(ctx context.Context, key, value string) (bool, error) {
+	if err := s.enter(ctx); err != nil {
+		return false, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, err := sh.writeEntry(key, s.nowMs(), kindString, false)
+	if e == nil || e.str != value {
+		return false, err
+	}
+	sh.remove(e)
+	return true, nil
 }

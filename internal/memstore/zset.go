@@ -46,7 +46,8 @@ func parseZAddMode(mode string) (zaddMode, error) {
 // ZAdd adds members with scores to the sorted set at key, as ZADD [NX|XX]
 // does, and returns how many were added. mode "" adds or updates, "NX" only
 // adds and "XX" only updates (and never creates the key). A NaN score is
-// rejected. The key then gets expiry ttl.
+// rejected, and -0 is stored as 0 as Redis does for small sorted sets. The
+// key then gets expiry ttl.
 func (s *Store) ZAdd(ctx context.Context, key string, ttl time.Duration, mode string, members []string, scores []float64) (int64, error) {
 	if err := s.enter(ctx); err != nil {
 		return 0, err

@@ -1,0 +1,89 @@
+package memstore
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// benchKeys fills a store with n string keys, half of them with a TTL.
+func benchKeys(b *testing.B, n int) (*Store, []string) {
+	b.Helper()
+	s := New(Options{ExpiryInterval: -1})
+	b.Cleanup(func() { _ = s.Close() })
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprint("key:", i)
+		if err := s.Set(bg, keys[i], "value", time.Duration(i%2)*time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, keys
+}
+
+func BenchmarkGet(b *testing.B) {
+	s, keys := benchKeys(b, 1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok, err := s.Get(bg, keys[i&1023]); !ok || err != nil {
+			b.Fatal("miss")
+		}
+	}
+}
+
+func BenchmarkGetParallel(b *testing.B) {
+	s, keys := benchKeys(b, 1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			if _, ok, err := s.Get(bg, keys[i&1023]); !ok || err != nil {
+				b.Fatal("miss")
+			}
+		}
+	})
+}
+
+func BenchmarkSet(b *testing.B) {
+	s, keys := benchKeys(b, 1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.Set(bg, keys[i&1023], "value", time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkZAddZPop(b *testing.B) {
+	s, _ := benchKeys(b, 0)
+	members := make([]string, 1024)
+	for i := range members {
+		members[i] = fmt.Sprint("m", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.ZAdd(bg, "z", 0, "", members[i&1023:i&1023+1], []float64{float64(i % 977)}); err != nil {
+			b.Fatal(err)
+		}
+		if i%4 == 3 {
+			if _, _, err := s.ZPop(bg, "z", 1, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestGetDoesNotAllocate enforces the hot-path requirement of BenchmarkGet.
+func TestGetDoesNotAllocate(t *testing.T) {
+	s, _ := newTestStore(t)
+	must(t, s.Set(bg, "a", "value", 0))
+	must(t, s.Set(bg, "b", "value", time.Hour))
+	for _, k := range []string{"a", "b", "missing"} {
+		if n := testing.AllocsPerRun(100, func() { _, _, _ = s.Get(bg, k) }); n != 0 {
+			t.Errorf("Get(%q) allocates %v times", k, n)
+		}
+	}
+}

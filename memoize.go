@@ -1,0 +1,478 @@
+package caches
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// MemoOptions configure [Memoize]. The zero value is usable: results live
+// two hours on the default connection, under keys made from the argument.
+type MemoOptions[A any] struct {
+	// Options is the family the results live in: prefix, TTL, connection
+	// and codec, as for [NewKeyCache].
+	Options
+
+	// Key returns the key arguments for an argument (as given to
+	// [KeyCache.Key]). Default: the argument itself when it is a string,
+	// number, bool, []byte or fmt.Stringer, its JSON encoding otherwise (so a
+	// struct of arguments gives one key per distinct value), and no argument
+	// at all for struct{}.
+	Key func(A) []any
+
+	// LoadTimeout bounds one computation of the function, which runs under a
+	// context that callers leaving do not cancel. Default: one minute.
+	LoadTimeout time.Duration
+
+	// Lease makes one process compute a missing result while the others
+	// sharing the backend wait for it: the computing process holds a lease
+	// key (SET NX PX with a random token) that only it releases. Default:
+	// off, so every process computes on its own miss (each only once).
+	Lease bool
+	// LeaseTTL is how long a lease lives: a process that dies while
+	// computing blocks the others at most this long. Default: LoadTimeout.
+	LeaseTTL time.Duration
+	// LeasePoll is how often a waiting process looks for the result.
+	// Default: 20 ms.
+	LeasePoll time.Duration
+
+	// ErrorTTL, when positive, caches errors of the function for that long
+	// (negative caching): callers get a [*CachedError] without calling the
+	// function. Default: errors are not cached.
+	ErrorTTL time.Duration
+	// CacheError selects which errors ErrorTTL caches. Default: all.
+	CacheError func(error) bool
+
+	// Beta tunes early refresh (XFetch): a hit recomputes the result in the
+	// background with a probability that grows as expiry nears, and faster
+	// for results that were slow to compute. Default (zero): 1; negative
+	// disables early refresh.
+	Beta float64
+
+	// Strict makes a backend failure an error. Default: the function is
+	// called (and OnBackendError told), so a cache outage degrades to
+	// uncached calls.
+	Strict bool
+	// OnBackendError, if set, is called with each backend failure. It must
+	// not block.
+	OnBackendError func(key string, err error)
+
+	// Now is the clock used for early refresh. Default: time.Now.
+	Now func() time.Time
+}
+
+// MemoStats counts what a [Memo] did. Hits + Misses is the number of calls
+// that reached the cache.
+type MemoStats struct {
+	Hits           uint64 // results served from the cache (cached errors included)
+	Misses         uint64 // calls that found no usable result
+	Loads          uint64 // calls of the function
+	Coalesced      uint64 // calls that shared a computation another call started
+	LeaseWaits     uint64 // computations that waited for another process's lease
+	EarlyRefreshes uint64 // background refreshes started before expiry
+	Errors         uint64 // errors returned by the function
+	BackendErrors  uint64 // failures of the backend
+}
+
+// CachedError is returned, in place of calling the function, for an error
+// cached by [MemoOptions.ErrorTTL]. Only its text survives the cache.
+type CachedError struct {
+	Key string // the Redis key the error is cached under
+	Msg string // the original error's text
+}
+
+func (e *CachedError) Error() string { return "caches: cached error: " + e.Msg }
+
+// Memo is a memoized function: results of fn are kept in a KeyCache family,
+// concurrent misses for one argument call fn once per process (and, with
+// Lease, once across processes), and hot results are refreshed before they
+// expire. A Memo is safe for concurrent use.
+type Memo[A, R any] struct {
+	fn     func(context.Context, A) (R, error)
+	f      family
+	codec  valueCodec[R]
+	opts   MemoOptions[A]
+	key    func(A) ([]any, error)
+	rawKey func(A) (string, error) // for raw-kind arguments: their text, no boxing
+	flight flightGroup[R]
+	rand   func() float64 // uniform in (0, 1]; replaced in tests
+	stats  memoCounters
+}
+
+type memoCounters struct {
+	hits, misses, loads, coalesced, leaseWaits, early, errors, backendErrors atomic.Uint64
+}
+
+// Memoize returns fn memoized: see [Memo]. Call it through [Memo.Call] or
+// the function [Memo.Func] returns.
+func Memoize[A, R any](fn func(context.Context, A) (R, error), opts MemoOptions[A]) *Memo[A, R] {
+	m := &Memo[A, R]{fn: fn, f: newFamily(opts.Options), codec: newValueCodec[R](opts.Codec), opts: opts}
+	if user := opts.Key; user != nil {
+		m.key = func(a A) ([]any, error) { return user(a), nil }
+	} else {
+		m.key = defaultMemoKey[A]()
+		if raw := rawCodec[A](reflect.TypeOf((*A)(nil)).Elem()); raw.encode != nil {
+			m.rawKey = raw.encode
+		}
+	}
+	if m.opts.LoadTimeout <= 0 {
+		m.opts.LoadTimeout = time.Minute
+	}
+	if m.opts.LeaseTTL <= 0 {
+		m.opts.LeaseTTL = m.opts.LoadTimeout
+	}
+	if m.opts.LeasePoll <= 0 {
+		m.opts.LeasePoll = 20 * time.Millisecond
+	}
+	if m.opts.Beta == 0 {
+		m.opts.Beta = 1
+	}
+	if m.opts.Now == nil {
+		m.opts.Now = time.Now
+	}
+	m.rand = func() float64 { return 1 - mrand.Float64() }
+	return m
+}
+
+// defaultMemoKey is the documented key rule of [MemoOptions.Key].
+func defaultMemoKey[A any]() func(A) ([]any, error) {
+	t := reflect.TypeOf((*A)(nil)).Elem()
+	if t.Kind() == reflect.Struct && t.NumField() == 0 {
+		return func(A) ([]any, error) { return nil, nil }
+	}
+	if _, err := appendArg(nil, reflect.Zero(t).Interface()); err == nil {
+		return func(a A) ([]any, error) { return []any{a}, nil }
+	}
+	vc := codecOf[A](JSON)
+	return func(a A) ([]any, error) {
+		s, err := vc.encode(a)
+		if err != nil {
+			return nil, fmt.Errorf("caches: memoize key of %T: %w", a, err)
+		}
+		return []any{s}, nil
+	}
+}
+
+// Func returns the memoized function, of fn's own type.
+func (m *Memo[A, R]) Func() func(context.Context, A) (R, error) { return m.Call }
+
+// Stats returns the counters so far.
+func (m *Memo[A, R]) Stats() MemoStats {
+	c := &m.stats
+	return MemoStats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Loads: c.loads.Load(), Coalesced: c.coalesced.Load(),
+		LeaseWaits: c.leaseWaits.Load(), EarlyRefreshes: c.early.Load(), Errors: c.errors.Load(),
+		BackendErrors: c.backendErrors.Load(),
+	}
+}
+
+// Key returns the Redis key of a's result.
+func (m *Memo[A, R]) Key(a A) (string, error) {
+	if m.rawKey != nil && m.f.err == nil {
+		text, _ := m.rawKey(a)
+		return m.f.singleArgKey(text), nil
+	}
+	args, err := m.key(a)
+	if err != nil {
+		return "", err
+	}
+	return m.f.key(args)
+}
+
+// Call returns fn(ctx, a) from the cache, or computes it. ctx cancels only
+// this call: a computation shared with other callers goes on. A result that
+// cannot be decoded is a miss, recomputed and overwritten. A panic in fn
+// reaches every caller waiting for that computation.
+func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
+	var zero R
+	key, err := m.Key(a)
+	if err != nil {
+		return zero, err
+	}
+	b, err := m.f.backend()
+	if err != nil {
+		return m.degraded(ctx, key, a, err)
+	}
+	s, ok, err := b.Get(ctx, key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return zero, ctx.Err()
+		}
+		return m.degraded(ctx, key, a, keyErr("get", key, err))
+	}
+	if ok {
+		if v, err, hit := m.hit(key, a, s); hit {
+			return v, err
+		}
+	}
+	m.stats.misses.Add(1)
+	return m.load(ctx, key, a, b)
+}
+
+// hit decodes a stored entry; hit is false when it is unusable.
+func (m *Memo[A, R]) hit(key string, a A, s string) (v R, err error, hit bool) {
+	e, ok := parseEntry(s)
+	if !ok {
+		return v, nil, false
+	}
+	if e.isErr {
+		m.stats.hits.Add(1)
+		return v, &CachedError{Key: key, Msg: e.payload}, true
+	}
+	v, err = m.codec.decode(e.payload)
+	if err != nil {
+		return v, nil, false
+	}
+	m.stats.hits.Add(1)
+	if m.refreshEarly(e) && m.flight.start(key, func() (R, error) { return m.refresh(key, a) }) {
+		m.stats.early.Add(1)
+	}
+	return v, nil, true
+}
+
+// refreshEarly is XFetch: true when now - delta·beta·ln(rand) passes the
+// expiry, which grows likelier as expiry nears and for slow computations.
+// A result computed in under a millisecond (delta 0) has no head start, so
+// its hits skip the clock and the draw.
+func (m *Memo[A, R]) refreshEarly(e memoEntry) bool {
+	if m.opts.Beta < 0 || e.delta <= 0 {
+		return false
+	}
+	expiry, err := strconv.ParseInt(e.expiry, 10, 64)
+	if err != nil || expiry == 0 {
+		return false
+	}
+	gap := float64(e.delta) * m.opts.Beta * -math.Log(m.rand())
+	return float64(m.opts.Now().UnixMilli())+gap >= float64(expiry)
+}
+
+// refresh recomputes a result in the background, for the early refresh; a
+// failure leaves the cached result in place.
+func (m *Memo[A, R]) refresh(key string, a A) (R, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.LoadTimeout)
+	defer cancel()
+	b, err := m.f.backend()
+	if err != nil {
+		m.backendFailed(key, err)
+		var zero R
+		return zero, err
+	}
+	return m.compute(ctx, key, a, b)
+}
+
+// load computes a missing result once per process for all concurrent
+// callers of key.
+func (m *Memo[A, R]) load(ctx context.Context, key string, a A, b backend) (R, error) {
+	v, shared, err := m.flight.do(ctx, key, func() (R, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.LoadTimeout)
+		defer cancel()
+		return m.compute(lctx, key, a, b)
+	})
+	if shared {
+		m.stats.coalesced.Add(1)
+	}
+	return v, err
+}
+
+// compute calls fn, under the lease when asked, and stores the outcome.
+func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend) (R, error) {
+	if m.opts.Lease {
+		token, v, found := m.acquire(ctx, key, b)
+		if found {
+			return v, nil
+		}
+		if token != "" {
+			defer b.DelIfEqual(context.WithoutCancel(ctx), leaseKey(key), token)
+		}
+	}
+	start := m.opts.Now()
+	m.stats.loads.Add(1)
+	v, err := m.fn(ctx, a)
+	if err != nil {
+		m.stats.errors.Add(1)
+		m.storeError(ctx, key, b, err)
+		return v, err
+	}
+	m.store(ctx, key, b, v, m.opts.Now().Sub(start))
+	return v, nil
+}
+
+// leaseKey is the key of key's lease. A raw '%' followed by "le" cannot come
+// out of key building (it escapes '%' as %25), so no handle's key is a
+// lease's.
+func leaseKey(key string) string { return key + "%lease" }
+
+// acquire takes key's lease and returns its token, or waits while another
+// process holds it: found reports that the other process stored a result
+// meanwhile. When the lease cannot be had before ctx ends, or the backend
+// fails, it returns no token and the caller computes without one.
+func (m *Memo[A, R]) acquire(ctx context.Context, key string, b backend) (token string, v R, found bool) {
+	token = newToken()
+	waited := false
+	for {
+		ok, err := b.SetNX(ctx, leaseKey(key), token, m.opts.LeaseTTL)
+		if err != nil {
+			m.backendFailed(key, err)
+			return "", v, false
+		}
+		if ok {
+			return token, v, false
+		}
+		if !waited {
+			waited = true
+			m.stats.leaseWaits.Add(1)
+		}
+		if v, ok := m.poll(ctx, key, b); ok {
+			return "", v, true
+		}
+		if ctx.Err() != nil {
+			return "", v, false
+		}
+	}
+}
+
+// poll waits for a result while key's lease is held, and reports whether
+// one appeared. It returns false when the lease is gone (its owner released
+// it without a result, or died and it expired) or ctx ends.
+func (m *Memo[A, R]) poll(ctx context.Context, key string, b backend) (R, bool) {
+	var zero R
+	t := time.NewTicker(m.opts.LeasePoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return zero, false
+		case <-t.C:
+		}
+		if s, ok, err := b.Get(ctx, key); err == nil && ok {
+			if e, ok := parseEntry(s); ok && !e.isErr {
+				if v, err := m.codec.decode(e.payload); err == nil {
+					return v, true
+				}
+			}
+		}
+		if held, err := b.Exists(ctx, leaseKey(key)); err != nil || !held {
+			return zero, false
+		}
+	}
+}
+
+func newToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// store writes v with its compute time and expiry.
+func (m *Memo[A, R]) store(ctx context.Context, key string, b backend, v R, delta time.Duration) {
+	payload, err := m.codec.encode(v)
+	if err != nil {
+		return
+	}
+	var expiry int64
+	if m.f.ttl > 0 {
+		expiry = m.opts.Now().Add(m.f.ttl).UnixMilli()
+	}
+	if err := b.Set(ctx, key, formatEntry(false, delta.Milliseconds(), expiry, payload), m.f.ttl); err != nil {
+		m.backendFailed(key, err)
+	}
+}
+
+// storeError caches err when negative caching asks for it.
+func (m *Memo[A, R]) storeError(ctx context.Context, key string, b backend, err error) {
+	if m.opts.ErrorTTL <= 0 || (m.opts.CacheError != nil && !m.opts.CacheError(err)) {
+		return
+	}
+	ttl := max(m.opts.ErrorTTL, time.Millisecond)
+	if serr := b.Set(ctx, key, formatEntry(true, 0, 0, err.Error()), ttl); serr != nil {
+		m.backendFailed(key, serr)
+	}
+}
+
+// degraded serves a call whose cache read failed: the function is called
+// (coalesced, not stored) unless the Memo is strict.
+func (m *Memo[A, R]) degraded(ctx context.Context, key string, a A, err error) (R, error) {
+	m.backendFailed(key, err)
+	if m.opts.Strict {
+		var zero R
+		return zero, err
+	}
+	v, shared, err := m.flight.do(ctx, key, func() (R, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.LoadTimeout)
+		defer cancel()
+		m.stats.loads.Add(1)
+		v, err := m.fn(lctx, a)
+		if err != nil {
+			m.stats.errors.Add(1)
+		}
+		return v, err
+	})
+	if shared {
+		m.stats.coalesced.Add(1)
+	}
+	return v, err
+}
+
+func (m *Memo[A, R]) backendFailed(key string, err error) {
+	m.stats.backendErrors.Add(1)
+	if m.opts.OnBackendError != nil {
+		m.opts.OnBackendError(key, err)
+	}
+}
+
+// Invalidate deletes a's cached result (or cached error) and reports whether
+// there was one. Redis: DEL.
+func (m *Memo[A, R]) Invalidate(ctx context.Context, a A) (bool, error) {
+	key, err := m.Key(a)
+	if err != nil {
+		return false, err
+	}
+	return handle{f: &m.f, key: key}.del(ctx)
+}
+
+// A memoEntry is a stored result: "m1|<compute ms>|<expiry unix ms>|v|<value>"
+// for a value, with "e" and the error's text for a cached error. The
+// compute time and expiry travel with the value so that a hit decides on
+// early refresh without a second round trip.
+type memoEntry struct {
+	delta   int64
+	expiry  string // parsed only when early refresh needs it
+	isErr   bool
+	payload string
+}
+
+const entryMagic = "m1|"
+
+func formatEntry(isErr bool, delta, expiry int64, payload string) string {
+	kind := "|v|"
+	if isErr {
+		kind = "|e|"
+	}
+	return entryMagic + strconv.FormatInt(delta, 10) + "|" + strconv.FormatInt(expiry, 10) + kind + payload
+}
+
+func parseEntry(s string) (memoEntry, bool) {
+	rest, ok := strings.CutPrefix(s, entryMagic)
+	if !ok {
+		return memoEntry{}, false
+	}
+	d, rest, ok1 := strings.Cut(rest, "|")
+	x, rest, ok2 := strings.Cut(rest, "|")
+	kind, payload, ok3 := strings.Cut(rest, "|")
+	if !ok1 || !ok2 || !ok3 || (kind != "v" && kind != "e") {
+		return memoEntry{}, false
+	}
+	delta, err := strconv.ParseInt(d, 10, 64)
+	if err != nil || x == "" {
+		return memoEntry{}, false
+	}
+	return memoEntry{delta: delta, expiry: x, isErr: kind == "e", payload: payload}, true
+}
