@@ -28,7 +28,6 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-
 // benchBackends runs f on the in-process store and on the real
 // redis-server; rt is nil for the in-process store.
 func benchBackends(b *testing.B, f func(b *testing.B, conn *Conn, rt *roundTrips)) {
