@@ -31,7 +31,15 @@ type backend interface {
 	// DelIfEqual deletes key only if it holds the string value, atomically,
 	// and reports whether it did.
 	DelIfEqual(ctx context.Context, key, value string) (bool, error)
+	// Del deletes keys, which may live on different cluster slots.
 	Del(ctx context.Context, keys ...string) (deleted int64, err error)
+	// MGet returns the string values of keys in order (ok false for a
+	// missing key or one of another type), in one round trip per cluster
+	// slot.
+	MGet(ctx context.Context, keys ...string) (values []string, ok []bool, err error)
+	// SetMany stores values[i] at keys[i] with ttl, in one round trip per
+	// cluster slot; it is atomic per key, not across keys.
+	SetMany(ctx context.Context, keys, values []string, ttl time.Duration) error
 	Exists(ctx context.Context, key string) (bool, error)
 	// PTTL reports the remaining time to live; ok is false when the key does
 	// not exist, and ttl is -1 when it exists without an expiry.
@@ -110,6 +118,13 @@ type backend interface {
 	ZCount(ctx context.Context, key, min, max string) (int64, error)
 	ZRemRangeByRank(ctx context.Context, key string, start, stop int64) (int64, error)
 	ZRemRangeByScore(ctx context.Context, key, min, max string) (int64, error)
+
+	// DeleteMatching deletes every key matching the glob pattern match (the
+	// syntax of SCAN MATCH) and returns how many it deleted. It never blocks
+	// the server for long: on Redis it is SCAN MATCH COUNT batch and UNLINK of
+	// each page, on every master of a cluster. Keys written meanwhile may or
+	// may not be deleted.
+	DeleteMatching(ctx context.Context, match string, batch int64) (deleted int64, err error)
 
 	// Close releases the backend's resources. It is called once.
 	Close() error

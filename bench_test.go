@@ -118,3 +118,25 @@ func rtCount(rt *roundTrips) int64 {
 	}
 	return rt.n.Load()
 }
+
+// BenchmarkInvalidate measures the invalidation of a family of 100,000 keys
+// on the real server (the filling is not timed).
+func BenchmarkInvalidate(b *testing.B) {
+	srv := realRedis.Get(b)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer client.Close()
+	ctx := context.Background()
+	fam := NewKeyCache[int](Options{Prefix: "inval", Conn: NewRedisConn(client)})
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		if err := fillFamily(ctx, client, "inval", 100_000); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		n, err := fam.Invalidate(ctx)
+		if err != nil || n != 100_000 {
+			b.Fatalf("invalidated %d keys: %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/100k-keys")
+}

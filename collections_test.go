@@ -160,7 +160,9 @@ func TestDictCacheStructs(t *testing.T) {
 func TestSetCache(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		fam := NewSetCache[string](e.ttlOpts("set"))
+		o := e.ttlOpts("set")
+		o.HashTag = true // set algebra across handles needs one slot on a cluster
+		fam := NewSetCache[string](o)
 		s := fam.Key("s")
 
 		members, err := s.Members(ctx)
@@ -189,7 +191,7 @@ func TestSetCache(t *testing.T) {
 		require.NoError(t, s.Remove(ctx, ""))
 		err = s.Remove(ctx, "")
 		require.ErrorIs(t, err, ErrNotFound, "Remove of an absent member")
-		require.ErrorContains(t, err, `"set:s"`)
+		require.ErrorContains(t, err, `"{set}:s"`)
 		removed, err := s.Discard(ctx, "z", "c")
 		require.NoError(t, err)
 		require.Equal(t, 1, removed)
@@ -243,7 +245,7 @@ func TestSetCache(t *testing.T) {
 		}
 
 		elsewhere := NewSetCache[string](Options{Prefix: "set", Conn: NewMemoryConn(MemoryOptions{})})
-		defer elsewhere.f.conn.Close()
+		defer elsewhere.family.conn.Close()
 		_, err = s.Union(ctx, elsewhere.Key("other"))
 		require.ErrorContains(t, err, "different connections")
 

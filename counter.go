@@ -18,20 +18,20 @@ import (
 //
 // A CounterCache is safe for concurrent use.
 type CounterCache[K comparable] struct {
-	f    family
+	*family
 	keys valueCodec[K]
 }
 
 // NewCounterCache returns a family of counters configured by opts. The
 // connection is resolved at first use.
 func NewCounterCache[K comparable](opts Options) *CounterCache[K] {
-	return &CounterCache[K]{f: newFamily(opts), keys: newValueCodec[K](opts.Codec)}
+	return &CounterCache[K]{family: newFamily(opts), keys: newValueCodec[K](opts.Codec)}
 }
 
 // Key returns the handle of the counter whose Redis key is made of the
 // family's prefix and args.
 func (c *CounterCache[K]) Key(args ...any) Counter[K] {
-	return Counter[K]{handle: newHandle(&c.f, args), c: c}
+	return Counter[K]{handle: newHandle(c.family, args), c: c}
 }
 
 // Counter is one counter of a [CounterCache]: one Redis hash of counts.
@@ -80,7 +80,8 @@ func (c Counter[K]) prepare(k K) (backend, string, error) {
 
 // Incr adds n to k's count atomically and returns the new count; a missing
 // count starts at 0. Redis: HINCRBY, with PEXPIRE, in MULTI.
-func (c Counter[K]) Incr(ctx context.Context, k K, n int64) (int64, error) {
+func (c Counter[K]) Incr(ctx context.Context, k K, n int64) (_ int64, err error) {
+	defer c.counted(&c.f.stats.sets, &err)
 	b, f, err := c.prepare(k)
 	if err != nil {
 		return 0, err
@@ -112,7 +113,8 @@ func (c Counter[K]) Get(ctx context.Context, k K) (int64, error) {
 }
 
 // Set sets k's count to n. Redis: HSET, with PEXPIRE, in MULTI.
-func (c Counter[K]) Set(ctx context.Context, k K, n int64) error {
+func (c Counter[K]) Set(ctx context.Context, k K, n int64) (err error) {
+	defer c.counted(&c.f.stats.sets, &err)
 	b, f, err := c.prepare(k)
 	if err != nil {
 		return err
@@ -124,7 +126,8 @@ func (c Counter[K]) Set(ctx context.Context, k K, n int64) error {
 // Update adds each count of m to its key, atomically and in one round trip,
 // as Counter.update does in Python. Redis: HINCRBY per key, with PEXPIRE, in
 // MULTI.
-func (c Counter[K]) Update(ctx context.Context, m map[K]int64) error {
+func (c Counter[K]) Update(ctx context.Context, m map[K]int64) (err error) {
+	defer c.counted(&c.f.stats.sets, &err)
 	if len(m) == 0 {
 		return nil
 	}
@@ -146,7 +149,8 @@ func (c Counter[K]) Update(ctx context.Context, m map[K]int64) error {
 
 // Delete removes the counts of keys and returns how many existed. Redis:
 // HDEL.
-func (c Counter[K]) Delete(ctx context.Context, keys ...K) (int, error) {
+func (c Counter[K]) Delete(ctx context.Context, keys ...K) (_ int, err error) {
+	defer c.counted(&c.f.stats.deletes, &err)
 	if len(keys) == 0 {
 		return 0, nil
 	}

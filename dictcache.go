@@ -15,7 +15,7 @@ import (
 // as their text, so an int field comes back as an int. A DictCache is safe
 // for concurrent use.
 type DictCache[K comparable, V any] struct {
-	f      family
+	*family
 	fields valueCodec[K]
 	values valueCodec[V]
 }
@@ -23,13 +23,13 @@ type DictCache[K comparable, V any] struct {
 // NewDictCache returns a family of maps configured by opts. The connection
 // is resolved at first use.
 func NewDictCache[K comparable, V any](opts Options) *DictCache[K, V] {
-	return &DictCache[K, V]{f: newFamily(opts), fields: newValueCodec[K](opts.Codec), values: newValueCodec[V](opts.Codec)}
+	return &DictCache[K, V]{family: newFamily(opts), fields: newValueCodec[K](opts.Codec), values: newValueCodec[V](opts.Codec)}
 }
 
 // Key returns the handle of the hash whose key is made of the family's
 // prefix and args.
 func (c *DictCache[K, V]) Key(args ...any) Dict[K, V] {
-	return Dict[K, V]{handle: newHandle(&c.f, args), c: c}
+	return Dict[K, V]{handle: newHandle(c.family, args), c: c}
 }
 
 // Dict is one map of a [DictCache]: one Redis hash. Every write refreshes the
@@ -72,7 +72,8 @@ func (d Dict[K, V]) decodeValue(field, s string) (V, error) {
 
 // Get returns the value of field, or [ErrNotFound] when the field or the
 // hash is missing. Redis: HGET.
-func (d Dict[K, V]) Get(ctx context.Context, field K) (V, error) {
+func (d Dict[K, V]) Get(ctx context.Context, field K) (_ V, err error) {
+	defer d.counted(&d.f.stats.hits, &err)
 	var zero V
 	b, f, err := d.prepare(field)
 	if err != nil {
@@ -130,7 +131,8 @@ func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (map[K]V, error) {
 }
 
 // Set stores value under field. Redis: HSET, with PEXPIRE, in MULTI.
-func (d Dict[K, V]) Set(ctx context.Context, field K, value V) error {
+func (d Dict[K, V]) Set(ctx context.Context, field K, value V) (err error) {
+	defer d.counted(&d.f.stats.sets, &err)
 	b, f, err := d.prepare(field)
 	if err != nil {
 		return err
@@ -145,7 +147,8 @@ func (d Dict[K, V]) Set(ctx context.Context, field K, value V) error {
 
 // SetMany stores every entry of m in one round trip. Redis: HSET with all
 // the fields, with PEXPIRE, in MULTI.
-func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) error {
+func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) (err error) {
+	defer d.counted(&d.f.stats.sets, &err)
 	if len(m) == 0 {
 		return nil
 	}
@@ -171,7 +174,8 @@ func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) error {
 
 // Add stores value under field only if the field does not exist, and
 // reports whether it stored it. Redis: HSETNX, with PEXPIRE, in MULTI.
-func (d Dict[K, V]) Add(ctx context.Context, field K, value V) (bool, error) {
+func (d Dict[K, V]) Add(ctx context.Context, field K, value V) (_ bool, err error) {
+	defer d.counted(&d.f.stats.sets, &err)
 	b, f, err := d.prepare(field)
 	if err != nil {
 		return false, err
@@ -185,7 +189,8 @@ func (d Dict[K, V]) Add(ctx context.Context, field K, value V) (bool, error) {
 }
 
 // Delete removes fields and returns how many existed. Redis: HDEL.
-func (d Dict[K, V]) Delete(ctx context.Context, fields ...K) (int, error) {
+func (d Dict[K, V]) Delete(ctx context.Context, fields ...K) (_ int, err error) {
+	defer d.counted(&d.f.stats.deletes, &err)
 	if len(fields) == 0 {
 		return 0, nil
 	}
@@ -226,7 +231,8 @@ func (d Dict[K, V]) Len(ctx context.Context) (int, error) {
 // Pop returns the value of field and removes the field, atomically: of
 // several concurrent callers only one gets the value. A missing field
 // returns [ErrNotFound]. Redis: HGET and HDEL in MULTI.
-func (d Dict[K, V]) Pop(ctx context.Context, field K) (V, error) {
+func (d Dict[K, V]) Pop(ctx context.Context, field K) (_ V, err error) {
+	defer d.counted(&d.f.stats.hits, &err)
 	var zero V
 	b, f, err := d.prepare(field)
 	if err != nil {

@@ -25,6 +25,12 @@ var (
 	// ErrClosed is wrapped by operations on a closed connection.
 	ErrClosed = errors.New("caches: connection is closed")
 
+	// ErrCrossSlot is wrapped when a command across several keys (set
+	// algebra) names keys on different Redis Cluster slots; the library
+	// refuses it before sending it. [Options.HashTag] keeps a family's keys
+	// on one slot.
+	ErrCrossSlot = errors.New("caches: keys on different cluster slots")
+
 	// ErrUnknownConnection is wrapped when a family names a connection that
 	// no CACHES_DSN variable and no [Register] call defines.
 	ErrUnknownConnection = errors.New("caches: unknown connection")

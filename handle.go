@@ -2,6 +2,7 @@ package caches
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -9,18 +10,30 @@ import (
 // the operations on the key as a whole. The handle types embed it, so its
 // exported methods are theirs.
 type handle struct {
-	f   *family
-	key string
-	err error // a key that could not be built
+	f    *family
+	key  string
+	args []any
+	err  error // a key that could not be built
 }
 
 func newHandle(f *family, args []any) handle {
 	key, err := f.key(args)
-	return handle{f: f, key: key, err: err}
+	return handle{f: f, key: key, args: args, err: err}
 }
+
+// Args returns the arguments the handle's key was made of. The slice is the
+// handle's own: do not modify it.
+func (h handle) Args() []any { return h.args }
 
 // String returns the Redis key.
 func (h handle) String() string { return h.key }
+
+// counted records the outcome of an operation in the family's stats: a nil
+// *err increments c, ErrNotFound counts a miss, other errors an error. Use
+// it deferred, with the operation's named error result.
+func (h handle) counted(c *atomic.Uint64, err *error) {
+	h.f.count(c, *err)
+}
 
 func (h handle) backend() (backend, error) {
 	if h.err != nil {

@@ -3,6 +3,7 @@ package caches
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -15,22 +16,24 @@ import (
 //
 // A KeyCache is safe for concurrent use.
 type KeyCache[V any] struct {
-	f     family
+	*family
 	codec valueCodec[V]
+	hooks Hooks[V]
+	loads flightGroup[V] // Load calls in flight, by key
 }
 
 // NewKeyCache returns a family of values of type V configured by opts.
 // Nothing is connected yet: the connection is resolved at first use, and an
 // invalid configuration is reported by every operation.
 func NewKeyCache[V any](opts Options) *KeyCache[V] {
-	return &KeyCache[V]{f: newFamily(opts), codec: newValueCodec[V](opts.Codec)}
+	return &KeyCache[V]{family: newFamily(opts), codec: newValueCodec[V](opts.Codec)}
 }
 
 // Key returns the handle of the key made of the family's prefix and args (see
 // "Keys" in the package documentation). Handles are small values, safe for
 // concurrent use; keep one to avoid building its key again.
 func (c *KeyCache[V]) Key(args ...any) Key[V] {
-	return Key[V]{handle: newHandle(&c.f, args), c: c}
+	return Key[V]{handle: newHandle(c.family, args), c: c}
 }
 
 // Key is one value of a [KeyCache]: one Redis string key.
@@ -42,7 +45,8 @@ type Key[V any] struct {
 // Get returns the stored value. A missing or expired key returns
 // [ErrNotFound], so a miss is distinguishable from a stored zero value; a
 // value the codec cannot decode returns a [*DecodeError]. Redis: GET.
-func (k Key[V]) Get(ctx context.Context) (V, error) {
+func (k Key[V]) Get(ctx context.Context) (_ V, err error) {
+	defer k.counted(&k.f.stats.hits, &err)
 	var zero V
 	b, err := k.backend()
 	if err != nil {
@@ -52,10 +56,16 @@ func (k Key[V]) Get(ctx context.Context) (V, error) {
 	if err != nil {
 		return zero, keyErr("get", k.key, err)
 	}
-	if !ok {
+	if ok {
+		v, err := k.decode(s)
+		if err != nil || k.valid(ctx, v) {
+			return v, err
+		}
+	}
+	if k.c.hooks.Load == nil {
 		return zero, ErrNotFound
 	}
-	return k.decode(s)
+	return k.load(ctx)
 }
 
 func (k Key[V]) decode(s string) (V, error) {
@@ -82,7 +92,7 @@ func (k Key[V]) GetOr(ctx context.Context, def V) (V, error) {
 // Set stores v with the family's TTL, replacing any value and expiry.
 // Redis: SET key value PX ttl.
 func (k Key[V]) Set(ctx context.Context, v V) error {
-	return k.set(ctx, v, k.f.ttl)
+	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, k.f.ttl) })
 }
 
 // SetTTL stores v to expire after ttl instead of the family's TTL. A ttl of
@@ -94,10 +104,11 @@ func (k Key[V]) SetTTL(ctx context.Context, v V, ttl time.Duration) error {
 		_, err := k.Delete(ctx)
 		return err
 	}
-	return k.set(ctx, v, max(ttl, time.Millisecond))
+	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, max(ttl, time.Millisecond)) })
 }
 
-func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
+func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) (err error) {
+	defer k.counted(&k.f.stats.sets, &err)
 	b, err := k.backend()
 	if err != nil {
 		return err
@@ -112,7 +123,8 @@ func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
 // Add stores v with the family's TTL only if the key does not exist, and
 // reports whether it stored it. An existing key, its value and its expiry
 // are left alone. Redis: SET key value NX PX ttl.
-func (k Key[V]) Add(ctx context.Context, v V) (bool, error) {
+func (k Key[V]) Add(ctx context.Context, v V) (_ bool, err error) {
+	defer k.counted(&k.f.stats.sets, &err)
 	b, err := k.backend()
 	if err != nil {
 		return false, err
@@ -122,16 +134,27 @@ func (k Key[V]) Add(ctx context.Context, v V) (bool, error) {
 		return false, keyErr("encode", k.key, err)
 	}
 	stored, err := b.SetNX(ctx, k.key, s, k.f.ttl)
-	return stored, keyErr("add", k.key, err)
+	if err != nil || !stored || k.c.hooks.Write == nil {
+		return stored, keyErr("add", k.key, err)
+	}
+	if err := k.c.hooks.Write(ctx, k, v); err != nil {
+		k.del(context.WithoutCancel(ctx))
+		return false, fmt.Errorf("caches: write %q: %w", k.key, err)
+	}
+	return true, nil
 }
 
 // Pop returns the stored value and deletes the key, atomically: of several
 // concurrent callers only one gets the value, the others [ErrNotFound].
 // Redis: GETDEL.
-func (k Key[V]) Pop(ctx context.Context) (V, error) {
+func (k Key[V]) Pop(ctx context.Context) (_ V, err error) {
+	defer k.counted(&k.f.stats.hits, &err)
 	var zero V
 	b, err := k.backend()
 	if err != nil {
+		return zero, err
+	}
+	if err := k.removeThrough(ctx); err != nil {
 		return zero, err
 	}
 	s, ok, err := b.GetDel(ctx, k.key)
@@ -145,7 +168,13 @@ func (k Key[V]) Pop(ctx context.Context) (V, error) {
 }
 
 // Delete removes the key and reports whether it existed. Redis: DEL.
-func (k Key[V]) Delete(ctx context.Context) (bool, error) { return k.del(ctx) }
+func (k Key[V]) Delete(ctx context.Context) (_ bool, err error) {
+	defer k.counted(&k.f.stats.deletes, &err)
+	if err := k.removeThrough(ctx); err != nil {
+		return false, err
+	}
+	return k.del(ctx)
+}
 
 // Has reports whether the key exists. Redis: EXISTS.
 func (k Key[V]) Has(ctx context.Context) (bool, error) { return k.exists(ctx) }
@@ -164,7 +193,8 @@ func (k Key[V]) Decr(ctx context.Context, n V) (V, error) {
 	return k.incr(ctx, n, true)
 }
 
-func (k Key[V]) incr(ctx context.Context, n V, negate bool) (V, error) {
+func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
+	defer k.counted(&k.f.stats.sets, &err)
 	var zero V
 	b, err := k.backend()
 	if err != nil {

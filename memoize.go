@@ -96,8 +96,8 @@ func (e *CachedError) Error() string { return "caches: cached error: " + e.Msg }
 // Lease, once across processes), and hot results are refreshed before they
 // expire. A Memo is safe for concurrent use.
 type Memo[A, R any] struct {
-	fn     func(context.Context, A) (R, error)
-	f      family
+	fn func(context.Context, A) (R, error)
+	*family
 	codec  valueCodec[R]
 	opts   MemoOptions[A]
 	key    func(A) ([]any, error)
@@ -114,7 +114,7 @@ type memoCounters struct {
 // Memoize returns fn memoized: see [Memo]. Call it through [Memo.Call] or
 // the function [Memo.Func] returns.
 func Memoize[A, R any](fn func(context.Context, A) (R, error), opts MemoOptions[A]) *Memo[A, R] {
-	m := &Memo[A, R]{fn: fn, f: newFamily(opts.Options), codec: newValueCodec[R](opts.Codec), opts: opts}
+	m := &Memo[A, R]{fn: fn, family: newFamily(opts.Options), codec: newValueCodec[R](opts.Codec), opts: opts}
 	if user := opts.Key; user != nil {
 		m.key = func(a A) ([]any, error) { return user(a), nil }
 	} else {
@@ -176,15 +176,15 @@ func (m *Memo[A, R]) Stats() MemoStats {
 
 // Key returns the Redis key of a's result.
 func (m *Memo[A, R]) Key(a A) (string, error) {
-	if m.rawKey != nil && m.f.err == nil {
+	if m.rawKey != nil && m.family.err == nil {
 		text, _ := m.rawKey(a)
-		return m.f.singleArgKey(text), nil
+		return m.family.singleArgKey(text), nil
 	}
 	args, err := m.key(a)
 	if err != nil {
 		return "", err
 	}
-	return m.f.key(args)
+	return m.family.key(args)
 }
 
 // Call returns fn(ctx, a) from the cache, or computes it. ctx cancels only
@@ -197,7 +197,7 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 	if err != nil {
 		return zero, err
 	}
-	b, err := m.f.backend()
+	b, err := m.family.backend()
 	if err != nil {
 		return m.degraded(ctx, key, a, err)
 	}
@@ -259,7 +259,7 @@ func (m *Memo[A, R]) refreshEarly(e memoEntry) bool {
 func (m *Memo[A, R]) refresh(key string, a A) (R, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.LoadTimeout)
 	defer cancel()
-	b, err := m.f.backend()
+	b, err := m.family.backend()
 	if err != nil {
 		m.backendFailed(key, err)
 		var zero R
@@ -378,10 +378,10 @@ func (m *Memo[A, R]) store(ctx context.Context, key string, b backend, v R, delt
 		return
 	}
 	var expiry int64
-	if m.f.ttl > 0 {
-		expiry = m.opts.Now().Add(m.f.ttl).UnixMilli()
+	if m.family.ttl > 0 {
+		expiry = m.opts.Now().Add(m.family.ttl).UnixMilli()
 	}
-	if err := b.Set(ctx, key, formatEntry(false, delta.Milliseconds(), expiry, payload), m.f.ttl); err != nil {
+	if err := b.Set(ctx, key, formatEntry(false, delta.Milliseconds(), expiry, payload), m.family.ttl); err != nil {
 		m.backendFailed(key, err)
 	}
 }
@@ -428,6 +428,12 @@ func (m *Memo[A, R]) backendFailed(key string, err error) {
 	}
 }
 
+// InvalidateAll deletes every cached result of the Memo, and of the
+// families that depend on it; see [KeyCache.Invalidate].
+func (m *Memo[A, R]) InvalidateAll(ctx context.Context) (int, error) {
+	return m.family.Invalidate(ctx)
+}
+
 // Invalidate deletes a's cached result (or cached error) and reports whether
 // there was one. Redis: DEL.
 func (m *Memo[A, R]) Invalidate(ctx context.Context, a A) (bool, error) {
@@ -435,7 +441,7 @@ func (m *Memo[A, R]) Invalidate(ctx context.Context, a A) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return handle{f: &m.f, key: key}.del(ctx)
+	return handle{f: m.family, key: key}.del(ctx)
 }
 
 // A memoEntry is a stored result: "m1|<compute ms>|<expiry unix ms>|v|<value>"

@@ -1,9 +1,6 @@
 package caches
 
-import (
-	"sync/atomic"
-	"time"
-)
+import "time"
 
 // DefaultTTL is the time to live of a family whose [Options.TTL] is zero, as
 // in the Python library this one re-creates.
@@ -46,79 +43,4 @@ type Options struct {
 	// Codec encodes values (and collection members and fields) whose type
 	// is not stored raw. Default: [JSON].
 	Codec Codec
-}
-
-// family is what every cache type shares: its key prefix, TTL and
-// connection.
-type family struct {
-	prefix   string        // the key prefix, hash tag applied
-	ttl      time.Duration // > 0, or 0 for no expiry
-	connName string
-	conn     *Conn // Options.Conn: no registry lookup
-	err      error // an invalid configuration, reported by every operation
-
-	resolved atomic.Pointer[resolvedConn] // registry lookup cache
-}
-
-// resolvedConn remembers which Conn a name mapped to at a registry
-// generation.
-type resolvedConn struct {
-	gen  uint64
-	conn *Conn
-}
-
-func newFamily(o Options) family {
-	prefix, err := keyPrefix(o.Prefix, o.HashTag)
-	return family{prefix: prefix, ttl: familyTTL(o.TTL), connName: o.Connection, conn: o.Conn, err: err}
-}
-
-func familyTTL(ttl time.Duration) time.Duration {
-	switch {
-	case ttl == 0:
-		return DefaultTTL
-	case ttl < 0:
-		return 0
-	}
-	return max(ttl, time.Millisecond)
-}
-
-// backend returns the family's backend, resolving its connection through
-// the registry when the registry changed since the last call.
-func (f *family) backend() (backend, error) {
-	if f.err != nil {
-		return nil, f.err
-	}
-	if f.conn != nil {
-		return f.conn.backend()
-	}
-	gen := registry.gen.Load()
-	if r := f.resolved.Load(); r != nil && r.gen == gen {
-		return r.conn.backend()
-	}
-	c, err := Connection(f.connName)
-	if err != nil {
-		return nil, err
-	}
-	f.resolved.Store(&resolvedConn{gen: gen, conn: c})
-	return c.backend()
-}
-
-// singleArgKey is the key of one argument whose text is text: what key
-// returns for an argument of a raw kind, without boxing it.
-func (f *family) singleArgKey(text string) string {
-	b := make([]byte, 0, len(f.prefix)+1+len(text))
-	b = append(b, f.prefix...)
-	if f.prefix != "" {
-		b = append(b, ':')
-	}
-	return string(appendEscaped(b, text))
-}
-
-// key builds a handle's key; its error is reported by the handle's
-// operations.
-func (f *family) key(args []any) (string, error) {
-	if f.err != nil {
-		return "", f.err
-	}
-	return buildKey(f.prefix, args)
 }

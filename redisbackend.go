@@ -3,6 +3,7 @@ package caches
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -90,10 +91,6 @@ return 0`)
 func (r *redisBackend) DelIfEqual(ctx context.Context, key, value string) (bool, error) {
 	n, err := delIfEqual.Run(ctx, r.c, []string{key}, value).Int64()
 	return n == 1, err
-}
-
-func (r *redisBackend) Del(ctx context.Context, keys ...string) (int64, error) {
-	return r.c.Del(ctx, keys...).Result()
 }
 
 func (r *redisBackend) Exists(ctx context.Context, key string) (bool, error) {
@@ -421,6 +418,61 @@ func (r *redisBackend) ZRemRangeByRank(ctx context.Context, key string, start, s
 
 func (r *redisBackend) ZRemRangeByScore(ctx context.Context, key, min, max string) (int64, error) {
 	return r.c.ZRemRangeByScore(ctx, key, min, max).Result()
+}
+
+func (r *redisBackend) DeleteMatching(ctx context.Context, match string, batch int64) (int64, error) {
+	cc, ok := r.c.(*redis.ClusterClient)
+	if !ok {
+		return deleteMatching(ctx, r.c, match, batch, false)
+	}
+	var total atomic.Int64
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		n, err := deleteMatching(ctx, c, match, batch, true)
+		total.Add(n)
+		return err
+	})
+	return total.Load(), err
+}
+
+// deleteMatching walks one server's keyspace with SCAN MATCH and UNLINKs
+// each page: one command for the page, or, on a cluster node whose page may
+// span slots, one UNLINK per key in a pipeline.
+func deleteMatching(ctx context.Context, c redis.Cmdable, match string, batch int64, perKey bool) (int64, error) {
+	var cursor, total uint64
+	for {
+		keys, next, err := c.Scan(ctx, cursor, match, batch).Result()
+		if err != nil {
+			return int64(total), err
+		}
+		if len(keys) > 0 {
+			n, err := unlink(ctx, c, keys, perKey)
+			total += uint64(n)
+			if err != nil {
+				return int64(total), err
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return int64(total), nil
+		}
+	}
+}
+
+func unlink(ctx context.Context, c redis.Cmdable, keys []string, perKey bool) (int64, error) {
+	if !perKey {
+		return c.Unlink(ctx, keys...).Result()
+	}
+	cmds := make([]*redis.IntCmd, len(keys))
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.Unlink(ctx, k)
+		}
+		return nil
+	})
+	var n int64
+	for _, cmd := range cmds {
+		n += cmd.Val()
+	}
+	return n, err
 }
 
 // splitZ turns go-redis's []redis.Z into members and scores.

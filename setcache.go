@@ -15,20 +15,20 @@ import (
 //
 // A SetCache is safe for concurrent use.
 type SetCache[T comparable] struct {
-	f       family
+	*family
 	members valueCodec[T]
 }
 
 // NewSetCache returns a family of sets configured by opts. The connection is
 // resolved at first use.
 func NewSetCache[T comparable](opts Options) *SetCache[T] {
-	return &SetCache[T]{f: newFamily(opts), members: newValueCodec[T](opts.Codec)}
+	return &SetCache[T]{family: newFamily(opts), members: newValueCodec[T](opts.Codec)}
 }
 
 // Key returns the handle of the set whose key is made of the family's prefix
 // and args.
 func (c *SetCache[T]) Key(args ...any) Set[T] {
-	return Set[T]{handle: newHandle(&c.f, args), c: c}
+	return Set[T]{handle: newHandle(c.family, args), c: c}
 }
 
 // Set is one set of a [SetCache]: one Redis set. Every write refreshes the
@@ -81,7 +81,8 @@ func (s Set[T]) prepare(members []T) (backend, []string, error) {
 
 // Add adds members and returns how many were not already in the set.
 // Redis: SADD, with PEXPIRE, in MULTI.
-func (s Set[T]) Add(ctx context.Context, members ...T) (int, error) {
+func (s Set[T]) Add(ctx context.Context, members ...T) (_ int, err error) {
+	defer s.counted(&s.f.stats.sets, &err)
 	if len(members) == 0 {
 		return 0, nil
 	}
@@ -106,7 +107,8 @@ func (s Set[T]) Remove(ctx context.Context, member T) error {
 
 // Discard removes the members that are in the set and returns how many
 // were. Redis: SREM.
-func (s Set[T]) Discard(ctx context.Context, members ...T) (int, error) {
+func (s Set[T]) Discard(ctx context.Context, members ...T) (_ int, err error) {
+	defer s.counted(&s.f.stats.deletes, &err)
 	if len(members) == 0 {
 		return 0, nil
 	}
@@ -119,7 +121,8 @@ func (s Set[T]) Discard(ctx context.Context, members ...T) (int, error) {
 }
 
 // Has reports whether member is in the set. Redis: SISMEMBER.
-func (s Set[T]) Has(ctx context.Context, member T) (bool, error) {
+func (s Set[T]) Has(ctx context.Context, member T) (_ bool, err error) {
+	defer s.counted(nil, &err)
 	b, enc, err := s.prepare([]T{member})
 	if err != nil {
 		return false, err
@@ -316,6 +319,9 @@ func (s Set[T]) sameConn(sets []Set[T]) (backend, []string, error) {
 			return nil, nil, fmt.Errorf("caches: sets %q and %q are on different connections", s.key, o.key)
 		}
 		keys[i] = o.key
+	}
+	if err := sameSlot(b, keys); err != nil {
+		return nil, nil, err
 	}
 	return b, keys, nil
 }

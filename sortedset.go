@@ -18,20 +18,20 @@ import (
 //
 // A SortedSetCache is safe for concurrent use.
 type SortedSetCache[T comparable] struct {
-	f       family
+	*family
 	members valueCodec[T]
 }
 
 // NewSortedSetCache returns a family of sorted sets configured by opts. The
 // connection is resolved at first use.
 func NewSortedSetCache[T comparable](opts Options) *SortedSetCache[T] {
-	return &SortedSetCache[T]{f: newFamily(opts), members: newValueCodec[T](opts.Codec)}
+	return &SortedSetCache[T]{family: newFamily(opts), members: newValueCodec[T](opts.Codec)}
 }
 
 // Key returns the handle of the sorted set whose key is made of the family's
 // prefix and args.
 func (c *SortedSetCache[T]) Key(args ...any) SortedSet[T] {
-	return SortedSet[T]{handle: newHandle(&c.f, args), c: c}
+	return SortedSet[T]{handle: newHandle(c.family, args), c: c}
 }
 
 // SortedSet is one sorted set of a [SortedSetCache]: one Redis sorted set.
@@ -146,7 +146,8 @@ func (z SortedSet[T]) Update(ctx context.Context, member T, score float64) error
 	return err
 }
 
-func (z SortedSet[T]) zadd(ctx context.Context, mode string, in []Scored[T]) (int, error) {
+func (z SortedSet[T]) zadd(ctx context.Context, mode string, in []Scored[T]) (_ int, err error) {
+	defer z.counted(&z.f.stats.sets, &err)
 	if len(in) == 0 {
 		return 0, nil
 	}
@@ -183,7 +184,8 @@ func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (float64, 
 }
 
 // Score returns member's score, or [ErrNotFound]. Redis: ZSCORE.
-func (z SortedSet[T]) Score(ctx context.Context, member T) (float64, error) {
+func (z SortedSet[T]) Score(ctx context.Context, member T) (_ float64, err error) {
+	defer z.counted(&z.f.stats.hits, &err)
 	b, m, err := z.prepare(member)
 	if err != nil {
 		return 0, err
@@ -235,7 +237,8 @@ func (z SortedSet[T]) rank(ctx context.Context, member T, rev bool) (int, error)
 }
 
 // Remove removes members and returns how many were in the set. Redis: ZREM.
-func (z SortedSet[T]) Remove(ctx context.Context, members ...T) (int, error) {
+func (z SortedSet[T]) Remove(ctx context.Context, members ...T) (_ int, err error) {
+	defer z.counted(&z.f.stats.deletes, &err)
 	if len(members) == 0 {
 		return 0, nil
 	}

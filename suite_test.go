@@ -2,8 +2,11 @@ package caches
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,12 +15,57 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// realRedis is the redis-server shared by this package's tests.
-var realRedis redistest.Shared
+// The real servers shared by this package's tests: a single redis-server, a
+// 3-master cluster, and a master with a replica behind a sentinel (with a
+// password, which the DSN gives both the sentinel and the master).
+var (
+	realRedis    redistest.Shared
+	realCluster  redistest.SharedCluster
+	realSentinel = redistest.SharedSentinel{Password: "sentinel-secret"}
+)
+
+// crossSlot counts the CROSSSLOT errors the cluster returned to the tests:
+// the cluster rejects every command whose keys span slots, so zero at the
+// end proves the library never sent one.
+var crossSlot crossSlotHook
+
+type crossSlotHook struct{ errs atomic.Int64 }
+
+func (h *crossSlotHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *crossSlotHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(err)
+		return err
+	}
+}
+
+func (h *crossSlotHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, c := range cmds {
+			h.check(c.Err())
+		}
+		return err
+	}
+}
+
+func (h *crossSlotHook) check(err error) {
+	if err != nil && strings.Contains(err.Error(), "CROSSSLOT") {
+		h.errs.Add(1)
+	}
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if n := crossSlot.errs.Load(); n > 0 {
+		fmt.Fprintf(os.Stderr, "the library sent %d cross-slot commands to the cluster\n", n)
+		code = 1
+	}
 	realRedis.Stop()
+	realCluster.Stop()
+	realSentinel.Stop()
 	os.Exit(code)
 }
 
@@ -49,6 +97,8 @@ func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Run("memstore", func(t *testing.T) { f(t, memEnv(t)) })
 	t.Run("miniredis", func(t *testing.T) { f(t, miniEnv(t)) })
 	t.Run("redis", func(t *testing.T) { f(t, redisEnv(t)) })
+	t.Run("cluster", func(t *testing.T) { f(t, clusterEnv(t)) })
+	t.Run("sentinel", func(t *testing.T) { f(t, sentinelEnv(t)) })
 }
 
 func memEnv(t *testing.T) *env {
@@ -106,6 +156,64 @@ func redisEnv(t *testing.T) *env {
 		advance: func(t *testing.T, d time.Duration) { shiftTTLs(t, client, d) },
 		now:     time.Now,
 		second:  func(t *testing.T) *Conn { return newClientConn(t, srv.Addr) },
+	}
+}
+
+// clusterEnv connects to the shared cluster through a redis+cluster DSN.
+func clusterEnv(t *testing.T) *env {
+	cl := realCluster.Get(t)
+	ctx := context.Background()
+	if err := cl.FlushAll(ctx); err != nil {
+		t.Fatalf("FLUSHALL: %v", err)
+	}
+	open := func(t *testing.T) *Conn {
+		conn, err := Open("redis+cluster://" + strings.Join(cl.Addrs, ","))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		conn.b.(*redisBackend).c.AddHook(&crossSlot)
+		return conn
+	}
+	conn := open(t)
+	client := conn.b.(*redisBackend).c.(*redis.ClusterClient)
+	return &env{
+		name: "cluster", conn: conn, b: conn.b,
+		advance: func(t *testing.T, d time.Duration) {
+			err := client.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+				shiftTTLs(t, c, d)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		},
+		now:    time.Now,
+		second: open,
+	}
+}
+
+// sentinelEnv connects to the shared master through a redis+sentinel DSN.
+func sentinelEnv(t *testing.T) *env {
+	s := realSentinel.Get(t)
+	open := func(t *testing.T) *Conn {
+		conn, err := Open("redis+sentinel://:" + s.Password + "@" + s.SentinelAddr + "/" + s.MasterName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	conn := open(t)
+	client := conn.b.(*redisBackend).c.(*redis.Client)
+	if err := client.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatalf("FLUSHALL: %v", err)
+	}
+	return &env{
+		name: "sentinel", conn: conn, b: conn.b,
+		advance: func(t *testing.T, d time.Duration) { shiftTTLs(t, client, d) },
+		now:     time.Now,
+		second:  open,
 	}
 }
 

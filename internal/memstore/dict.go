@@ -24,6 +24,8 @@ type dict[V any] struct {
 	// so that cursor 0 means "from the start".
 	nextSeq uint64
 	dead    int // tombstones in slots
+	// bytes is the total length of the live keys and, for a hash, values.
+	bytes int
 }
 
 // slot is one element of a dict, or a tombstone when dead.
@@ -41,6 +43,15 @@ func newDict[V any]() *dict[V] {
 
 // len returns the number of live elements.
 func (d *dict[V]) len() int { return len(d.index) }
+
+// valueLen returns the length of a dict value: the string's for a hash, 0
+// for a set's empty struct.
+func valueLen[V any](v V) int {
+	if s, ok := any(v).(string); ok {
+		return len(s)
+	}
+	return 0
+}
 
 // get returns key's value.
 func (d *dict[V]) get(key string) (V, bool) {
@@ -62,9 +73,11 @@ func (d *dict[V]) has(key string) bool {
 // keeps its place in the order.
 func (d *dict[V]) set(key string, val V) bool {
 	if i, ok := d.index[key]; ok {
+		d.bytes += valueLen(val) - valueLen(d.slots[i].val)
 		d.slots[i].val = val
 		return false
 	}
+	d.bytes += len(key) + valueLen(val)
 	d.index[key] = len(d.slots)
 	d.slots = append(d.slots, slot[V]{key: key, val: val, seq: d.nextSeq})
 	d.nextSeq++
@@ -86,6 +99,7 @@ func (d *dict[V]) del(key string) (V, bool) {
 // delSlot removes the live element in slot i, leaving a tombstone that is
 // dropped at once from the end of the slice and by compaction elsewhere.
 func (d *dict[V]) delSlot(i int) {
+	d.bytes -= len(d.slots[i].key) + valueLen(d.slots[i].val)
 	delete(d.index, d.slots[i].key)
 	d.slots[i] = slot[V]{seq: d.slots[i].seq, dead: true}
 	d.dead++

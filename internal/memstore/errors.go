@@ -21,6 +21,8 @@ const (
 	msgCountRange     = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 	msgSyntax         = "ERR syntax error"
 	msgClosed         = "memstore: store is closed"
+	msgNoPath         = "memstore: store has no Path to save to"
+	msgBadSnapshot    = "memstore: bad snapshot file"
 
 	// msgWrongArgsPrefix and msgWrongArgsSuffix surround the lower-case
 	// command name in Redis's arity error.
@@ -69,6 +71,12 @@ var (
 	ErrSyntax = errors.New(msgSyntax)
 	// ErrClosed is returned by every method of a Store after Close.
 	ErrClosed = errors.New(msgClosed)
+	// ErrNoPath is returned by Save for a store without a Path.
+	ErrNoPath = errors.New(msgNoPath)
+	// ErrBadSnapshot is wrapped by the error Open returns for a file that
+	// is not a valid snapshot: corrupt, truncated, of another format or of
+	// an unsupported version.
+	ErrBadSnapshot = errors.New(msgBadSnapshot)
 )
 
 // wrongArgs returns Redis's arity error for the command cmd.

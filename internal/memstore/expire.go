@@ -59,14 +59,33 @@ func (sh *shard) clearDeadline(e *entry) bool {
 // remove deletes e's key and its expiry.
 func (sh *shard) remove(e *entry) {
 	sh.clearDeadline(e)
-	delete(sh.items, e.key)
+	sh.drop(e)
 	sh.shrink()
+	sh.changes.Add(1)
 }
 
-// applyTTL gives e, just written, the expiry a write command asked for:
-// ttl > 0 sets it like PEXPIRE, ttl == 0 removes it like PERSIST, and a
-// negative ttl deletes the key as PEXPIRE with a time not in the future does.
-func (sh *shard) applyTTL(e *entry, ttl time.Duration, now int64) {
+// drop deletes e's key, which has no expiry or has just left the heap, from
+// items and from the accounting.
+func (sh *shard) drop(e *entry) {
+	delete(sh.items, e.key)
+	sh.account(e, -1)
+	sh.delist(e)
+}
+
+// clear drops every key, as Close does.
+func (sh *shard) clear() {
+	sh.bound.add(-len(sh.items), -sh.bytes)
+	sh.items, sh.expiry, sh.pool, sh.peak, sh.bytes = make(map[string]*entry), nil, nil, 0, 0
+}
+
+// wrote ends a command that wrote e: it accounts for e's new size, records
+// the access and then gives e the expiry the command asked for: ttl > 0
+// sets it like PEXPIRE, ttl == 0 removes it like PERSIST, and a negative
+// ttl deletes the key as PEXPIRE with a time not in the future does.
+func (sh *shard) wrote(e *entry, ttl time.Duration, now int64) {
+	sh.changes.Add(1)
+	sh.account(e, 0)
+	sh.bound.stamp(e, now)
 	switch {
 	case ttl > 0:
 		sh.setDeadline(e, now+durationMs(ttl))
@@ -97,8 +116,7 @@ func (sh *shard) due(now int64) bool {
 // writing.
 func (sh *shard) reap(now int64, budget int) {
 	for ; budget != 0 && sh.due(now); budget-- {
-		e := heap.Pop(&sh.expiry).(*entry)
-		delete(sh.items, e.key)
+		sh.drop(heap.Pop(&sh.expiry).(*entry))
 	}
 	sh.shrink()
 }

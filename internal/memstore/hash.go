@@ -59,6 +59,7 @@ func (s *Store) HSet(ctx context.Context, key string, ttl time.Duration, fieldVa
 		return 0, wrongArgs("hset")
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -67,7 +68,7 @@ func (s *Store) HSet(ctx context.Context, key string, ttl time.Duration, fieldVa
 		return 0, err
 	}
 	added := hashSet(e.hash, fieldValues)
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return added, nil
 }
 
@@ -78,6 +79,7 @@ func (s *Store) HSetNX(ctx context.Context, key, field, value string, ttl time.D
 		return false, err
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -89,7 +91,7 @@ func (s *Store) HSetNX(ctx context.Context, key, field, value string, ttl time.D
 	if stored {
 		e.hash.set(field, value)
 	}
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return stored, nil
 }
 
@@ -110,7 +112,7 @@ func (s *Store) HDel(ctx context.Context, key string, fields ...string) (int64, 
 		return 0, err
 	}
 	n := hashDel(e.hash, fields)
-	sh.removeIfEmpty(e)
+	sh.removedFrom(e)
 	return n, nil
 }
 
@@ -160,7 +162,7 @@ func (s *Store) HGetDel(ctx context.Context, key, field string) (value string, o
 		return "", false, err
 	}
 	value, ok = e.hash.del(field)
-	sh.removeIfEmpty(e)
+	sh.removedFrom(e)
 	return value, ok, nil
 }
 
@@ -179,7 +181,7 @@ func (s *Store) HPopRandom(ctx context.Context, key string) (field, value string
 		return "", "", false, err
 	}
 	field, value = hashPopRandom(e.hash)
-	sh.removeIfEmpty(e)
+	sh.removedFrom(e)
 	return field, value, true, nil
 }
 
@@ -191,6 +193,7 @@ func (s *Store) HIncrBy(ctx context.Context, key, field string, n int64, ttl tim
 		return 0, err
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -202,7 +205,7 @@ func (s *Store) HIncrBy(ctx context.Context, key, field string, n int64, ttl tim
 	if err != nil {
 		return 0, err
 	}
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return v, nil
 }
 
@@ -222,6 +225,7 @@ func (s *Store) HIncrByFloat(ctx context.Context, key, field string, f float64, 
 		return 0, ErrNaNOrInfinity
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -233,7 +237,7 @@ func (s *Store) HIncrByFloat(ctx context.Context, key, field string, f float64, 
 	if err != nil {
 		return 0, err
 	}
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return replyFloat(v)
 }
 
@@ -392,6 +396,7 @@ func (s *Store) HIncrByMany(ctx context.Context, key string, ttl time.Duration, 
 		return nil, err
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -408,9 +413,10 @@ func (s *Store) HIncrByMany(ctx context.Context, key string, ttl time.Duration, 
 		}
 		out[i] = v
 	}
-	sh.removeIfEmpty(e)
-	if e.hash.len() > 0 {
-		sh.applyTTL(e, ttl, now)
+	if e.hash.len() == 0 {
+		sh.remove(e) // no fields: Redis would not have created the hash
+	} else {
+		sh.wrote(e, ttl, now)
 	}
 	return out, first
 }

@@ -98,6 +98,7 @@ func (sh *shard) expireAt(key string, now, deadline int64) bool {
 		sh.remove(e)
 	default:
 		sh.setDeadline(e, deadline)
+		sh.changes.Add(1)
 	}
 	return true
 }
@@ -112,5 +113,75 @@ func (s *Store) Persist(ctx context.Context, key string) (bool, error) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e := sh.lookupWrite(key, s.nowMs())
-	return e != nil && sh.clearDeadline(e), nil
+	if e == nil || !sh.clearDeadline(e) {
+		return false, nil
+	}
+	sh.changes.Add(1)
+	return true, nil
+}
+
+// defaultDeleteBatch is how many keys DeleteMatching deletes per lock when
+// the caller's batch is not positive.
+const defaultDeleteBatch = 1000
+
+// DeleteMatching deletes every key matching the glob pattern match, with
+// the syntax and semantics of SCAN … MATCH (see globMatch and scanMatch),
+// and returns how many it deleted, as SCAN MATCH COUNT batch followed by
+// UNLINK of each page does on Redis. It visits the shards one at a time:
+// it lists a shard's matching keys under the read lock, then deletes them
+// under the write lock at most batch at a time (batch <= 0 means 1000), so
+// that a writer waits for one batch at most. Keys found expired are
+// reclaimed but not counted, and keys written meanwhile may or may not be
+// deleted. Once ctx is done it stops between batches and returns the count
+// so far with ctx's error.
+func (s *Store) DeleteMatching(ctx context.Context, match string, batch int64) (deleted int64, err error) {
+	if err := s.enter(ctx); err != nil {
+		return 0, err
+	}
+	if batch <= 0 {
+		batch = defaultDeleteBatch
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		keys := sh.matching(match)
+		sh.mu.RUnlock()
+		for len(keys) > 0 {
+			if err := s.enter(ctx); err != nil {
+				return deleted, err
+			}
+			n := min(int64(len(keys)), batch)
+			sh.mu.Lock()
+			deleted += sh.deleteKeys(keys[:n], s.nowMs())
+			sh.mu.Unlock()
+			keys = keys[n:]
+		}
+	}
+	return deleted, nil
+}
+
+// matching returns the shard's keys that SCAN MATCH pattern would return,
+// including expired ones. The caller holds mu, for reading at least.
+func (sh *shard) matching(pattern string) []string {
+	var keys []string
+	for k := range sh.items {
+		if scanMatch(pattern, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// deleteKeys deletes those of keys that exist at now and returns how many
+// it deleted; it reclaims expired ones without counting them. The caller
+// holds mu for writing.
+func (sh *shard) deleteKeys(keys []string, now int64) int64 {
+	var n int64
+	for _, k := range keys {
+		if e := sh.lookupWrite(k, now); e != nil {
+			sh.remove(e)
+			n++
+		}
+	}
+	return n
 }

@@ -19,6 +19,7 @@ func (s *Store) SAdd(ctx context.Context, key string, ttl time.Duration, members
 		return 0, wrongArgs("sadd")
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -27,7 +28,7 @@ func (s *Store) SAdd(ctx context.Context, key string, ttl time.Duration, members
 		return 0, err
 	}
 	added := setAdd(e.set, members)
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return added, nil
 }
 
@@ -48,7 +49,7 @@ func (s *Store) SRem(ctx context.Context, key string, members ...string) (int64,
 		return 0, err
 	}
 	n := setRem(e.set, members)
-	sh.removeIfEmpty(e)
+	sh.removedFrom(e)
 	return n, nil
 }
 
@@ -128,7 +129,7 @@ func (s *Store) SPop(ctx context.Context, key string, count int64) ([]string, er
 		return []string{}, nil
 	}
 	out := setPop(e.set, count)
-	sh.removeIfEmpty(e)
+	sh.removedFrom(e)
 	return out, nil
 }
 
@@ -265,6 +266,7 @@ func (s *Store) SCombineStore(ctx context.Context, op, dest string, ttl time.Dur
 		return 0, wrongArgs(op + "store")
 	}
 	idx := s.shardIndexes(append([]string{dest}, keys...))
+	defer s.evict(dest) // runs after the unlock
 	s.lock(idx)
 	defer s.unlock(idx)
 	now := s.nowMs()
@@ -283,7 +285,7 @@ func (s *Store) SCombineStore(ctx context.Context, op, dest string, ttl time.Dur
 	e := newEntry(dest, kindSet)
 	e.set = result
 	sh.add(e)
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return int64(result.len()), nil
 }
 
@@ -299,6 +301,7 @@ func (s *Store) readSets(keys []string, now int64) ([]*dict[struct{}], error) {
 		case e.kind != kindSet:
 			return nil, ErrWrongType
 		default:
+			s.bound.touch(e)
 			sets[i] = e.set
 		}
 	}

@@ -7,6 +7,10 @@
 // expired keys through a per-shard min-heap of deadlines, so memory is
 // returned without scanning the store.
 //
+// A store may be bounded in keys or bytes, evicting keys by approximate LRU
+// as Redis's allkeys-lru policy does (bound.go), and may be persisted to a
+// file, saved at Redis-style save points and on Close (persist.go).
+//
 // Every method that writes data takes a ttl and applies it to the key it
 // wrote, atomically with the write, whenever the key exists once the command
 // has succeeded — as if the command were followed by PEXPIRE (ttl > 0) or
@@ -48,6 +52,30 @@ type Options struct {
 	// keys; 0 means 100ms and a negative value starts no reaper (expired
 	// keys are then reclaimed by writes, FastForward and SetTime only).
 	ExpiryInterval time.Duration
+
+	// MaxKeys bounds the number of keys held in memory, expired keys not
+	// yet reclaimed included: a write that takes the store over it evicts
+	// keys, least recently used first, until it is back within (see
+	// bound.go). 0 or less means no bound.
+	MaxKeys int
+	// MaxBytes bounds the bytes accounted for the keys, as UsedBytes
+	// reports them, the same way. 0 or less means no bound.
+	MaxBytes int64
+	// EvictionSamples is how many random keys each eviction compares to
+	// pick the least recently used, as Redis's maxmemory-samples; 0 or
+	// less means 5. It matters only in a bounded store.
+	EvictionSamples int
+
+	// Path is the file the store is loaded from by Open and saved to (see
+	// persist.go); empty means no persistence. A store with a Path must be
+	// created with Open: New panics.
+	Path string
+	// SavePoints are the conditions under which the store saves itself to
+	// Path, as Redis's save directive: it saves once any of them is met.
+	// nil means the classic defaults — 1 change in 900s, 10 in 300s, 10000
+	// in 60s — and an empty non-nil slice means no automatic saves (Save
+	// and Close still save). Ignored without a Path.
+	SavePoints []SavePoint
 }
 
 // kind is the Redis data type held by a key.
@@ -74,6 +102,16 @@ type entry struct {
 	// heapIndex is the entry's position in its shard's expiry heap, or -1
 	// when the key has no expiry.
 	heapIndex int
+	// size is the bytes accounted for the entry (see footprint) the last
+	// time its shard accounted it.
+	size int64
+	// access is the coarse store time, in unix milliseconds, of the key's
+	// last read or write, kept only in a bounded store for LRU eviction.
+	// It is atomic because reads, which hold mu for reading only, set it.
+	access atomic.Int64
+	// poolIndex is the entry's position in its shard's pool, in a bounded
+	// store.
+	poolIndex int
 	kind      kind
 }
 
@@ -103,8 +141,9 @@ func (e *entry) setString(v string) {
 
 // shard is one independently locked part of the keyspace.
 type shard struct {
-	// mu guards items, expiry and everything reachable from them: the
-	// entries, their values, deadlines and heap positions.
+	// mu guards items, expiry, bytes, pool and everything reachable from them:
+	// the entries, their values, deadlines, heap positions and sizes (but
+	// not their access times, which are atomic).
 	mu     sync.RWMutex
 	items  map[string]*entry
 	expiry expiryHeap
@@ -112,14 +151,27 @@ type shard struct {
 	// maps never return their memory, so items is rebuilt when it shrinks
 	// well below its peak.
 	peak int
+	// bytes is the sum of the entries' sizes.
+	bytes int64
+	// changes counts the writes to the shard, for the save points; it only
+	// grows. It is written under mu and read without it.
+	changes atomic.Uint64
+	// bound is the store's bound, shared by all its shards, or nil when the
+	// store is unbounded.
+	bound *bound
+	// pool holds the entries of items in no particular order, in a bounded
+	// store, for eviction to pick keys at random from (see enlist).
+	pool []*entry
 	// The padding keeps neighbouring shards' locks off one cache line.
 	_ [64]byte
 }
 
-// add stores the new entry e.
+// add stores the new entry e and accounts for it.
 func (sh *shard) add(e *entry) {
 	sh.items[e.key] = e
 	sh.peak = max(sh.peak, len(sh.items))
+	sh.account(e, 1)
+	sh.enlist(e)
 }
 
 // shrinkMin is the smallest peak at which a shard or dict gives memory back.
@@ -139,13 +191,17 @@ func (sh *shard) shrink() {
 	sh.items, sh.peak = items, len(items)
 }
 
-// lookupWrite returns key's entry, deleting it first if it has expired.
-// The caller holds mu for writing.
+// lookupWrite returns key's entry, deleting it first if it has expired,
+// and records the access. The caller holds mu for writing.
 func (sh *shard) lookupWrite(key string, now int64) *entry {
 	e := sh.items[key]
-	if e != nil && e.expired(now) {
+	switch {
+	case e == nil:
+	case e.expired(now):
 		sh.remove(e)
 		return nil
+	default:
+		sh.bound.stamp(e, now)
 	}
 	return e
 }
@@ -176,38 +232,44 @@ func (sh *shard) writeEntry(key string, now int64, k kind, create bool) (*entry,
 	return e, nil
 }
 
-// removeIfEmpty deletes e's key when its collection has become empty, as
-// Redis deletes a hash, set or sorted set that loses its last element.
-func (sh *shard) removeIfEmpty(e *entry) {
-	var n int
+// removedFrom ends a command that removed elements from e's collection:
+// it deletes the key when the collection has become empty, as Redis deletes
+// a hash, set or sorted set that loses its last element, and otherwise
+// accounts for e's new size.
+func (sh *shard) removedFrom(e *entry) {
+	var empty bool
 	switch e.kind {
 	case kindHash:
-		n = e.hash.len()
+		empty = e.hash.len() == 0
 	case kindSet:
-		n = e.set.len()
+		empty = e.set.len() == 0
 	case kindZSet:
-		n = e.zset.len()
-	default:
+		empty = e.zset.len() == 0
+	}
+	if empty {
+		sh.remove(e)
 		return
 	}
-	if n == 0 {
-		sh.remove(e)
-	}
+	sh.changes.Add(1)
+	sh.account(e, 0)
 }
 
 // Store is an in-process store with Redis 7.0 semantics. It is safe for
-// concurrent use; create it with New and release it with Close.
+// concurrent use; create it with New or Open and release it with Close.
 type Store struct {
-	now    func() time.Time
-	offset atomic.Int64 // nanoseconds added to now, moved by FastForward and SetTime
-	seed   maphash.Seed
-	shards []shard
-	mask   uint64
-	closed atomic.Bool
+	now     func() time.Time
+	offset  atomic.Int64 // nanoseconds added to now, moved by FastForward and SetTime
+	seed    maphash.Seed
+	shards  []shard
+	mask    uint64
+	closed  atomic.Bool
+	bound   *bound       // nil when the store is unbounded
+	persist *persistence // nil without a Path
 
 	closeOnce sync.Once
-	stop      chan struct{} // closed by Close to stop the reaper; nil without one
-	done      chan struct{} // closed by the reaper when it exits
+	closeErr  error         // the error of the save made by Close
+	stop      chan struct{} // closed by Close to stop the goroutines; nil without any
+	done      chan struct{} // closed by the reaper when it exits; nil without one
 }
 
 // New returns an empty Store configured by opts. A zero field takes its
@@ -216,54 +278,92 @@ type Store struct {
 // ExpiryInterval 0 runs the background reaper every 100ms. A negative
 // ExpiryInterval starts no reaper goroutine; Close must be called to stop
 // one that was started.
+//
+// New panics if opts.Path is set: loading a file can fail, so a persistent
+// store is created with Open, which returns the error instead.
 func New(opts Options) *Store {
+	if opts.Path != "" {
+		panic("memstore: New with a Path; use Open, which reports load errors")
+	}
+	s := newStore(opts)
+	s.start(opts)
+	return s
+}
+
+// newStore returns an empty store configured by opts, without its
+// goroutines.
+func newStore(opts Options) *Store {
 	n := opts.Shards
 	if n <= 0 {
 		n = defaultShards
 	}
 	n = 1 << bits.Len(uint(min(n, maxShards)-1))
 	s := &Store{
-		now:    opts.Now,
-		seed:   maphash.MakeSeed(),
-		shards: make([]shard, n),
-		mask:   uint64(n - 1),
+		now:     opts.Now,
+		seed:    maphash.MakeSeed(),
+		shards:  make([]shard, n),
+		mask:    uint64(n - 1),
+		bound:   newBound(opts),
+		persist: newPersistence(opts),
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	for i := range s.shards {
 		s.shards[i].items = make(map[string]*entry)
-	}
-	interval := opts.ExpiryInterval
-	if interval == 0 {
-		interval = defaultExpiryInterval
-	}
-	if interval > 0 {
-		s.stop = make(chan struct{})
-		s.done = make(chan struct{})
-		go s.reaper(interval)
+		s.shards[i].bound = s.bound
 	}
 	return s
 }
 
-// Close stops the background reaper, waits for it to exit and drops every
-// key. Later calls of any method return ErrClosed. Close is idempotent and
-// always returns nil.
+// start starts the background reaper unless opts.ExpiryInterval is
+// negative, and the saver when the store has save points.
+func (s *Store) start(opts Options) {
+	interval := opts.ExpiryInterval
+	if interval == 0 {
+		interval = defaultExpiryInterval
+	}
+	saver := s.persist != nil && len(s.persist.points) > 0
+	if interval > 0 || saver {
+		s.stop = make(chan struct{})
+	}
+	if interval > 0 {
+		s.done = make(chan struct{})
+		go s.reaper(interval)
+	}
+	if saver {
+		s.persist.done = make(chan struct{})
+		go s.saver()
+	}
+}
+
+// Close stops the background goroutines and waits for them to exit, saves
+// the store when it has a Path, and drops every key. Later calls of any
+// method return ErrClosed. Close returns the save's error, nil without a
+// Path, and is idempotent: later calls return the same.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		if s.stop != nil {
 			close(s.stop)
+		}
+		if s.done != nil {
 			<-s.done
+		}
+		if s.persist != nil {
+			if s.persist.done != nil {
+				<-s.persist.done
+			}
+			s.closeErr = s.save()
 		}
 		for i := range s.shards {
 			sh := &s.shards[i]
 			sh.mu.Lock()
-			sh.items, sh.expiry, sh.peak = make(map[string]*entry), nil, 0
+			sh.clear()
 			sh.mu.Unlock()
 		}
 	})
-	return nil
+	return s.closeErr
 }
 
 // enter is the prologue of every command: it fails with the context's error
@@ -285,23 +385,29 @@ func (s *Store) Now() time.Time {
 }
 
 // nowMs returns the store's current time in unix milliseconds, the unit of
-// Redis expiries.
+// Redis expiries, and moves a bounded store's access clock to it.
 func (s *Store) nowMs() int64 {
-	return s.Now().UnixMilli()
+	now := s.Now().UnixMilli()
+	s.bound.tick(now)
+	return now
 }
 
-// FastForward moves the store's clock d ahead and then reclaims every key
-// that has expired, like miniredis's FastForward.
+// FastForward moves the store's clock d ahead, then reclaims every key that
+// has expired, like miniredis's FastForward, and has the saver check the
+// save points.
 func (s *Store) FastForward(d time.Duration) {
 	s.offset.Add(int64(d))
 	s.reap(s.nowMs(), -1)
+	s.persist.wake()
 }
 
 // SetTime moves the store's clock so that Now returns t (advancing with the
-// configured clock from there) and then reclaims every key that has expired.
+// configured clock from there), then reclaims every key that has expired
+// and has the saver check the save points.
 func (s *Store) SetTime(t time.Time) {
 	s.offset.Store(int64(t.Sub(s.now())))
 	s.reap(s.nowMs(), -1)
+	s.persist.wake()
 }
 
 // shardIndex returns the index of the shard that holds key.
@@ -326,12 +432,16 @@ func (s *Store) get(sh *shard, key string) *entry {
 }
 
 // readEntry returns key's live entry in sh, nil when it is missing, and
-// ErrWrongType when it holds another kind than k.
+// ErrWrongType when it holds another kind than k; it records the access.
 func (s *Store) readEntry(sh *shard, key string, k kind) (*entry, error) {
 	e := s.get(sh, key)
-	if e != nil && e.kind != k {
+	switch {
+	case e == nil:
+		return nil, nil
+	case e.kind != k:
 		return nil, ErrWrongType
 	}
+	s.bound.touch(e)
 	return e, nil
 }
 

@@ -25,6 +25,7 @@ func (s *Store) Get(ctx context.Context, key string) (value string, ok bool, err
 		sh.mu.RUnlock()
 		return "", false, ErrWrongType
 	}
+	s.bound.touch(e)
 	value = e.str
 	sh.mu.RUnlock()
 	return value, true, nil
@@ -37,6 +38,7 @@ func (s *Store) Set(ctx context.Context, key, value string, ttl time.Duration) e
 		return err
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -46,7 +48,7 @@ func (s *Store) Set(ctx context.Context, key, value string, ttl time.Duration) e
 		sh.add(e)
 	}
 	e.setString(value)
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return nil
 }
 
@@ -58,6 +60,7 @@ func (s *Store) SetNX(ctx context.Context, key, value string, ttl time.Duration)
 		return false, err
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -67,7 +70,7 @@ func (s *Store) SetNX(ctx context.Context, key, value string, ttl time.Duration)
 	e := newEntry(key, kindString)
 	e.str = value
 	sh.add(e)
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return true, nil
 }
 
@@ -94,6 +97,7 @@ func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Durati
 		return 0, err
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -117,7 +121,7 @@ func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Durati
 		sh.add(e)
 	}
 	e.str = strconv.FormatInt(v, 10)
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return v, nil
 }
 
@@ -131,6 +135,7 @@ func (s *Store) IncrByFloat(ctx context.Context, key string, f float64, ttl time
 		return 0, err
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -157,7 +162,7 @@ func (s *Store) IncrByFloat(ctx context.Context, key string, f float64, ttl time
 		sh.add(e)
 	}
 	e.str = v
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return replyFloat(v)
 }
 

@@ -12,6 +12,8 @@ import (
 type zset struct {
 	scores map[string]float64
 	zsl    *skiplist
+	// bytes is the total length of the members.
+	bytes int
 }
 
 func newZSet() *zset {
@@ -67,6 +69,7 @@ func (s *Store) ZAdd(ctx context.Context, key string, ttl time.Duration, mode st
 		}
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -80,7 +83,7 @@ func (s *Store) ZAdd(ctx context.Context, key string, ttl time.Duration, mode st
 			added++
 		}
 	}
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return added, nil
 }
 
@@ -95,6 +98,7 @@ func (s *Store) ZIncrBy(ctx context.Context, key, member string, incr float64, t
 		return 0, ErrNotFloat
 	}
 	sh := s.shard(key)
+	defer s.evict(key) // runs after the unlock
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
@@ -106,7 +110,7 @@ func (s *Store) ZIncrBy(ctx context.Context, key, member string, incr float64, t
 	if err != nil {
 		return 0, err
 	}
-	sh.applyTTL(e, ttl, now)
+	sh.wrote(e, ttl, now)
 	return v, nil
 }
 
@@ -166,7 +170,7 @@ func (s *Store) ZRem(ctx context.Context, key string, members ...string) (int64,
 			n++
 		}
 	}
-	sh.removeIfEmpty(e)
+	sh.removedFrom(e)
 	return n, nil
 }
 
@@ -208,7 +212,7 @@ func (s *Store) ZPop(ctx context.Context, key string, count int64, max bool) (me
 		return []string{}, []float64{}, nil
 	}
 	members, scores = zsetPop(e.zset, int(min(count, int64(e.zset.len()))), max)
-	sh.removeIfEmpty(e)
+	sh.removedFrom(e)
 	return members, scores, nil
 }
 
@@ -300,7 +304,7 @@ func (s *Store) ZRemRangeByRank(ctx context.Context, key string, start, stop int
 		return 0, nil
 	}
 	n := e.zset.zsl.deleteRangeByRank(lo+1, hi+1, e.zset.forget)
-	sh.removeIfEmpty(e)
+	sh.removedFrom(e)
 	return int64(n), nil
 }
 
@@ -323,13 +327,14 @@ func (s *Store) ZRemRangeByScore(ctx context.Context, key, min, max string) (int
 		return 0, err
 	}
 	n := e.zset.zsl.deleteRangeByScore(r, e.zset.forget)
-	sh.removeIfEmpty(e)
+	sh.removedFrom(e)
 	return int64(n), nil
 }
 
 // forget drops member from z's score map after the skiplist removed it.
 func (z *zset) forget(member string) {
 	delete(z.scores, member)
+	z.bytes -= len(member)
 }
 
 // zsetAdd adds or updates member with score under mode and reports whether
@@ -347,6 +352,7 @@ func zsetAdd(z *zset, member string, score float64, mode zaddMode) bool {
 	case !exists && mode != zaddXX:
 		z.zsl.insert(score, member)
 		z.scores[member] = score
+		z.bytes += len(member)
 		return true
 	}
 	return false
@@ -373,7 +379,7 @@ func zsetRem(z *zset, member string) bool {
 	score, ok := z.scores[member]
 	if ok {
 		z.zsl.delete(score, member)
-		delete(z.scores, member)
+		z.forget(member)
 	}
 	return ok
 }

@@ -1,20 +1,24 @@
 // Package redistest starts real redis-server processes on free loopback
-// ports for the tests, and stops them.
+// ports for the tests, and stops them: single servers ([Start], [Shared]),
+// a cluster of masters ([StartCluster], [SharedCluster]) and a master with a
+// replica watched by a sentinel ([StartSentinel], [SharedSentinel]).
 //
 // When redis-server is not installed, tests skip with a clear message,
 // unless the environment variable CACHES_REQUIRE_REDIS is set to 1 (as
-// .ci/run does): then a missing server fails the test instead.
+// .ci/run does): then a missing server fails the test instead. A server
+// that is installed but does not start always fails the test.
 package redistest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,15 +31,27 @@ import (
 const RequireEnv = "CACHES_REQUIRE_REDIS"
 
 // ErrNotInstalled is returned by [Start] when redis-server is not on PATH.
+// Errors for a missing redis-cli match it with [errors.Is].
 var ErrNotInstalled = errors.New("redistest: redis-server not found on PATH (install it, e.g. apt-get install redis-server)")
+
+// notInstalled reports a missing program other than redis-server; it
+// matches [ErrNotInstalled], so such tests skip the same way.
+type notInstalled struct{ prog string }
+
+func (e notInstalled) Error() string {
+	return "redistest: " + e.prog + " not found on PATH (install it, e.g. apt-get install redis-server)"
+}
+
+func (e notInstalled) Is(target error) bool { return target == ErrNotInstalled }
 
 // Server is one redis-server process.
 type Server struct {
 	Addr string // host:port on loopback
 
-	cmd    *exec.Cmd
-	dir    string
-	output *bytes.Buffer // the server's log, for failure reports
+	cmd  *exec.Cmd
+	dir  string        // temporary directory: data, configuration, log
+	log  string        // the file that receives the server's output
+	done chan struct{} // closed when the process has exited
 
 	stopOnce sync.Once
 }
@@ -44,13 +60,31 @@ type Server struct {
 // the extra configuration args (e.g. "--requirepass", "x"), and waits until
 // it answers PING.
 func Start(args ...string) (*Server, error) {
+	return startServer(passwordOf(args), func(port int, dir string) ([]string, error) {
+		return append(baseArgs(port, dir), args...), nil
+	})
+}
+
+// argsFunc builds a server's command line for its port and directory.
+type argsFunc func(port int, dir string) ([]string, error)
+
+// baseArgs is the command line every data node starts with.
+func baseArgs(port int, dir string) []string {
+	return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"}
+}
+
+// startServer starts redis-server with the args from build, trying a fresh
+// port up to three times (another process may take a free port first).
+// password is what the readiness check authenticates with.
+func startServer(password string, build argsFunc) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, ErrNotInstalled
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := start(bin, args)
+		s, err := start(bin, password, build)
 		if err == nil {
 			return s, nil
 		}
@@ -59,78 +93,192 @@ func Start(args ...string) (*Server, error) {
 	return nil, lastErr
 }
 
-func start(bin string, extra []string) (*Server, error) {
-	port, err := freePort()
+func start(bin, password string, build argsFunc) (*Server, error) {
+	ports, err := freePorts(1)
 	if err != nil {
 		return nil, err
 	}
+	port := ports[0]
 	dir, err := os.MkdirTemp("", "redistest")
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"}, extra...)
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, output: &bytes.Buffer{}}
+	args, err := build(port, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir,
+		log: filepath.Join(dir, "output.log"), done: make(chan struct{})}
+	out, err := os.Create(s.log)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer out.Close() // the child keeps its own descriptor
 	s.cmd = exec.Command(bin, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
+	s.cmd.Stdout, s.cmd.Stderr = out, out
+	s.cmd.SysProcAttr = sysProcAttr()
 	if err := s.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := s.waitReady(extra); err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("redistest: redis-server on %s did not start: %w\n%s", s.Addr, err, s.output)
+	go func() { s.cmd.Wait(); close(s.done) }()
+	if err := s.waitReady(password); err != nil {
+		return nil, s.fail("did not start", err)
 	}
 	return s, nil
 }
 
-// waitReady pings the server for up to five seconds.
-func (s *Server) waitReady(extra []string) error {
-	opts := &redis.Options{Addr: s.Addr, MaxRetries: -1}
-	for i := 0; i+1 < len(extra); i++ {
-		if extra[i] == "--requirepass" {
-			opts.Password = extra[i+1]
+// errorf returns an error naming s, with the tail of its log.
+func (s *Server) errorf(what string, err error) error {
+	return fmt.Errorf("redistest: redis-server on %s %s: %w\n%s", s.Addr, what, err, s.logTail())
+}
+
+// fail stops s and returns an error naming it, with the tail of its log.
+func (s *Server) fail(what string, err error) error {
+	e := s.errorf(what, err)
+	s.Stop()
+	return e
+}
+
+// passwordOf returns the value of "--requirepass" in args, if any.
+func passwordOf(args []string) string {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--requirepass" {
+			return args[i+1]
 		}
 	}
-	c := redis.NewClient(opts)
+	return ""
+}
+
+// waitReady waits up to five seconds until the server answers, and checks
+// that the answer comes from this process and not from another server that
+// took the port first.
+func (s *Server) waitReady(password string) error {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: password, MaxRetries: -1, DialerRetries: 1})
 	defer c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return nil
+	want := "process_id:" + strconv.Itoa(s.cmd.Process.Pid)
+	return poll(context.Background(), 5*time.Second, func(ctx context.Context) error {
+		if s.exited() {
+			return errStop{errors.New("process exited")}
 		}
-		if time.Now().After(deadline) {
+		// A plain dial first: go-redis logs every refused dial.
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", s.Addr)
+		if err != nil {
 			return err
 		}
-		time.Sleep(20 * time.Millisecond)
+		conn.Close()
+		info, err := c.Info(ctx, "server").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, want+"\r\n") {
+			return errStop{errors.New("another process answers on this port")}
+		}
+		return nil
+	})
+}
+
+// exited reports whether the process has exited.
+func (s *Server) exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
 	}
 }
+
+// kill sends SIGKILL to the process without waiting for it.
+func (s *Server) kill() { s.cmd.Process.Kill() }
 
 // Stop kills the server, waits for it to exit and removes its directory.
 // Stopping twice is harmless.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
-		s.cmd.Process.Kill()
-		s.cmd.Wait()
+		s.kill()
+		<-s.done
 		os.RemoveAll(s.dir)
 	})
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// logTail returns the last lines of the server's output, for error reports.
+func (s *Server) logTail() string {
+	b, err := os.ReadFile(s.log)
 	if err != nil {
-		return 0, err
+		return "  | (no log: " + err.Error() + ")"
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return tailLines(string(b), 15)
+}
+
+// tailLines returns the last n lines of text, indented.
+func tailLines(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  | " + strings.Join(lines, "\n  | ")
+}
+
+// freePorts asks the kernel for n distinct free loopback ports.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close() // held until all are chosen, so they differ
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// errStop ends a [poll] at once with the error it wraps.
+type errStop struct{ error }
+
+func (e errStop) Unwrap() error { return e.error }
+
+// poll calls check every 50ms until it returns nil, returns an [errStop],
+// or limit (or ctx) runs out; it then returns the last error. Each call gets
+// a context bounded by one second.
+func poll(ctx context.Context, limit time.Duration, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, time.Second)
+		err := check(cctx)
+		ccancel()
+		var stop errStop
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &stop):
+			return stop.error
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gave up after %v: %w", limit, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Required reports whether a missing server must fail the tests.
 func Required() bool { return os.Getenv(RequireEnv) == "1" }
+
+// skipOrFail ends the test for a setup that could not start: it is skipped
+// when redis is not installed, unless [Required], and fails otherwise.
+func skipOrFail(tb testing.TB, what string, err error) {
+	tb.Helper()
+	if Required() || !errors.Is(err, ErrNotInstalled) {
+		tb.Fatalf("real %s: %v", what, err)
+		return
+	}
+	tb.Skipf("skipping real %s tests: %v (set %s=1 to make this a failure)", what, err, RequireEnv)
+}
 
 // Shared is a server started on first use and shared by a test binary's
 // tests; TestMain stops it with [Shared.Stop].
@@ -146,10 +294,7 @@ func (sh *Shared) Get(tb testing.TB) *Server {
 	tb.Helper()
 	sh.once.Do(func() { sh.srv, sh.err = Start() })
 	if sh.err != nil {
-		if Required() || !errors.Is(sh.err, ErrNotInstalled) {
-			tb.Fatalf("real redis-server: %v", sh.err)
-		}
-		tb.Skipf("skipping real redis-server tests: %v (set %s=1 to make this a failure)", sh.err, RequireEnv)
+		skipOrFail(tb, "redis-server", sh.err)
 	}
 	return sh.srv
 }

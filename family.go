@@ -1,0 +1,265 @@
+package caches
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// family is what every cache type shares: its key prefix, TTL and
+// connection.
+type family struct {
+	prefix   string        // the key prefix, hash tag applied
+	ttl      time.Duration // > 0, or 0 for no expiry
+	connName string
+	conn     *Conn // Options.Conn: no registry lookup
+	err      error // an invalid configuration, reported by every operation
+
+	resolved atomic.Pointer[resolvedConn] // registry lookup cache
+	stats    familyCounters
+}
+
+// resolvedConn remembers which Conn a name mapped to at a registry
+// generation.
+type resolvedConn struct {
+	gen  uint64
+	conn *Conn
+}
+
+func newFamily(o Options) *family {
+	prefix, err := keyPrefix(o.Prefix, o.HashTag)
+	return &family{prefix: prefix, ttl: familyTTL(o.TTL), connName: o.Connection, conn: o.Conn, err: err}
+}
+
+func familyTTL(ttl time.Duration) time.Duration {
+	switch {
+	case ttl == 0:
+		return DefaultTTL
+	case ttl < 0:
+		return 0
+	}
+	return max(ttl, time.Millisecond)
+}
+
+// backend returns the family's backend, resolving its connection through
+// the registry when the registry changed since the last call.
+func (f *family) backend() (backend, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	if f.conn != nil {
+		return f.conn.backend()
+	}
+	gen := registry.gen.Load()
+	if r := f.resolved.Load(); r != nil && r.gen == gen {
+		return r.conn.backend()
+	}
+	c, err := Connection(f.connName)
+	if err != nil {
+		return nil, err
+	}
+	f.resolved.Store(&resolvedConn{gen: gen, conn: c})
+	return c.backend()
+}
+
+// singleArgKey is the key of one argument whose text is text: what key
+// returns for an argument of a raw kind, without boxing it.
+func (f *family) singleArgKey(text string) string {
+	b := make([]byte, 0, len(f.prefix)+1+len(text))
+	b = append(b, f.prefix...)
+	if f.prefix != "" {
+		b = append(b, ':')
+	}
+	return string(appendEscaped(b, text))
+}
+
+// key builds a handle's key; its error is reported by the handle's
+// operations.
+func (f *family) key(args []any) (string, error) {
+	if f.err != nil {
+		return "", f.err
+	}
+	return buildKey(f.prefix, args)
+}
+
+// Family is what every cache family has in common: [KeyCache],
+// [DictCache], [SetCache], [SortedSetCache], [CounterCache] and [Memo].
+// Their Invalidate, DependsOn and Stats methods come from it.
+type Family interface {
+	base() *family
+}
+
+func (f *family) base() *family { return f }
+
+// Stats counts what a family's handles did in this process. Hits and misses
+// count reads that found or did not find a value (for a [Memo], its cache
+// lookups); Sets and Deletes count writes and removals; Invalidations counts
+// calls of Invalidate that reached this family (directly or through a
+// dependency) and InvalidatedKeys the keys they deleted; Errors counts
+// operations that failed, misses aside.
+type Stats struct {
+	Hits, Misses, Sets, Deletes    uint64
+	Invalidations, InvalidatedKeys uint64
+	Errors                         uint64
+}
+
+type familyCounters struct {
+	hits, misses, sets, deletes, invalidations, invalidatedKeys, errors atomic.Uint64
+}
+
+// Stats returns the family's counters so far.
+func (f *family) Stats() Stats {
+	c := &f.stats
+	return Stats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Sets: c.sets.Load(), Deletes: c.deletes.Load(),
+		Invalidations: c.invalidations.Load(), InvalidatedKeys: c.invalidatedKeys.Load(), Errors: c.errors.Load(),
+	}
+}
+
+// count records the outcome of one operation: err, unless nil or a miss,
+// counts as an error; otherwise c is incremented (when not nil).
+func (f *family) count(c *atomic.Uint64, err error) {
+	switch {
+	case err == nil:
+		if c != nil {
+			c.Add(1)
+		}
+	case err == ErrNotFound:
+		f.stats.misses.Add(1)
+	default:
+		f.stats.errors.Add(1)
+	}
+}
+
+// The dependency graph: dependents[f] lists the families invalidated with f.
+var deps = struct {
+	mu         sync.Mutex // guards dependents
+	dependents map[*family][]*family
+}{dependents: map[*family][]*family{}}
+
+// DependsOn declares that the family depends on each of others: invalidating
+// one of them invalidates this family too, transitively. A declaration that
+// would make a cycle is refused with an error and changes nothing.
+// Declarations live in the process: every process sharing the backend
+// declares the same graph in its code.
+func (f *family) DependsOn(others ...Family) error {
+	deps.mu.Lock()
+	defer deps.mu.Unlock()
+	for _, o := range others {
+		of := o.base()
+		if of == f || reachable(f, of) {
+			return fmt.Errorf("caches: dependency cycle: %s already depends on %s", of.describe(), f.describe())
+		}
+	}
+	for _, o := range others {
+		of := o.base()
+		deps.dependents[of] = append(deps.dependents[of], f)
+	}
+	return nil
+}
+
+// reachable reports whether to is among from's dependents, transitively.
+// deps.mu must be held.
+func reachable(from, to *family) bool {
+	seen := map[*family]bool{}
+	stack := []*family{from}
+	for len(stack) > 0 {
+		f := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, d := range deps.dependents[f] {
+			if d == to {
+				return true
+			}
+			if !seen[d] {
+				seen[d] = true
+				stack = append(stack, d)
+			}
+		}
+	}
+	return false
+}
+
+// closure returns f and its dependents, transitively, each once.
+func (f *family) closure() []*family {
+	deps.mu.Lock()
+	defer deps.mu.Unlock()
+	out := []*family{f}
+	seen := map[*family]bool{f: true}
+	for i := 0; i < len(out); i++ {
+		for _, d := range deps.dependents[out[i]] {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+func (f *family) describe() string {
+	if f.prefix == "" {
+		return "a family without prefix"
+	}
+	return fmt.Sprintf("family %q", f.prefix)
+}
+
+// invalidateBatch is the SCAN COUNT and UNLINK batch of an invalidation.
+const invalidateBatch = 500
+
+// Invalidate deletes every key of the family, and of the families that
+// depend on it (transitively), on its backend, so for every process sharing
+// it, and returns how many keys went. On Redis it never blocks the server:
+// it walks the keyspace with SCAN MATCH <prefix>:* (the prefix glob-escaped)
+// and deletes each page with UNLINK, on every master of a cluster. It is not
+// a snapshot: a key written while it runs may survive it. To make every old
+// value unreachable at one instant, change the family's prefix instead.
+func (f *family) Invalidate(ctx context.Context) (int, error) {
+	total := 0
+	var errs []error
+	for _, g := range f.closure() {
+		n, err := g.invalidateOwn(ctx)
+		total += n
+		errs = append(errs, err)
+	}
+	return total, errors.Join(errs...)
+}
+
+// invalidateOwn deletes the family's own keys.
+func (f *family) invalidateOwn(ctx context.Context) (int, error) {
+	if f.prefix == "" {
+		return 0, errors.New("caches: a family without prefix cannot be invalidated: it would match every key")
+	}
+	b, err := f.backend()
+	if err != nil {
+		return 0, err
+	}
+	n, err := b.DeleteMatching(ctx, globEscape(f.prefix)+":*", invalidateBatch)
+	if err == nil {
+		var own int64
+		own, err = b.Del(ctx, f.prefix)
+		n += own
+	}
+	f.stats.invalidations.Add(1)
+	f.stats.invalidatedKeys.Add(uint64(n))
+	if err != nil {
+		f.stats.errors.Add(1)
+		return int(n), fmt.Errorf("caches: invalidate %s: %w", f.describe(), classify(err))
+	}
+	return int(n), nil
+}
+
+// globEscape escapes the characters SCAN MATCH treats specially.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\^-`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

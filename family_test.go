@@ -1,0 +1,242 @@
+package caches
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+func TestInvalidateDependencyChain(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		orgs := NewKeyCache[string](e.opts("orgs"))
+		teams := NewDictCache[string, int](e.opts("teams"))
+		users := NewSetCache[string](e.opts("users"))
+		other := NewKeyCache[string](e.opts("orgs2"))
+		glob := NewKeyCache[string](e.opts("org*"))
+		require.NoError(t, teams.DependsOn(orgs))
+		require.NoError(t, users.DependsOn(teams))
+
+		for i := 0; i < 30; i++ {
+			require.NoError(t, orgs.Key(i).Set(ctx, "o"))
+			require.NoError(t, teams.Key(i).Set(ctx, "t", i))
+			_, err := users.Key(i, "members").Add(ctx, "u")
+			require.NoError(t, err)
+		}
+		require.NoError(t, orgs.Key().Set(ctx, "the key with no arguments is the prefix"))
+		require.NoError(t, other.Key(1).Set(ctx, "a family whose prefix extends orgs"))
+		require.NoError(t, glob.Key(1).Set(ctx, "a prefix with a glob character"))
+
+		n, err := users.Invalidate(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 30, n, "a leaf takes only itself")
+		has, _ := teams.Key(0).Has(ctx, "t")
+		require.True(t, has)
+
+		for i := 0; i < 30; i++ {
+			_, err := users.Key(i, "members").Add(ctx, "u")
+			require.NoError(t, err)
+		}
+		n, err = orgs.Invalidate(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 91, n, "orgs (31), teams (30) and users (30), transitively")
+		require.Equal(t, uint64(1), orgs.Stats().Invalidations)
+		require.Equal(t, uint64(1), teams.Stats().Invalidations)
+		require.Equal(t, uint64(2), users.Stats().Invalidations, "once directly, once through orgs")
+		require.Equal(t, uint64(60), users.Stats().InvalidatedKeys)
+		_, err = orgs.Key(3).Get(ctx)
+		require.ErrorIs(t, err, ErrNotFound)
+		l, _ := users.Key(3, "members").Len(ctx)
+		require.Zero(t, l)
+		v, err := other.Key(1).Get(ctx)
+		require.NoError(t, err, "orgs2:1 is not a key of orgs")
+		require.NotEmpty(t, v)
+
+		n, err = glob.Invalidate(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, `"org*" is matched literally`)
+		_, err = other.Key(1).Get(ctx)
+		require.NoError(t, err, "org* did not match orgs2")
+
+		_, err = NewKeyCache[string](e.opts("")).Invalidate(ctx)
+		require.ErrorContains(t, err, "without prefix")
+	})
+}
+
+func TestDependsOnRefusesCycles(t *testing.T) {
+	a := NewKeyCache[int](Options{Prefix: "cycle-a"})
+	b := NewKeyCache[int](Options{Prefix: "cycle-b"})
+	c := NewKeyCache[int](Options{Prefix: "cycle-c"})
+	require.NoError(t, b.DependsOn(a))
+	require.NoError(t, c.DependsOn(b))
+	err := a.DependsOn(c)
+	require.ErrorContains(t, err, "dependency cycle")
+	require.ErrorContains(t, err, `"cycle-c"`)
+	require.ErrorContains(t, a.DependsOn(a), "dependency cycle")
+	deps.mu.Lock()
+	defer deps.mu.Unlock()
+	require.Empty(t, deps.dependents[c.family], "a refused declaration changes nothing")
+}
+
+func TestHooks(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		source := map[string]string{"1": "one", "2": "two"}
+		var loads atomic.Int32
+		release := make(chan struct{})
+		failWrite := errors.New("source refused")
+		users := NewKeyCache[string](e.opts("hooked")).WithHooks(Hooks[string]{
+			Load: func(ctx context.Context, k Key[string]) (string, error) {
+				loads.Add(1)
+				<-release
+				mu.Lock()
+				defer mu.Unlock()
+				v, ok := source[k.Args()[0].(string)]
+				if !ok {
+					return "", errors.New("no such user")
+				}
+				return v, nil
+			},
+			Write: func(ctx context.Context, k Key[string], v string) error {
+				if v == "bad" {
+					return failWrite
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				source[k.Args()[0].(string)] = v
+				return nil
+			},
+			Remove: func(ctx context.Context, k Key[string]) error {
+				mu.Lock()
+				defer mu.Unlock()
+				delete(source, k.Args()[0].(string))
+				return nil
+			},
+			Validate: func(k Key[string], v string) bool { return v != "stale" },
+		})
+
+		var wg sync.WaitGroup
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				v, err := users.Key("1").Get(ctx)
+				require.NoError(t, err)
+				require.Equal(t, "one", v)
+			}()
+		}
+		waitFor(t, "the loader runs", func() bool { return loads.Load() == 1 })
+		waitFor(t, "every caller waits for it", func() bool { return users.loads.waiters("hooked:1") == 19 })
+		close(release)
+		wg.Wait()
+		require.Equal(t, int32(1), loads.Load(), "concurrent misses load once")
+		raw, ok, _ := e.b.Get(ctx, "hooked:1")
+		require.True(t, ok, "the loaded value is stored")
+		require.Equal(t, "one", raw)
+
+		_, err := users.Key("404").Get(ctx)
+		require.ErrorContains(t, err, "no such user", "a failing loader's error is returned")
+		has, _ := users.Key("404").Has(ctx)
+		require.False(t, has, "and nothing is stored")
+
+		require.NoError(t, users.Key("3").Set(ctx, "three"))
+		mu.Lock()
+		require.Equal(t, "three", source["3"], "write-through")
+		mu.Unlock()
+		err = users.Key("3").Set(ctx, "bad")
+		require.ErrorIs(t, err, failWrite)
+		v, _ := users.Key("3").Get(ctx)
+		require.Equal(t, "three", v, "a refused write leaves the cache as it was")
+
+		_, err = users.Key("3").Delete(ctx)
+		require.NoError(t, err)
+		mu.Lock()
+		_, inSource := source["3"]
+		mu.Unlock()
+		require.False(t, inSource, "Delete removes from the source first")
+
+		require.NoError(t, e.b.Set(ctx, "hooked:2", "stale", 0))
+		loads.Store(0)
+		v, err = users.Key("2").Get(ctx)
+		require.NoError(t, err)
+		require.Equal(t, "two", v, "a rejected value is a miss, reloaded")
+		require.Equal(t, int32(1), loads.Load())
+	})
+}
+
+func (g *flightGroup[T]) waiters(key string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.calls[key]; ok {
+		return f.waiters
+	}
+	return -1
+}
+
+func TestFamilyStats(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		fam := NewKeyCache[int](e.opts("stats"))
+		fam.Key(1).Get(ctx)
+		fam.Key(1).Set(ctx, 1)
+		fam.Key(1).Get(ctx)
+		fam.Key(1).Get(ctx)
+		fam.Key(1).Delete(ctx)
+		require.NoError(t, e.b.Set(ctx, "stats:bad", "x", 0))
+		fam.Key("bad").Get(ctx)
+		require.Equal(t, Stats{Hits: 2, Misses: 1, Sets: 1, Deletes: 1, Errors: 1}, fam.Stats())
+	})
+}
+
+// TestInvalidateLargeFamilyOnRedis invalidates 100,000 keys on the real
+// server and checks, with the slow log set to 10 ms, that no command of the
+// invalidation blocked the server that long.
+func TestInvalidateLargeFamilyOnRedis(t *testing.T) {
+	e := redisEnv(t)
+	ctx := context.Background()
+	client := e.conn.b.(*redisBackend).c.(*redis.Client)
+	const keys = 100_000
+	require.NoError(t, fillFamily(ctx, client, "big", keys))
+	require.NoError(t, client.Set(ctx, "bigger:1", "another family", 0).Err())
+	require.NoError(t, client.ConfigSet(ctx, "slowlog-log-slower-than", "10000").Err())
+	require.NoError(t, client.SlowLogReset(ctx).Err())
+	defer client.ConfigSet(ctx, "slowlog-log-slower-than", "10000")
+
+	start := time.Now()
+	n, err := NewKeyCache[int](Options{Prefix: "big", Conn: e.conn}).Invalidate(ctx)
+	elapsed := time.Since(start)
+	require.NoError(t, err)
+	require.Equal(t, keys, n)
+	slow, err := client.SlowLogGet(ctx, 100).Result()
+	require.NoError(t, err)
+	for _, s := range slow {
+		t.Errorf("a command blocked the server for %s: %v", s.Duration, s.Args)
+	}
+	t.Logf("invalidated %d keys in %s (BenchmarkInvalidate measures it); no command took 10 ms or more", n, elapsed)
+	size, _ := client.DBSize(ctx).Result()
+	require.Equal(t, int64(1), size, "only the other family's key is left")
+}
+
+// fillFamily writes n keys prefix:0 … prefix:n-1, pipelined.
+func fillFamily(ctx context.Context, c *redis.Client, prefix string, n int) error {
+	for start := 0; start < n; start += 10_000 {
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := start; i < start+10_000 && i < n; i++ {
+				p.Set(ctx, prefix+":"+strconv.Itoa(i), i, time.Hour)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,650 @@
+package memstore
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// A snapshot file holds, in order:
+//
+//	header   the magic "MEMSTORE", then the format version, a 4-byte
+//	         little-endian uint32 (1)
+//	entries  one per live key, each:
+//	           type   a byte: 0 string, 1 hash, 2 set, 3 sorted set, plus
+//	                  0x80 when the key has an expiry
+//	           expiry with 0x80 only: the deadline in unix milliseconds, an
+//	                  8-byte little-endian int64
+//	           key    a string: its length as a uvarint, then its bytes
+//	           value  a string: one string
+//	                  a hash: the field count as a uvarint, then each field
+//	                  and its value as strings
+//	                  a set: the member count as a uvarint, then the members
+//	                  a sorted set: the member count as a uvarint, then each
+//	                  member as a string and its score's IEEE 754 bits as an
+//	                  8-byte little-endian uint64, by ascending score
+//	end      the byte 0xFF, then the number of entries as a uvarint
+//	trailer  the CRC-32C (Castagnoli) of everything before it, 4 bytes
+//	         little-endian
+const (
+	snapshotMagic   = "MEMSTORE"
+	snapshotVersion = 1
+	opExpiry        = 0x80 // flag on the type byte of a key with an expiry
+	opEnd           = 0xFF
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+const (
+	// saveCheckInterval is how often the saver checks the save points, as
+	// Redis's serverCron does at its default hz of 10.
+	saveCheckInterval = 100 * time.Millisecond
+	// saveRetryDelay is how long the saver waits after a failed save
+	// before it tries again, as Redis's CONFIG_BGSAVE_RETRY_DELAY.
+	saveRetryDelay = 5 * time.Second
+)
+
+// SavePoint is a condition for saving automatically, as one "save <seconds>
+// <changes>" line of redis.conf: the store saves once at least Changes
+// changes have been made since the last save and at least Within has passed
+// since it. A Changes below 1 counts as 1, and a Within of 0 or less does
+// not wait.
+type SavePoint struct {
+	Changes int
+	Within  time.Duration
+}
+
+// defaultSavePoints are the save points of a store whose
+// Options.SavePoints is nil: those of Redis up to 6.2 and of CacheMan.
+var defaultSavePoints = []SavePoint{
+	{Changes: 1, Within: 900 * time.Second},
+	{Changes: 10, Within: 300 * time.Second},
+	{Changes: 10000, Within: 60 * time.Second},
+}
+
+// persistence is the state of a store that has a Path.
+type persistence struct {
+	path   string
+	points []SavePoint
+	wakeup chan struct{} // a buffered poke for the saver to check the save points now
+	done   chan struct{} // closed by the saver when it exits; nil without one
+
+	// saving serialises saves.
+	saving sync.Mutex
+	// mu guards the fields below.
+	mu       sync.Mutex
+	saved    uint64    // the shards' change count that the last successful save included
+	lastSave time.Time // store time at which the last successful save started, or of Open
+	lastTry  time.Time // store time at which the last save started
+	lastErr  error     // the last save's error, nil after a success
+}
+
+// newPersistence returns the persistence opts set, nil without a Path.
+func newPersistence(opts Options) *persistence {
+	if opts.Path == "" {
+		return nil
+	}
+	points := opts.SavePoints
+	if points == nil {
+		points = defaultSavePoints
+	}
+	return &persistence{
+		path:   opts.Path,
+		points: append([]SavePoint(nil), points...),
+		wakeup: make(chan struct{}, 1),
+	}
+}
+
+// wake has the saver check the save points now rather than at its next
+// tick.
+func (p *persistence) wake() {
+	if p == nil {
+		return
+	}
+	select {
+	case p.wakeup <- struct{}{}:
+	default:
+	}
+}
+
+// Open returns a Store configured by opts, as New does, after loading it
+// from opts.Path when that is set. A missing file yields an empty store
+// (created on the first save). A file that cannot be read, or that is not
+// a valid snapshot (corrupt, truncated, of another format or version), is an
+// error that names the file and says what is wrong, wrapping ErrBadSnapshot
+// in the second case; then nothing is started and nothing is ever written,
+// so the file is left as it was. Keys that have expired by the store's clock
+// are dropped as they are loaded, and keys beyond MaxKeys or MaxBytes are
+// evicted. Without a Path, Open is New and never fails.
+func Open(opts Options) (*Store, error) {
+	s := newStore(opts)
+	if p := s.persist; p != nil {
+		if err := s.load(p.path); err != nil {
+			return nil, err
+		}
+		p.lastSave = s.Now()
+	}
+	s.evict()
+	s.start(opts)
+	return s, nil
+}
+
+// Save writes a snapshot of the store to its Path now and returns once it
+// is durably on disk, as SAVE does, but without stopping the store: each
+// shard is encoded in memory under its read lock, in turn, and written out
+// after the lock is released. A snapshot is therefore consistent shard by
+// shard, not across shards: a multi-key command that runs during a save may
+// be in it for some of its keys only. Keys expired when their shard is
+// encoded are left out. The file is replaced atomically: a crash at any
+// moment leaves either the previous snapshot or this one. Saves are
+// serialised. Save fails with ErrNoPath for a store without a Path.
+func (s *Store) Save() error {
+	switch {
+	case s.closed.Load():
+		return ErrClosed
+	case s.persist == nil:
+		return ErrNoPath
+	}
+	return s.save()
+}
+
+// Changes returns how many changes were made since the last successful
+// save, or since Open, as Redis's rdb_changes_since_last_save: each command
+// that changed data counts at least once (expiries need not count).
+func (s *Store) Changes() int64 {
+	var saved uint64
+	if p := s.persist; p != nil {
+		p.mu.Lock()
+		saved = p.saved
+		p.mu.Unlock()
+	}
+	return int64(s.changeCount() - saved)
+}
+
+// changeCount returns the sum of the shards' change counters.
+func (s *Store) changeCount() uint64 {
+	var n uint64
+	for i := range s.shards {
+		n += s.shards[i].changes.Load()
+	}
+	return n
+}
+
+// LastSave returns the store time at which the last successful save
+// started, or at which the store was opened if none has succeeded since, as
+// LASTSAVE; it is the zero time without a Path.
+func (s *Store) LastSave() time.Time {
+	if s.persist == nil {
+		return time.Time{}
+	}
+	s.persist.mu.Lock()
+	defer s.persist.mu.Unlock()
+	return s.persist.lastSave
+}
+
+// LastSaveError returns the error of the last save, automatic or not, and
+// nil if it succeeded or none was made, as Redis's rdb_last_bgsave_status.
+func (s *Store) LastSaveError() error {
+	if s.persist == nil {
+		return nil
+	}
+	s.persist.mu.Lock()
+	defer s.persist.mu.Unlock()
+	return s.persist.lastErr
+}
+
+// saver is the background goroutine that saves the store when a save point
+// is reached, checking every saveCheckInterval and whenever woken, until
+// Close.
+func (s *Store) saver() {
+	defer close(s.persist.done)
+	t := time.NewTicker(saveCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		case <-s.persist.wakeup:
+		}
+		s.autoSave()
+	}
+}
+
+// autoSave saves the store if a save point has been reached. The error is
+// kept for LastSaveError.
+func (s *Store) autoSave() {
+	if s.savePointReached(s.Now()) {
+		_ = s.save()
+	}
+}
+
+// savePointReached reports whether one of the save points is met at now
+// and, after a failed save, the retry delay has passed, as serverCron
+// decides to BGSAVE.
+func (s *Store) savePointReached(now time.Time) bool {
+	changes := s.Changes()
+	p := s.persist
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lastErr != nil && now.Sub(p.lastTry) < saveRetryDelay {
+		return false
+	}
+	for _, sp := range p.points {
+		if changes >= int64(max(sp.Changes, 1)) && now.Sub(p.lastSave) >= sp.Within {
+			return true
+		}
+	}
+	return false
+}
+
+// save writes a snapshot to the store's Path and records the outcome.
+func (s *Store) save() error {
+	p := s.persist
+	p.saving.Lock()
+	defer p.saving.Unlock()
+	start := s.Now()
+	changes, err := s.writeSnapshot(p.path)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastTry, p.lastErr = start, err
+	if err == nil {
+		p.saved, p.lastSave = changes, start
+	}
+	return err
+}
+
+// writeSnapshot writes the store to path atomically: to path+".tmp", which
+// it syncs and renames over path before syncing the directory, so that a
+// crash at any point leaves path with either its old content or the whole
+// snapshot. It returns the shards' change count the snapshot includes.
+func (s *Store) writeSnapshot(path string) (uint64, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("memstore: save %s: %w", path, err)
+	}
+	changes, err := s.encode(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return 0, fmt.Errorf("memstore: save %s: %w", path, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return 0, fmt.Errorf("memstore: save %s: sync directory: %w", path, err)
+	}
+	return changes, nil
+}
+
+// syncDir syncs the directory dir, making a rename in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// encode writes a snapshot of the store to w, encoding each shard in
+// memory under its read lock and writing it out after releasing the lock,
+// and returns the shards' change count the snapshot includes.
+func (s *Store) encode(w io.Writer) (uint64, error) {
+	sum := crc32.New(castagnoli)
+	bw := bufio.NewWriter(io.MultiWriter(w, sum))
+	buf := binary.LittleEndian.AppendUint32([]byte(snapshotMagic), snapshotVersion)
+	var changes, entries uint64
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		now := s.nowMs()
+		for _, e := range sh.items {
+			if !e.expired(now) {
+				buf = appendEntry(buf, e)
+				entries++
+			}
+		}
+		changes += sh.changes.Load()
+		sh.mu.RUnlock()
+		if _, err := bw.Write(buf); err != nil {
+			return 0, err
+		}
+		buf = buf[:0]
+	}
+	buf = binary.AppendUvarint(append(buf, opEnd), entries)
+	if _, err := bw.Write(buf); err != nil {
+		return 0, err
+	}
+	if err := bw.Flush(); err != nil {
+		return 0, err
+	}
+	_, err := w.Write(binary.LittleEndian.AppendUint32(nil, sum.Sum32()))
+	return changes, err
+}
+
+// appendEntry appends the encoding of e to buf.
+func appendEntry(buf []byte, e *entry) []byte {
+	if e.heapIndex >= 0 {
+		buf = append(buf, byte(e.kind)|opExpiry)
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.deadline))
+	} else {
+		buf = append(buf, byte(e.kind))
+	}
+	buf = appendString(buf, e.key)
+	switch e.kind {
+	case kindString:
+		buf = appendString(buf, e.str)
+	case kindHash:
+		buf = binary.AppendUvarint(buf, uint64(e.hash.len()))
+		for f, v := range e.hash.all() {
+			buf = appendString(appendString(buf, f), v)
+		}
+	case kindSet:
+		buf = binary.AppendUvarint(buf, uint64(e.set.len()))
+		for m := range e.set.all() {
+			buf = appendString(buf, m)
+		}
+	case kindZSet:
+		buf = binary.AppendUvarint(buf, uint64(e.zset.len()))
+		for x := e.zset.zsl.header.level[0].forward; x != nil; x = x.level[0].forward {
+			buf = appendString(buf, x.member)
+			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(x.score))
+		}
+	}
+	return buf
+}
+
+// appendString appends s, preceded by its length as a uvarint, to buf.
+func appendString(buf []byte, s string) []byte {
+	return append(binary.AppendUvarint(buf, uint64(len(s))), s...)
+}
+
+// load fills the new, not yet shared store from the snapshot at path; a
+// missing file leaves it empty.
+func (s *Store) load(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("memstore: load %s: %w", path, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	switch {
+	case err != nil:
+		return fmt.Errorf("memstore: load %s: %w", path, err)
+	case !info.Mode().IsRegular():
+		return fmt.Errorf("memstore: load %s: not a regular file (%s)", path, info.Mode().Type())
+	}
+	d := &decoder{path: path, r: bufio.NewReader(f), size: info.Size()}
+	return d.decode(s, s.nowMs())
+}
+
+// snapshotError is the error of a load that found a file not to be a
+// valid snapshot.
+type snapshotError struct {
+	path, problem string
+}
+
+func (e *snapshotError) Error() string {
+	return "memstore: load " + e.path + ": bad snapshot file: " + e.problem
+}
+
+func (e *snapshotError) Unwrap() error { return ErrBadSnapshot }
+
+// decoder reads a snapshot file, keeping the CRC-32C of the bytes read and
+// their count, so that it can check the trailer and say where a problem
+// lies.
+type decoder struct {
+	path    string
+	r       *bufio.Reader
+	size    int64 // the file's size
+	off     int64 // bytes read
+	sum     uint32
+	entry   uint64 // the entry being read, counting from 0
+	scratch []byte
+	err     error // the first read error
+}
+
+// decode reads the whole snapshot into s, dropping the keys expired at now
+// (unix ms), and checks its end count and checksum.
+func (d *decoder) decode(s *Store, now int64) error {
+	if err := d.header(); err != nil {
+		return err
+	}
+	for ; ; d.entry++ {
+		op := d.byte()
+		switch {
+		case d.err != nil:
+			return d.err
+		case op == opEnd:
+			return d.end()
+		}
+		if err := d.readEntry(s, op, now); err != nil {
+			return err
+		}
+	}
+}
+
+// fail returns the error for a problem found at the current offset; a read
+// error found earlier takes precedence.
+func (d *decoder) fail(format string, args ...any) error {
+	if d.err != nil {
+		return d.err
+	}
+	return &snapshotError{d.path, fmt.Sprintf(format, args...) + fmt.Sprintf(" (at byte %d)", d.off)}
+}
+
+// header reads and checks the magic and version.
+func (d *decoder) header() error {
+	magic := d.bytes(len(snapshotMagic))
+	if d.err != nil {
+		return d.err
+	}
+	if string(magic) != snapshotMagic {
+		return &snapshotError{d.path, fmt.Sprintf("not a memstore snapshot: it starts with %q, not %q", magic, snapshotMagic)}
+	}
+	version := binary.LittleEndian.Uint32(d.bytes(4))
+	switch {
+	case d.err != nil:
+		return d.err
+	case version != snapshotVersion:
+		return &snapshotError{d.path, fmt.Sprintf("unsupported format version %d (this build reads version %d)", version, snapshotVersion)}
+	}
+	return nil
+}
+
+// readEntry reads the rest of an entry of type op and adds it to s unless
+// it has expired at now.
+func (d *decoder) readEntry(s *Store, op byte, now int64) error {
+	k := kind(op &^ opExpiry)
+	if k > kindZSet {
+		return d.fail("entry %d: unknown type byte 0x%02x", d.entry, op)
+	}
+	hasDeadline := op&opExpiry != 0
+	var deadline int64
+	if hasDeadline {
+		deadline = int64(binary.LittleEndian.Uint64(d.bytes(8)))
+	}
+	e := newEntry(d.string(), k)
+	if err := d.readValue(e); err != nil {
+		return err
+	}
+	sh := s.shard(e.key)
+	switch {
+	case d.err != nil:
+		return d.err
+	case sh.items[e.key] != nil:
+		return d.fail("entry %d: duplicate key %q", d.entry, e.key)
+	case hasDeadline && now > deadline:
+		return nil
+	}
+	sh.add(e)
+	if hasDeadline {
+		sh.setDeadline(e, deadline)
+	}
+	return nil
+}
+
+// readValue reads e's value, of e's kind.
+func (d *decoder) readValue(e *entry) error {
+	if e.kind == kindString {
+		e.str = d.string()
+		return d.err
+	}
+	n := d.uvarint()
+	switch {
+	case d.err != nil:
+		return d.err
+	case n == 0:
+		return d.fail("entry %d: empty collection at key %q", d.entry, e.key)
+	case n > uint64(d.size-d.off):
+		return d.fail("entry %d: %d elements cannot fit in the %d bytes left", d.entry, n, d.size-d.off)
+	}
+	for range n {
+		var fresh bool
+		switch e.kind {
+		case kindHash:
+			f := d.string()
+			fresh = e.hash.set(f, d.string())
+		case kindSet:
+			fresh = e.set.set(d.string(), struct{}{})
+		case kindZSet:
+			m := d.string()
+			score := math.Float64frombits(binary.LittleEndian.Uint64(d.bytes(8)))
+			if math.IsNaN(score) && d.err == nil {
+				return d.fail("entry %d: NaN score at key %q", d.entry, e.key)
+			}
+			fresh = zsetAdd(e.zset, m, score, zaddNX)
+		}
+		if d.err != nil {
+			return d.err
+		}
+		if !fresh {
+			return d.fail("entry %d: duplicate element at key %q", d.entry, e.key)
+		}
+	}
+	return nil
+}
+
+// end reads the entry count after the end marker and the trailer, and
+// checks them and that nothing follows.
+func (d *decoder) end() error {
+	n := d.uvarint()
+	if d.err != nil {
+		return d.err
+	}
+	if n != d.entry {
+		return d.fail("the end marker counts %d entries, but %d precede it", n, d.entry)
+	}
+	sum := d.sum
+	want := binary.LittleEndian.Uint32(d.bytes(4))
+	switch {
+	case d.err != nil:
+		return d.err
+	case want != sum:
+		return &snapshotError{d.path, fmt.Sprintf("checksum mismatch: the trailer says %08x, the content sums to %08x; the file is corrupt", want, sum)}
+	case d.off != d.size:
+		return &snapshotError{d.path, fmt.Sprintf("%d unexpected bytes after the checksum", d.size-d.off)}
+	}
+	return nil
+}
+
+// bytes reads the next n bytes into the scratch buffer, valid until the
+// next read. On failure it records the error and returns zeros.
+func (d *decoder) bytes(n int) []byte {
+	if cap(d.scratch) < n {
+		d.scratch = make([]byte, n)
+	}
+	b := d.scratch[:n]
+	if d.err == nil && int64(n) > d.size-d.off {
+		d.err = d.truncated(uint64(n))
+	}
+	if d.err == nil {
+		if _, err := io.ReadFull(d.r, b); err != nil {
+			d.err = d.readError(err, n)
+		}
+	}
+	if d.err != nil {
+		clear(b)
+		return b
+	}
+	d.sum = crc32.Update(d.sum, castagnoli, b)
+	d.off += int64(n)
+	return b
+}
+
+// byte reads the next byte; see bytes.
+func (d *decoder) byte() byte {
+	return d.bytes(1)[0]
+}
+
+// ReadByte reads the next byte, for binary.ReadUvarint.
+func (d *decoder) ReadByte() (byte, error) {
+	b := d.byte()
+	return b, d.err
+}
+
+// string reads a length-prefixed string; see bytes.
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(d.size-d.off) {
+		if d.err == nil {
+			d.err = d.truncated(n)
+		}
+		return ""
+	}
+	return string(d.bytes(int(n)))
+}
+
+// uvarint reads a uvarint; see bytes.
+func (d *decoder) uvarint() uint64 {
+	x, err := binary.ReadUvarint(d)
+	if err != nil && d.err == nil {
+		d.err = d.fail("%s: malformed length", d.where())
+	}
+	return x
+}
+
+// where names the part of the file being read, for error messages.
+func (d *decoder) where() string {
+	if d.off < int64(len(snapshotMagic)+4) {
+		return "header"
+	}
+	return fmt.Sprintf("entry %d", d.entry)
+}
+
+// truncated returns the error for a read of n bytes past the end of the
+// file.
+func (d *decoder) truncated(n uint64) error {
+	return &snapshotError{d.path, fmt.Sprintf("truncated or corrupt: %s needs %d bytes at byte %d, but the file ends at byte %d", d.where(), n, d.off, d.size)}
+}
+
+// readError returns the error for a failed read of n bytes.
+func (d *decoder) readError(err error, n int) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &snapshotError{d.path, fmt.Sprintf("truncated while being read: %d bytes expected at byte %d", n, d.off)}
+	}
+	return fmt.Errorf("memstore: load %s: %w", d.path, err)
+}
