@@ -2,6 +2,9 @@ package caches
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -139,4 +142,83 @@ func BenchmarkInvalidate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/100k-keys")
+}
+
+// BenchmarkBatch compares KeyCache.GetMany and SetMany of 1,000 keys with
+// raw go-redis pipelines doing the same work, on a single server and on the
+// 3-master cluster. roundtrips/op counts the round trips to the servers
+// (per node on the cluster).
+func BenchmarkBatch(b *testing.B) {
+	const n = 1000
+	b.Run("single", func(b *testing.B) {
+		srv := realRedis.Get(b)
+		rt := &roundTrips{}
+		client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+		defer client.Close()
+		client.AddHook(rt)
+		benchBatch(b, client, NewRedisConn(client), rt, n)
+	})
+	b.Run("cluster", func(b *testing.B) {
+		cl := realCluster.Get(b)
+		rt := &roundTrips{}
+		client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
+		defer client.Close()
+		client.OnNewNode(func(c *redis.Client) { c.AddHook(rt) })
+		benchBatch(b, client, NewRedisConn(client), rt, n)
+	})
+}
+
+func benchBatch(b *testing.B, client redis.UniversalClient, conn *Conn, rt *roundTrips, n int) {
+	ctx := context.Background()
+	fam := NewKeyCache[string](Options{Prefix: "batch", Conn: conn, TTL: time.Hour})
+	handles := make([]Key[string], n)
+	entries := make([]Entry[string], n)
+	keys := make([]string, n)
+	for i := range handles {
+		handles[i] = fam.Key(i)
+		entries[i] = Entry[string]{Key: handles[i], Value: "value-" + strconv.Itoa(i)}
+		keys[i] = handles[i].String()
+	}
+	if err := fam.SetMany(ctx, entries...); err != nil {
+		b.Fatal(err)
+	}
+	run := func(name string, op func() error) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			start := rt.n.Load()
+			for i := 0; i < b.N; i++ {
+				if err := op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportRoundTrips(b, rt, start)
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "keys/s")
+		})
+	}
+	run("GetMany", func() error {
+		_, found, err := fam.GetMany(ctx, handles...)
+		if err == nil && slices.Contains(found, false) {
+			err = errors.New("a key is missing")
+		}
+		return err
+	})
+	run("raw-pipelined-GET", func() error {
+		_, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Get(ctx, k)
+			}
+			return nil
+		})
+		return err
+	})
+	run("SetMany", func() error { return fam.SetMany(ctx, entries...) })
+	run("raw-pipelined-SET", func() error {
+		_, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				p.Set(ctx, k, entries[i].Value, time.Hour)
+			}
+			return nil
+		})
+		return err
+	})
 }

@@ -106,10 +106,13 @@ func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (map[K]V, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc := make([]string, len(fields))
-	for i, field := range fields {
-		if enc[i], err = d.encodeField(field); err != nil {
-			return nil, err
+	enc, raw := any(fields).([]string) // string fields are sent as they are
+	if !raw {
+		enc = make([]string, len(fields))
+		for i, field := range fields {
+			if enc[i], err = d.encodeField(field); err != nil {
+				return nil, err
+			}
 		}
 	}
 	vals, oks, err := b.HMGet(ctx, d.key, enc...)
@@ -330,6 +333,9 @@ func (d Dict[K, V]) Map(ctx context.Context) (map[K]V, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rb, ok := b.(*redisBackend); ok {
+		return d.mapOf(rb.hGetAllMap(ctx, d.key))
+	}
 	fv, err := b.HGetAll(ctx, d.key)
 	if err != nil {
 		return nil, keyErr("getall", d.key, err)
@@ -337,6 +343,28 @@ func (d Dict[K, V]) Map(ctx context.Context) (map[K]V, error) {
 	out := make(map[K]V, len(fv)/2)
 	for i := 0; i+1 < len(fv); i += 2 {
 		k, v, err := d.decodeItem(fv[i], fv[i+1])
+		if err != nil {
+			return out, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// mapOf is Map's result from HGETALL as go-redis returns it, on Redis: for
+// string fields and values that map is the result (their codec is the
+// identity), for other types it is decoded without the flat slice of
+// [backend.HGetAll].
+func (d Dict[K, V]) mapOf(m map[string]string, err error) (map[K]V, error) {
+	if err != nil {
+		return nil, keyErr("getall", d.key, err)
+	}
+	if out, ok := any(m).(map[K]V); ok {
+		return out, nil
+	}
+	out := make(map[K]V, len(m))
+	for f, s := range m {
+		k, v, err := d.decodeItem(f, s)
 		if err != nil {
 			return out, err
 		}

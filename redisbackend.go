@@ -49,15 +49,27 @@ func expire(p redis.Pipeliner, key string, ttl time.Duration) {
 	}
 }
 
-// tx runs write and the expiry refresh of key in one MULTI/EXEC and returns
-// the first command's error.
-func (r *redisBackend) tx(ctx context.Context, key string, ttl time.Duration, write func(p redis.Pipeliner)) error {
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		write(p)
-		expire(p, key, ttl)
-		return nil
-	})
+// tx sends cmd and the expiry refresh of key in one MULTI/EXEC and returns
+// the first failed command's error. The commands are queued on the
+// transaction directly, not through a callback, so a write costs no
+// closure and no captured variables over what go-redis itself allocates.
+func (r *redisBackend) tx(ctx context.Context, key string, ttl time.Duration, cmd redis.Cmder) error {
+	p := r.c.TxPipeline()
+	_ = p.Process(ctx, cmd)
+	expire(p, key, ttl)
+	_, err := p.Exec(ctx)
 	return err
+}
+
+// command returns the arguments of a command: name, key, then each of
+// rest, in one allocation (go-redis's variadic helpers copy them once more).
+func command(name, key string, rest []string) []any {
+	args := make([]any, 2+len(rest))
+	args[0], args[1] = name, key
+	for i, s := range rest {
+		args[2+i] = s
+	}
+	return args
 }
 
 // Keys.
@@ -94,7 +106,9 @@ func (r *redisBackend) DelIfEqual(ctx context.Context, key, value string) (bool,
 }
 
 func (r *redisBackend) Exists(ctx context.Context, key string) (bool, error) {
-	n, err := r.c.Exists(ctx, key).Result()
+	cmd := redis.NewIntCmd(ctx, "exists", key)
+	_ = r.c.Process(ctx, cmd)
+	n, err := cmd.Result()
 	return n == 1, err
 }
 
@@ -124,14 +138,14 @@ func (r *redisBackend) Persist(ctx context.Context, key string) (bool, error) {
 }
 
 func (r *redisBackend) IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
-	var cmd *redis.IntCmd
-	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.IncrBy(ctx, key, n) })
+	cmd := redis.NewIntCmd(ctx, "incrby", key, n)
+	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
 func (r *redisBackend) IncrByFloat(ctx context.Context, key string, f float64, ttl time.Duration) (float64, error) {
-	var cmd *redis.FloatCmd
-	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.IncrByFloat(ctx, key, f) })
+	cmd := redis.NewFloatCmd(ctx, "incrbyfloat", key, f)
+	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
@@ -156,18 +170,14 @@ func (r *redisBackend) HMGet(ctx context.Context, key string, fields ...string) 
 }
 
 func (r *redisBackend) HSet(ctx context.Context, key string, ttl time.Duration, fieldValues ...string) (int64, error) {
-	var cmd *redis.IntCmd
-	args := make([]any, len(fieldValues))
-	for i, s := range fieldValues {
-		args[i] = s
-	}
-	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.HSet(ctx, key, args...) })
+	cmd := redis.NewIntCmd(ctx, command("hset", key, fieldValues)...)
+	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
 func (r *redisBackend) HSetNX(ctx context.Context, key, field, value string, ttl time.Duration) (bool, error) {
-	var cmd *redis.BoolCmd
-	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.HSetNX(ctx, key, field, value) })
+	cmd := redis.NewBoolCmd(ctx, "hsetnx", key, field, value)
+	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
@@ -184,12 +194,10 @@ func (r *redisBackend) HLen(ctx context.Context, key string) (int64, error) {
 }
 
 func (r *redisBackend) HGetDel(ctx context.Context, key, field string) (string, bool, error) {
-	var get *redis.StringCmd
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.HGet(ctx, key, field)
-		p.HDel(ctx, key, field)
-		return nil
-	})
+	p := r.c.TxPipeline()
+	get := p.HGet(ctx, key, field)
+	_ = p.Process(ctx, redis.NewIntCmd(ctx, "hdel", key, field))
+	_, err := p.Exec(ctx)
 	ok, err := nilOK(err)
 	return get.Val(), ok, err
 }
@@ -211,27 +219,27 @@ func (r *redisBackend) HPopRandom(ctx context.Context, key string) (string, stri
 }
 
 func (r *redisBackend) HIncrBy(ctx context.Context, key, field string, n int64, ttl time.Duration) (int64, error) {
-	var cmd *redis.IntCmd
-	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.HIncrBy(ctx, key, field, n) })
+	cmd := redis.NewIntCmd(ctx, "hincrby", key, field, n)
+	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
 func (r *redisBackend) HIncrByFloat(ctx context.Context, key, field string, f float64, ttl time.Duration) (float64, error) {
-	var cmd *redis.FloatCmd
-	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.HIncrByFloat(ctx, key, field, f) })
+	cmd := redis.NewFloatCmd(ctx, "hincrbyfloat", key, field, f)
+	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
 func (r *redisBackend) HIncrByMany(ctx context.Context, key string, ttl time.Duration, fields []string, ns []int64) ([]int64, error) {
-	cmds := make([]*redis.IntCmd, len(fields))
-	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) {
-		for i, f := range fields {
-			cmds[i] = p.HIncrBy(ctx, key, f, ns[i])
-		}
-	})
-	out := make([]int64, len(cmds))
-	for i, c := range cmds {
-		out[i] = c.Val()
+	p := r.c.TxPipeline()
+	for i, f := range fields {
+		p.HIncrBy(ctx, key, f, ns[i])
+	}
+	expire(p, key, ttl)
+	cmds, err := p.Exec(ctx) // the queued commands, in order
+	out := make([]int64, len(fields))
+	for i := range out {
+		out[i] = cmds[i].(*redis.IntCmd).Val()
 	}
 	return out, err
 }
@@ -241,7 +249,7 @@ func (r *redisBackend) HScan(ctx context.Context, key string, cursor uint64, cou
 }
 
 func (r *redisBackend) HGetAll(ctx context.Context, key string) ([]string, error) {
-	m, err := r.c.HGetAll(ctx, key).Result()
+	m, err := r.hGetAllMap(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -252,6 +260,13 @@ func (r *redisBackend) HGetAll(ctx context.Context, key string) ([]string, error
 	return out, nil
 }
 
+// hGetAllMap is HGETALL as go-redis returns it. [Dict.Map] uses it on Redis
+// to build its result from the map directly (or return it, for string
+// fields and values) instead of from the flat slice of [backend.HGetAll].
+func (r *redisBackend) hGetAllMap(ctx context.Context, key string) (map[string]string, error) {
+	return r.c.HGetAll(ctx, key).Result()
+}
+
 func (r *redisBackend) HVals(ctx context.Context, key string) ([]string, error) {
 	return r.c.HVals(ctx, key).Result()
 }
@@ -259,21 +274,15 @@ func (r *redisBackend) HVals(ctx context.Context, key string) ([]string, error) 
 // Sets.
 
 func (r *redisBackend) SAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int64, error) {
-	var cmd *redis.IntCmd
-	args := make([]any, len(members))
-	for i, m := range members {
-		args[i] = m
-	}
-	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.SAdd(ctx, key, args...) })
+	cmd := redis.NewIntCmd(ctx, command("sadd", key, members)...)
+	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
 func (r *redisBackend) SRem(ctx context.Context, key string, members ...string) (int64, error) {
-	args := make([]any, len(members))
-	for i, m := range members {
-		args[i] = m
-	}
-	return r.c.SRem(ctx, key, args...).Result()
+	cmd := redis.NewIntCmd(ctx, command("srem", key, members)...)
+	_ = r.c.Process(ctx, cmd)
+	return cmd.Result()
 }
 
 func (r *redisBackend) SIsMember(ctx context.Context, key, member string) (bool, error) {
@@ -281,11 +290,9 @@ func (r *redisBackend) SIsMember(ctx context.Context, key, member string) (bool,
 }
 
 func (r *redisBackend) SMIsMember(ctx context.Context, key string, members ...string) ([]bool, error) {
-	args := make([]any, len(members))
-	for i, m := range members {
-		args[i] = m
-	}
-	return r.c.SMIsMember(ctx, key, args...).Result()
+	cmd := redis.NewBoolSliceCmd(ctx, command("smismember", key, members)...)
+	_ = r.c.Process(ctx, cmd)
+	return cmd.Result()
 }
 
 func (r *redisBackend) SCard(ctx context.Context, key string) (int64, error) {
@@ -321,36 +328,41 @@ func (r *redisBackend) SCombine(ctx context.Context, op string, keys ...string) 
 }
 
 func (r *redisBackend) SCombineStore(ctx context.Context, op, dest string, ttl time.Duration, keys ...string) (int64, error) {
-	var cmd *redis.IntCmd
-	err := r.tx(ctx, dest, ttl, func(p redis.Pipeliner) {
-		switch op {
-		case "SUNION":
-			cmd = p.SUnionStore(ctx, dest, keys...)
-		case "SINTER":
-			cmd = p.SInterStore(ctx, dest, keys...)
-		default:
-			cmd = p.SDiffStore(ctx, dest, keys...)
-		}
-	})
+	name := "sdiffstore"
+	switch op {
+	case "SUNION":
+		name = "sunionstore"
+	case "SINTER":
+		name = "sinterstore"
+	}
+	cmd := redis.NewIntCmd(ctx, command(name, dest, keys)...)
+	err := r.tx(ctx, dest, ttl, cmd)
 	return cmd.Val(), err
 }
 
 // Sorted sets.
 
 func (r *redisBackend) ZAdd(ctx context.Context, key string, ttl time.Duration, mode string, members []string, scores []float64) (int64, error) {
-	zs := make([]redis.Z, len(members))
-	for i, m := range members {
-		zs[i] = redis.Z{Member: m, Score: scores[i]}
+	// ZADD key [NX|XX] score member …, as go-redis's ZAddArgs writes it.
+	args := make([]any, 0, 3+2*len(members))
+	args = append(args, "zadd", key)
+	switch mode {
+	case "NX":
+		args = append(args, "nx")
+	case "XX":
+		args = append(args, "xx")
 	}
-	args := redis.ZAddArgs{NX: mode == "NX", XX: mode == "XX", Members: zs}
-	var cmd *redis.IntCmd
-	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.ZAddArgs(ctx, key, args) })
+	for i, m := range members {
+		args = append(args, scores[i], m)
+	}
+	cmd := redis.NewIntCmd(ctx, args...)
+	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
 func (r *redisBackend) ZIncrBy(ctx context.Context, key, member string, incr float64, ttl time.Duration) (float64, error) {
-	var cmd *redis.FloatCmd
-	err := r.tx(ctx, key, ttl, func(p redis.Pipeliner) { cmd = p.ZIncrBy(ctx, key, incr, member) })
+	cmd := redis.NewFloatCmd(ctx, "zincrby", key, incr, member)
+	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
@@ -372,11 +384,9 @@ func (r *redisBackend) ZRank(ctx context.Context, key, member string, reverse bo
 }
 
 func (r *redisBackend) ZRem(ctx context.Context, key string, members ...string) (int64, error) {
-	args := make([]any, len(members))
-	for i, m := range members {
-		args[i] = m
-	}
-	return r.c.ZRem(ctx, key, args...).Result()
+	cmd := redis.NewIntCmd(ctx, command("zrem", key, members)...)
+	_ = r.c.Process(ctx, cmd)
+	return cmd.Result()
 }
 
 func (r *redisBackend) ZCard(ctx context.Context, key string) (int64, error) {
@@ -384,28 +394,78 @@ func (r *redisBackend) ZCard(ctx context.Context, key string) (int64, error) {
 }
 
 func (r *redisBackend) ZPop(ctx context.Context, key string, count int64, max bool) ([]string, []float64, error) {
-	var cmd *redis.ZSliceCmd
-	if max {
-		cmd = r.c.ZPopMax(ctx, key, count)
-	} else {
-		cmd = r.c.ZPopMin(ctx, key, count)
-	}
-	return splitZ(cmd.Result())
+	return splitZ(r.zPop(ctx, key, count, max))
 }
 
 func (r *redisBackend) ZRange(ctx context.Context, key string, start, stop int64, reverse bool) ([]string, []float64, error) {
-	return splitZ(r.c.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: key, Start: start, Stop: stop, Rev: reverse}).Result())
+	return splitZ(r.zRange(ctx, key, start, stop, reverse))
 }
 
 func (r *redisBackend) ZRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]string, []float64, error) {
+	return splitZ(r.zRangeByScore(ctx, key, min, max, reverse, offset, count))
+}
+
+// zPop, zRange and zRangeByScore are ZPop, ZRange and ZRangeByScore with
+// the reply as go-redis reads it. [SortedSet] decodes it directly on Redis,
+// without the member and score slices of the backend interface. They send
+// the commands go-redis's ZPopMin, ZPopMax and ZRangeArgsWithScores send.
+
+func (r *redisBackend) zPop(ctx context.Context, key string, count int64, max bool) ([]redis.Z, error) {
+	name := "zpopmin"
+	if max {
+		name = "zpopmax"
+	}
+	cmd := redis.NewZSliceCmd(ctx, name, key, count)
+	_ = r.c.Process(ctx, cmd)
+	return cmd.Result()
+}
+
+func (r *redisBackend) zRange(ctx context.Context, key string, start, stop int64, reverse bool) ([]redis.Z, error) {
+	args := make([]any, 0, 6)
+	args = append(args, "zrange", key, start, stop)
+	if reverse {
+		args = append(args, "rev")
+	}
+	cmd := redis.NewZSliceCmd(ctx, append(args, "withscores")...)
+	_ = r.c.Process(ctx, cmd)
+	return cmd.Result()
+}
+
+func (r *redisBackend) zRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]redis.Z, error) {
 	if count == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
-	args := redis.ZRangeArgs{Key: key, Start: min, Stop: max, ByScore: true, Rev: reverse, Offset: offset, Count: count}
 	if count < 0 && offset == 0 {
-		args.Count = 0
+		count = 0
 	}
-	return splitZ(r.c.ZRangeArgsWithScores(ctx, args).Result())
+	args := make([]any, 0, 10)
+	args = append(args, "zrange", key)
+	if reverse {
+		args = append(args, scoreArg(max), scoreArg(min), "byscore", "rev")
+	} else {
+		args = append(args, scoreArg(min), scoreArg(max), "byscore")
+	}
+	if offset != 0 || count != 0 {
+		args = append(args, "limit", offset, count)
+	}
+	cmd := redis.NewZSliceCmd(ctx, append(args, "withscores")...)
+	_ = r.c.Process(ctx, cmd)
+	return cmd.Result()
+}
+
+// The unbounded score limits, boxed once.
+var minusInf, plusInf any = "-inf", "+inf"
+
+// scoreArg boxes a score bound for a command; the unbounded ones cost no
+// allocation.
+func scoreArg(s string) any {
+	switch s {
+	case "-inf":
+		return minusInf
+	case "+inf":
+		return plusInf
+	}
+	return s
 }
 
 func (r *redisBackend) ZCount(ctx context.Context, key, min, max string) (int64, error) {

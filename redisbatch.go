@@ -2,6 +2,7 @@ package caches
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,11 +10,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Multi-key commands. On a single server MGET and DEL take every key at once;
-// on a cluster the keys are grouped by slot, one command per slot, and the
-// commands are pipelined: go-redis sends each node its commands in one round
-// trip. SETs are pipelined everywhere (SET is the only way to give each key
-// its TTL).
+// Multi-key commands. On a single server MGET and DEL take every key at
+// once. On a cluster, keys on one slot (a hash-tagged family) still take one
+// MGET; keys spread over slots take a pipelined GET each (DEL: one DEL per
+// slot), which go-redis sends to each node in one round trip. SETs are
+// pipelined everywhere: SET is the only way to give each key its TTL.
 
 func (r *redisBackend) isCluster() bool {
 	_, ok := r.c.(*redis.ClusterClient)
@@ -84,23 +85,36 @@ func (r *redisBackend) MGet(ctx context.Context, keys ...string) ([]string, []bo
 	if len(keys) == 0 {
 		return values, ok, nil
 	}
-	if !r.isCluster() {
+	if !r.isCluster() || oneSlot(keys) {
 		vals, err := r.c.MGet(ctx, keys...).Result()
 		fill(values, ok, vals, nil)
 		return values, ok, err
 	}
-	groups := bySlot(keys)
-	cmds := make([]*redis.SliceCmd, len(groups))
+	cmds := make([]*redis.StringCmd, len(keys))
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, g := range groups {
-			cmds[i] = p.MGet(ctx, pick(keys, g)...)
+		for i, k := range keys {
+			cmds[i] = p.Get(ctx, k)
 		}
 		return nil
 	})
-	for i, g := range groups {
-		fill(values, ok, cmds[i].Val(), g)
+	for i, c := range cmds {
+		values[i], ok[i] = c.Val(), c.Err() == nil
+	}
+	if errors.Is(err, redis.Nil) {
+		err = nil
 	}
 	return values, ok, err
+}
+
+// oneSlot reports whether keys all hash to one cluster slot.
+func oneSlot(keys []string) bool {
+	s := keyslot.Slot(keys[0])
+	for _, k := range keys[1:] {
+		if keyslot.Slot(k) != s {
+			return false
+		}
+	}
+	return true
 }
 
 // fill copies an MGET reply into values and ok, at the positions idx (or in

@@ -6,6 +6,8 @@ import (
 	"iter"
 	"math"
 	"strconv"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // SortedSetCache is a family of sorted sets, each stored in one Redis
@@ -100,13 +102,39 @@ func (z SortedSet[T]) encode(member T) (string, error) {
 func (z SortedSet[T]) decode(members []string, scores []float64) ([]Scored[T], error) {
 	out := make([]Scored[T], len(members))
 	for i, r := range members {
-		m, err := z.c.members.decode(r)
+		m, err := z.decodeMember(r)
 		if err != nil {
-			return out[:i], &DecodeError{Key: z.key, Field: r, Type: z.c.members.typeName, Err: err}
+			return out[:i], err
 		}
 		out[i] = Scored[T]{Member: m, Score: scores[i]}
 	}
 	return out, nil
+}
+
+// decodeZ is decode for a range read's reply as go-redis returns it (see
+// redisBackend.zRange): on Redis the reply goes straight into the result,
+// without the member and score slices of the backend interface.
+func (z SortedSet[T]) decodeZ(zs []redis.Z, err error) ([]Scored[T], error) {
+	if err != nil {
+		return nil, keyErr("range", z.key, err)
+	}
+	out := make([]Scored[T], len(zs))
+	for i, s := range zs {
+		m, err := z.decodeMember(s.Member.(string))
+		if err != nil {
+			return out[:i], err
+		}
+		out[i] = Scored[T]{Member: m, Score: s.Score}
+	}
+	return out, nil
+}
+
+func (z SortedSet[T]) decodeMember(r string) (T, error) {
+	m, err := z.c.members.decode(r)
+	if err != nil {
+		return m, &DecodeError{Key: z.key, Field: r, Type: z.c.members.typeName, Err: err}
+	}
+	return m, nil
 }
 
 // prepare returns the backend and the encoded member.
@@ -281,6 +309,26 @@ func (z SortedSet[T]) PopMax(ctx context.Context) (T, float64, error) {
 
 func (z SortedSet[T]) popOne(ctx context.Context, max bool) (T, float64, error) {
 	var zero T
+	b, err := z.backend()
+	if err != nil {
+		return zero, 0, err
+	}
+	if rb, ok := b.(*redisBackend); ok {
+		// On Redis the one member is decoded from go-redis's reply: no
+		// slices of one.
+		zs, err := rb.zPop(ctx, z.key, 1, max)
+		if err != nil {
+			return zero, 0, keyErr("pop", z.key, err)
+		}
+		if len(zs) == 0 {
+			return zero, 0, ErrNotFound
+		}
+		m, err := z.decodeMember(zs[0].Member.(string))
+		if err != nil {
+			return zero, 0, err
+		}
+		return m, zs[0].Score, nil
+	}
 	out, err := z.pop(ctx, 1, max)
 	if err != nil {
 		return zero, 0, err
@@ -336,6 +384,9 @@ func (z SortedSet[T]) rangeByRank(ctx context.Context, start, stop int, rev bool
 	if err != nil {
 		return nil, err
 	}
+	if rb, ok := b.(*redisBackend); ok {
+		return z.decodeZ(rb.zRange(ctx, z.key, int64(start), int64(stop), rev))
+	}
 	ms, ss, err := b.ZRange(ctx, z.key, int64(start), int64(stop), rev)
 	if err != nil {
 		return nil, keyErr("range", z.key, err)
@@ -362,6 +413,9 @@ func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, li
 		return nil, err
 	}
 	min, max := r.bounds()
+	if rb, ok := b.(*redisBackend); ok {
+		return z.decodeZ(rb.zRangeByScore(ctx, z.key, min, max, rev, int64(offset), int64(limit)))
+	}
 	ms, ss, err := b.ZRangeByScore(ctx, z.key, min, max, rev, int64(offset), int64(limit))
 	if err != nil {
 		return nil, keyErr("range", z.key, err)

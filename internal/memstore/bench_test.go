@@ -2,14 +2,21 @@ package memstore
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 )
 
 // benchKeys fills a store with n string keys, half of them with a TTL.
 func benchKeys(b *testing.B, n int) (*Store, []string) {
+	return benchKeysIn(b, n, Options{ExpiryInterval: -1})
+}
+
+// benchKeysIn fills a store configured by opts with n string keys, half of
+// them with a TTL.
+func benchKeysIn(b *testing.B, n int, opts Options) (*Store, []string) {
 	b.Helper()
-	s := New(Options{ExpiryInterval: -1})
+	s := New(opts)
 	b.Cleanup(func() { _ = s.Close() })
 	keys := make([]string, n)
 	for i := range keys {
@@ -28,6 +35,58 @@ func BenchmarkGet(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, ok, err := s.Get(bg, keys[i&1023]); !ok || err != nil {
 			b.Fatal("miss")
+		}
+	}
+}
+
+// BenchmarkGetBounded is BenchmarkGet on a bounded store, whose reads
+// record their access for LRU eviction.
+func BenchmarkGetBounded(b *testing.B) {
+	s, keys := benchKeysIn(b, 1024, Options{ExpiryInterval: -1, MaxKeys: 1 << 20})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok, err := s.Get(bg, keys[i&1023]); !ok || err != nil {
+			b.Fatal("miss")
+		}
+	}
+}
+
+// BenchmarkSetEvicting writes new keys to a full store, each write evicting
+// a key.
+func BenchmarkSetEvicting(b *testing.B) {
+	s, _ := benchKeysIn(b, 1024, Options{ExpiryInterval: -1, MaxKeys: 1024})
+	keys := make([]string, 4096)
+	for i := range keys {
+		keys[i] = fmt.Sprint("new:", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.Set(bg, keys[i&4095], "value", 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSave saves 10000 keys of each kind.
+func BenchmarkSave(b *testing.B) {
+	s, err := Open(Options{Path: filepath.Join(b.TempDir(), "bench.snap"), ExpiryInterval: -1, SavePoints: []SavePoint{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	for i := range 10000 {
+		k := fmt.Sprint(i)
+		_ = s.Set(bg, "s"+k, "value", time.Hour)
+		_, _ = s.HSet(bg, "h"+k, 0, "f", k)
+		_, _ = s.SAdd(bg, "set"+k, 0, k)
+		_, _ = s.ZAdd(bg, "z"+k, 0, "", []string{k}, []float64{float64(i)})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.Save(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

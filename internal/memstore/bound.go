@@ -81,7 +81,8 @@ func (s *Store) UsedBytes() int64 {
 //
 // Eviction approximates LRU as Redis does: each entry keeps the coarse time
 // of its last access, and each eviction compares a few keys picked at random
-// and evicts the one accessed least recently. The coarse clock moves with
+// (from the shards' pools, see randomEntry) and evicts the one accessed
+// least recently. The coarse clock moves with
 // the store's clock whenever the store reads it — on every write, every
 // reaper tick, FastForward and SetTime — so that a read costs an atomic
 // load, and a store only when the clock has moved since the key's last

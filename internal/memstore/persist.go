@@ -78,8 +78,9 @@ type persistence struct {
 	wakeup chan struct{} // a buffered poke for the saver to check the save points now
 	done   chan struct{} // closed by the saver when it exits; nil without one
 
-	// saving serialises saves.
+	// saving serialises saves and guards final.
 	saving sync.Mutex
+	final  bool // set by Close's save, after which no save may run
 	// mu guards the fields below.
 	mu       sync.Mutex
 	saved    uint64    // the shards' change count that the last successful save included
@@ -154,12 +155,13 @@ func (s *Store) Save() error {
 	case s.persist == nil:
 		return ErrNoPath
 	}
-	return s.save()
+	return s.save(false)
 }
 
-// Changes returns how many changes were made since the last successful
-// save, or since Open, as Redis's rdb_changes_since_last_save: each command
-// that changed data counts at least once (expiries need not count).
+// Changes returns how many writes were made since the last successful save,
+// or since Open, as Redis's rdb_changes_since_last_save counts them roughly:
+// every successful write command counts, a few (those that also reclaim an
+// expired key or replace one) twice, and expiries do not count.
 func (s *Store) Changes() int64 {
 	var saved uint64
 	if p := s.persist; p != nil {
@@ -224,7 +226,7 @@ func (s *Store) saver() {
 // kept for LastSaveError.
 func (s *Store) autoSave() {
 	if s.savePointReached(s.Now()) {
-		_ = s.save()
+		_ = s.save(false)
 	}
 }
 
@@ -248,10 +250,16 @@ func (s *Store) savePointReached(now time.Time) bool {
 }
 
 // save writes a snapshot to the store's Path and records the outcome.
-func (s *Store) save() error {
+// Close's save is the final one: a save that was waiting for it then fails
+// with ErrClosed rather than save the emptied store over the file.
+func (s *Store) save(final bool) error {
 	p := s.persist
 	p.saving.Lock()
 	defer p.saving.Unlock()
+	if p.final {
+		return ErrClosed
+	}
+	p.final = final
 	start := s.Now()
 	changes, err := s.writeSnapshot(p.path)
 	p.mu.Lock()

@@ -282,6 +282,37 @@ func TestCloseSaves(t *testing.T) {
 	equal(t, "second Close", g.Close(), err)
 }
 
+// TestSaveRacingClose shows that a Save racing with Close never writes the
+// store Close has emptied over the file.
+func TestSaveRacingClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.snap")
+	for range 20 {
+		s, err := Open(Options{Path: path, Shards: 4, ExpiryInterval: -1, SavePoints: []SavePoint{}})
+		must(t, err)
+		for i := range 100 {
+			must(t, s.Set(bg, fmt.Sprint("k", i), "v", 0))
+		}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for s.Save() == nil {
+				}
+			}()
+		}
+		must(t, s.Close())
+		wg.Wait()
+		// A Save that passed its closed check before Close set the flag,
+		// then waited for Close's save.
+		wantErr(t, "a save after Close's", s.save(false), ErrClosed)
+		r, err := Open(Options{Path: path, ExpiryInterval: -1, SavePoints: []SavePoint{}})
+		must(t, err)
+		equal(t, "keys after Close", r.DBSize(), 100)
+		must(t, r.Close())
+	}
+}
+
 func TestOpenMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new.snap")
 	s, err := Open(Options{Path: path})

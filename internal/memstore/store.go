@@ -141,9 +141,9 @@ func (e *entry) setString(v string) {
 
 // shard is one independently locked part of the keyspace.
 type shard struct {
-	// mu guards items, expiry, bytes, pool and everything reachable from them:
-	// the entries, their values, deadlines, heap positions and sizes (but
-	// not their access times, which are atomic).
+	// mu guards items, expiry, bytes, pool and everything reachable from
+	// them: the entries, their values, deadlines, heap and pool positions
+	// and sizes (but not their access times, which are atomic).
 	mu     sync.RWMutex
 	items  map[string]*entry
 	expiry expiryHeap
@@ -354,7 +354,7 @@ func (s *Store) Close() error {
 			if s.persist.done != nil {
 				<-s.persist.done
 			}
-			s.closeErr = s.save()
+			s.closeErr = s.save(true)
 		}
 		for i := range s.shards {
 			sh := &s.shards[i]
