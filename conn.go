@@ -3,8 +3,10 @@ package caches
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,23 +63,110 @@ func NewRedisConn(client redis.UniversalClient) *Conn {
 }
 
 // MemoryOptions configure an in-process store. The zero value is the
-// default.
+// default: unbounded, not persisted, on the real clock.
 type MemoryOptions struct {
 	// Now is the store's clock, used for every expiry decision. Default:
 	// time.Now. Tests pass a clock they can move (see package cachestest).
 	Now func() time.Time
+
+	// MaxKeys bounds the number of keys; MaxBytes bounds the estimated size
+	// of keys and values (128 bytes per key and 64 per field or member,
+	// plus their lengths). A write that goes past a bound evicts keys by
+	// approximate LRU, as Redis's allkeys-lru does: it samples
+	// EvictionSamples keys (default 5) and evicts the least recently used.
+	// Zero or less: no bound. On Redis, the same is maxmemory with
+	// maxmemory-policy allkeys-lru.
+	MaxKeys         int
+	MaxBytes        int64
+	EvictionSamples int
+
+	// File, when set, persists the store: [OpenMemory] loads it, and the
+	// store saves it after SavePoints, on [Conn.Save] and on Close. Saves
+	// write a temporary file, fsync it and rename it over File, so a crash
+	// never leaves a file that cannot be loaded. Expiries are kept as
+	// absolute deadlines. Default: not persisted.
+	File string
+	// SavePoints trigger automatic saves: after Changes writes within
+	// Within. Default (nil): 1 change in 15 minutes, 10 in 5 minutes, 10,000
+	// in 1 minute; an empty, non-nil slice: no automatic saves.
+	SavePoints []SavePoint
 }
+
+// SavePoint is one automatic-save rule of [MemoryOptions.SavePoints].
+type SavePoint = memstore.SavePoint
 
 // NewMemoryConn returns a connection to a new, empty in-process store that
 // behaves like Redis for every command the caches use. Its expired keys are
-// reclaimed by a background goroutine that Close stops.
+// reclaimed by a background goroutine that Close stops. It panics if
+// opts.File is set, because loading a file can fail: use [OpenMemory].
 func NewMemoryConn(opts MemoryOptions) *Conn {
-	b := newMemoryBackend(opts)
-	return &Conn{desc: "memory://", b: b, mem: b}
+	if opts.File != "" {
+		panic("caches: NewMemoryConn with a File: use OpenMemory")
+	}
+	c, _ := OpenMemory(opts)
+	return c
 }
 
-func newMemoryBackend(opts MemoryOptions) *memstore.Store {
-	return memstore.New(memstore.Options{Now: opts.Now})
+// OpenMemory returns a connection to an in-process store, loaded from
+// opts.File when that is set (a missing file starts empty; a file that
+// cannot be read or is corrupt is an error naming it, and is left as it
+// was).
+func OpenMemory(opts MemoryOptions) (*Conn, error) {
+	m, err := memstore.Open(memstore.Options{
+		Now: opts.Now, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes,
+		EvictionSamples: opts.EvictionSamples, Path: opts.File, SavePoints: opts.SavePoints,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("caches: %w", err)
+	}
+	return &Conn{desc: memoryDesc(opts), b: m, mem: m}, nil
+}
+
+// memoryDesc describes an in-process store as its DSN.
+func memoryDesc(o MemoryOptions) string {
+	q := url.Values{}
+	if o.File != "" {
+		q.Set("file", o.File)
+	}
+	if o.MaxKeys > 0 {
+		q.Set("max_keys", strconv.Itoa(o.MaxKeys))
+	}
+	if o.MaxBytes > 0 {
+		q.Set("max_bytes", strconv.FormatInt(o.MaxBytes, 10))
+	}
+	if len(q) == 0 {
+		return "memory://"
+	}
+	return "memory://?" + q.Encode()
+}
+
+// Save writes an in-process store with a File to it now. It returns an
+// error for other connections.
+func (c *Conn) Save() error {
+	if c.mem == nil {
+		return fmt.Errorf("caches: Save: %s is not an in-process store", c)
+	}
+	return c.mem.Save()
+}
+
+// MemoryStats describes an in-process store.
+type MemoryStats struct {
+	Keys      int       // live keys
+	UsedBytes int64     // estimated size, as bounded by MaxBytes
+	Evictions uint64    // keys evicted by a bound
+	Changes   int64     // writes since the last save
+	LastSave  time.Time // zero before the first save
+}
+
+// MemoryStats returns the statistics of an in-process store; ok is false
+// for other connections.
+func (c *Conn) MemoryStats() (stats MemoryStats, ok bool) {
+	if c.mem == nil {
+		return stats, false
+	}
+	m := c.mem
+	return MemoryStats{Keys: m.DBSize(), UsedBytes: m.UsedBytes(), Evictions: m.Evictions(),
+		Changes: m.Changes(), LastSave: m.LastSave()}, true
 }
 
 // Name returns the connection's name: the DSN fragment, the name it was

@@ -1,10 +1,15 @@
 package caches
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -36,7 +41,13 @@ import (
 //
 // Options are the go-redis ones (redis.ParseURL, redis.ParseClusterURL and
 // redis.ParseFailoverURL document them: dial_timeout, read_timeout,
-// pool_size, max_retries, …); an unknown option is an error that names it.
+// pool_size, max_retries, skip_verify, …) and two of the library's:
+//
+//	ca_cert=/etc/ssl/redis-ca.pem   trust this CA (PEM) for rediss schemes
+//	context_timeout_enabled=false   let calls outlive their context deadline
+//	                                (default true: a deadline bounds every call)
+//
+// An unknown option is an error that names it.
 
 // dsnSchemes lists the schemes [parseDSN] accepts, for error messages.
 const dsnSchemes = "redis, rediss, unix, redis+cluster, rediss+cluster, redis+sentinel, rediss+sentinel, memory"
@@ -103,6 +114,10 @@ func (s *dsnSpec) setOpener(base, variant string, extra []string, u *url.URL) er
 	if base != "redis" && base != "rediss" && base != "unix" {
 		return fmt.Errorf("unknown scheme %q (want one of %s)", u.Scheme+plus(variant), dsnSchemes)
 	}
+	ours, err := takeLibOptions(u)
+	if err != nil {
+		return err
+	}
 	switch variant {
 	case "":
 		if len(extra) > 0 {
@@ -112,15 +127,65 @@ func (s *dsnSpec) setOpener(base, variant string, extra []string, u *url.URL) er
 		if err != nil {
 			return err
 		}
+		ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
 		s.open = func() (backend, error) { return newRedisBackend(redis.NewClient(opts), true), nil }
 	case "cluster":
-		return s.setCluster(base, extra, u)
+		return s.setCluster(base, extra, u, ours)
 	case "sentinel":
-		return s.setSentinel(base, extra, u)
+		return s.setSentinel(base, extra, u, ours)
 	default:
 		return fmt.Errorf("unknown scheme %q (want one of %s)", base+"+"+variant, dsnSchemes)
 	}
 	return nil
+}
+
+// libOptions are the DSN options the library reads itself, removed from the
+// URL before go-redis parses the rest.
+type libOptions struct {
+	// contextTimeouts is go-redis's ContextTimeoutEnabled: on unless
+	// context_timeout_enabled=false, so that a call's context deadline bounds
+	// its wait for a slow or paused server.
+	contextTimeouts bool
+	// roots are the CAs of ca_cert=<PEM file>, for rediss schemes.
+	roots *x509.CertPool
+}
+
+// takeLibOptions reads and removes the library's options from u.
+func takeLibOptions(u *url.URL) (libOptions, error) {
+	q := u.Query()
+	o := libOptions{contextTimeouts: true}
+	if v := q.Get("context_timeout_enabled"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, fmt.Errorf("invalid context_timeout_enabled %q: want true or false", v)
+		}
+		o.contextTimeouts = b
+	}
+	if path := q.Get("ca_cert"); path != "" {
+		if !strings.HasPrefix(u.Scheme, "rediss") {
+			return o, errors.New("ca_cert needs TLS: use a rediss scheme")
+		}
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return o, fmt.Errorf("ca_cert: %w", err)
+		}
+		o.roots = x509.NewCertPool()
+		if !o.roots.AppendCertsFromPEM(pem) {
+			return o, fmt.Errorf("ca_cert: no PEM certificate in %s", path)
+		}
+	}
+	q.Del("context_timeout_enabled")
+	q.Del("ca_cert")
+	u.RawQuery = q.Encode()
+	return o, nil
+}
+
+// apply sets the options on a go-redis configuration.
+func (o libOptions) apply(contextTimeouts *bool, tlsConfig *tls.Config) {
+	*contextTimeouts = o.contextTimeouts
+	if tlsConfig != nil && o.roots != nil {
+		tlsConfig.RootCAs = o.roots
+	}
 }
 
 func plus(variant string) string {
@@ -130,7 +195,7 @@ func plus(variant string) string {
 	return "+" + variant
 }
 
-func (s *dsnSpec) setCluster(base string, extra []string, u *url.URL) error {
+func (s *dsnSpec) setCluster(base string, extra []string, u *url.URL, ours libOptions) error {
 	if base == "unix" {
 		return errors.New("unknown scheme \"unix+cluster\"")
 	}
@@ -146,11 +211,12 @@ func (s *dsnSpec) setCluster(base string, extra []string, u *url.URL) error {
 	if err != nil {
 		return err
 	}
+	ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
 	s.open = func() (backend, error) { return newRedisBackend(redis.NewClusterClient(opts), true), nil }
 	return nil
 }
 
-func (s *dsnSpec) setSentinel(base string, extra []string, u *url.URL) error {
+func (s *dsnSpec) setSentinel(base string, extra []string, u *url.URL, ours libOptions) error {
 	if base == "unix" {
 		return errors.New("unknown scheme \"unix+sentinel\"")
 	}
@@ -179,20 +245,105 @@ func (s *dsnSpec) setSentinel(base string, extra []string, u *url.URL) error {
 	if opts.Password == "" && opts.Username == "" {
 		opts.Username, opts.Password = opts.SentinelUsername, opts.SentinelPassword
 	}
+	ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
 	s.open = func() (backend, error) { return newRedisBackend(redis.NewFailoverClient(opts), true), nil }
 	return nil
 }
 
-// setMemory accepts memory:// with no host and no options.
+// setMemory accepts memory:// with no host and the options of
+// [memoryOptions].
 func (s *dsnSpec) setMemory(u *url.URL) error {
 	if u.Host != "" || u.User != nil || strings.Trim(u.Path, "/") != "" {
-		return errors.New("a memory DSN takes no host, user or path: write memory://")
+		return errors.New("a memory DSN takes no host, user or path: write memory:// (and file=… for a file)")
 	}
-	for opt := range u.Query() {
-		return fmt.Errorf("unknown option %q for memory://", opt)
+	opts, err := memoryOptions(u.Query())
+	if err != nil {
+		return err
 	}
-	s.open = func() (backend, error) { return newMemoryBackend(MemoryOptions{}), nil }
+	s.open = func() (backend, error) {
+		c, err := OpenMemory(opts)
+		if err != nil {
+			return nil, err
+		}
+		return c.b, nil
+	}
 	return nil
+}
+
+// memoryOptions reads the options of a memory DSN:
+//
+//	file=/var/lib/app/cache.db      persist to this file
+//	save=900:1,300:10,60:10000      save after <changes> writes in <seconds>
+//	                                (empty: never automatically)
+//	max_keys=100000                 evict beyond this many keys
+//	max_bytes=64mb                  evict beyond this estimated size (b, kb, mb, gb)
+//	eviction_samples=5              keys sampled per eviction
+func memoryOptions(q url.Values) (MemoryOptions, error) {
+	var o MemoryOptions
+	var err error
+	for name, vals := range q {
+		v := vals[len(vals)-1]
+		switch name {
+		case "file":
+			o.File = v
+		case "save":
+			o.SavePoints, err = parseSavePoints(v)
+		case "max_keys":
+			o.MaxKeys, err = strconv.Atoi(v)
+		case "max_bytes":
+			o.MaxBytes, err = parseBytes(v)
+		case "eviction_samples":
+			o.EvictionSamples, err = strconv.Atoi(v)
+		default:
+			return o, fmt.Errorf("unknown option %q for memory:// (want file, save, max_keys, max_bytes or eviction_samples)", name)
+		}
+		if err != nil {
+			return o, fmt.Errorf("invalid %s %q: %w", name, v, err)
+		}
+	}
+	if q.Has("save") && o.File == "" {
+		return o, errors.New("save needs file")
+	}
+	return o, nil
+}
+
+// parseSavePoints reads "seconds:changes,…", as Redis's save directive.
+func parseSavePoints(v string) ([]SavePoint, error) {
+	points := []SavePoint{}
+	for _, p := range strings.Split(v, ",") {
+		if p == "" {
+			continue
+		}
+		secs, changes, ok := strings.Cut(p, ":")
+		s, err1 := strconv.Atoi(secs)
+		c, err2 := strconv.Atoi(changes)
+		if !ok || err1 != nil || err2 != nil || s <= 0 || c <= 0 {
+			return nil, errors.New("want seconds:changes, both positive, separated by commas")
+		}
+		points = append(points, SavePoint{Changes: c, Within: time.Duration(s) * time.Second})
+	}
+	return points, nil
+}
+
+// parseBytes reads a size with an optional b, kb, mb or gb suffix (powers
+// of 1024).
+func parseBytes(v string) (int64, error) {
+	l := strings.ToLower(v)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"b", 1}} {
+		if strings.HasSuffix(l, u.suffix) {
+			l, mult = strings.TrimSuffix(l, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(l, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("want a non-negative number of bytes, optionally with kb, mb or gb")
+	}
+	return n * mult, nil
 }
 
 // passwords returns every secret u carries, for redaction.

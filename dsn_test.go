@@ -103,6 +103,27 @@ func TestOpenDSN(t *testing.T) {
 	}
 }
 
+func TestLibOptions(t *testing.T) {
+	c, err := Open("redis://localhost:6390")
+	require.NoError(t, err)
+	require.True(t, c.b.(*redisBackend).c.(*redis.Client).Options().ContextTimeoutEnabled, "deadlines bound calls by default")
+	c, err = Open("redis+cluster://localhost:7000,localhost:7001?context_timeout_enabled=false")
+	require.NoError(t, err)
+	require.False(t, c.b.(*redisBackend).c.(*redis.ClusterClient).Options().ContextTimeoutEnabled)
+
+	_, err = Open("redis://:s3cret@localhost:6390?ca_cert=/nonexistent.pem")
+	require.ErrorContains(t, err, "ca_cert needs TLS")
+	_, err = Open("rediss://:s3cret@localhost:6390?ca_cert=/nonexistent.pem")
+	require.ErrorContains(t, err, "/nonexistent.pem")
+	require.NotContains(t, err.Error(), "s3cret")
+	notPEM := t.TempDir() + "/ca.pem"
+	require.NoError(t, os.WriteFile(notPEM, []byte("not a certificate"), 0o600))
+	_, err = Open("rediss://localhost:6390?ca_cert=" + notPEM)
+	require.ErrorContains(t, err, "no PEM certificate")
+	_, err = Open("redis://localhost:6390?context_timeout_enabled=maybe")
+	require.ErrorContains(t, err, "context_timeout_enabled")
+}
+
 func TestDSNErrors(t *testing.T) {
 	tests := []struct {
 		name string

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gocaches/caches"
@@ -183,4 +185,69 @@ func ExampleMemoize() {
 	// user-7
 	// user-7
 	// key example:memo:user:7, 1 call, 2 hits, 1 miss
+}
+
+func ExampleKeyCache_Invalidate() {
+	ctx := context.Background()
+	orgs := caches.NewKeyCache[string](caches.Options{Prefix: "example:org"})
+	teams := caches.NewKeyCache[string](caches.Options{Prefix: "example:team"})
+	members := caches.NewKeyCache[int](caches.Options{Prefix: "example:members"})
+	_ = teams.DependsOn(orgs)    // a team's cache is derived from its org
+	_ = members.DependsOn(teams) // and member counts from teams
+	fmt.Println(orgs.DependsOn(members))
+
+	_ = orgs.Key(1).Set(ctx, "Acme")
+	_ = teams.Key(1, "red").Set(ctx, "Red team")
+	_ = teams.Key(1, "blue").Set(ctx, "Blue team")
+	_ = members.Key(1, "red").Set(ctx, 12)
+	n, _ := orgs.Invalidate(ctx) // every key of all three families
+	fmt.Println("invalidated", n, "keys")
+	_, err := members.Key(1, "red").Get(ctx)
+	fmt.Println(err)
+	// Output:
+	// caches: dependency cycle: family "example:members" already depends on family "example:org"
+	// invalidated 4 keys
+	// caches: not found
+}
+
+func ExampleHooks() {
+	ctx := context.Background()
+	db := map[int]string{42: "Ada"} // the source of truth
+	names := caches.NewKeyCache[string](caches.Options{Prefix: "example:name"}).WithHooks(caches.Hooks[string]{
+		Load: func(ctx context.Context, k caches.Key[string]) (string, error) {
+			fmt.Println("loading", k)
+			return db[k.Args()[0].(int)], nil
+		},
+		Write: func(ctx context.Context, k caches.Key[string], v string) error {
+			db[k.Args()[0].(int)] = v
+			return nil
+		},
+	})
+	first, _ := names.Key(42).Get(ctx) // a miss: loaded and stored
+	again, _ := names.Key(42).Get(ctx) // a hit
+	_ = names.Key(7).Set(ctx, "Grace") // written through to db
+	fmt.Println(first, again, db[7])
+	// Output:
+	// loading example:name:42
+	// Ada Ada Grace
+}
+
+func ExampleOpenMemory() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	// The same as CACHES_DSN=memory://?file=<dir>/cache.db&save=60:100
+	dsn := "memory://?file=" + filepath.Join(dir, "cache.db") + "&save=60:100"
+
+	conn, _ := caches.Open(dsn)
+	tokens := caches.NewKeyCache[string](caches.Options{Prefix: "token", Conn: conn})
+	_ = tokens.Key("ada").Set(ctx, "t-1")
+	_ = conn.Close() // saves
+
+	conn, _ = caches.Open(dsn) // loads
+	defer conn.Close()
+	tokens = caches.NewKeyCache[string](caches.Options{Prefix: "token", Conn: conn})
+	v, _ := tokens.Key("ada").Get(ctx)
+	fmt.Println(v)
+	// Output: t-1
 }

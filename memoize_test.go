@@ -302,12 +302,15 @@ func TestMemoizeEarlyRefresh(t *testing.T) {
 		u.Store(0.1)
 		v, _ = m.Call(ctx, "k")
 		require.Equal(t, int32(1), v, "the hit is served at once")
+		// A hit that read the old value just before the refresh stored the
+		// new one may start a second refresh; more than that is a stampede.
 		waitFor(t, "the background refresh stored the new value", func() bool {
 			v, err := m.Call(ctx, "k")
-			return err == nil && v == 2
+			return err == nil && v >= 2
 		})
-		require.Equal(t, uint64(1), m.Stats().EarlyRefreshes)
-		require.Equal(t, int32(2), calls.Load())
+		require.GreaterOrEqual(t, m.Stats().EarlyRefreshes, uint64(1))
+		require.LessOrEqual(t, m.Stats().EarlyRefreshes, uint64(2))
+		require.Equal(t, int32(1+m.Stats().EarlyRefreshes), calls.Load(), "every call came from a refresh")
 	})
 }
 

@@ -49,17 +49,44 @@ func expire(p redis.Pipeliner, key string, ttl time.Duration) {
 	}
 }
 
-// tx sends cmd and the expiry refresh of key in one MULTI/EXEC and returns
-// the first failed command's error. The commands are queued on the
-// transaction directly, not through a callback, so a write costs no
-// closure and no captured variables over what go-redis itself allocates.
+// tx sends cmd and the expiry refresh of key in one round trip, atomically,
+// and returns the command's error. It runs them in the writeExpire script,
+// so that a failed write leaves the expiry alone; a write with more
+// arguments than a script takes goes in a MULTI/EXEC instead. The commands
+// are built directly, not through a callback, so a write costs no closure
+// and no captured variables over what go-redis itself allocates.
 func (r *redisBackend) tx(ctx context.Context, key string, ttl time.Duration, cmd redis.Cmder) error {
+	if len(cmd.Args()) <= maxScriptArgs {
+		return r.scriptWrite(ctx, key, ttl, cmd)
+	}
 	p := r.c.TxPipeline()
 	_ = p.Process(ctx, cmd)
 	expire(p, key, ttl)
 	_, err := p.Exec(ctx)
 	return err
 }
+
+// ttlArgAny is ttlArg(ttl) boxed for a command's arguments, from a small
+// cache: the writes of a family all carry its one TTL, so they pay neither
+// the formatting nor the boxing. A slot holds the last TTL that hashed to it.
+func ttlArgAny(ttl time.Duration) any {
+	slot := &ttlArgs[(uint64(ttl)*0x9E3779B97F4A7C15)>>(64-ttlArgsBits)]
+	if t := slot.Load(); t != nil && t.ttl == ttl {
+		return t.arg
+	}
+	t := &ttlText{ttl: ttl, arg: ttlArg(ttl)}
+	slot.Store(t)
+	return t.arg
+}
+
+type ttlText struct {
+	ttl time.Duration
+	arg any
+}
+
+const ttlArgsBits = 6
+
+var ttlArgs [1 << ttlArgsBits]atomic.Pointer[ttlText]
 
 // command returns the arguments of a command: name, key, then each of
 // rest, in one allocation (go-redis's variadic helpers copy them once more).
@@ -231,15 +258,34 @@ func (r *redisBackend) HIncrByFloat(ctx context.Context, key, field string, f fl
 }
 
 func (r *redisBackend) HIncrByMany(ctx context.Context, key string, ttl time.Duration, fields []string, ns []int64) ([]int64, error) {
-	p := r.c.TxPipeline()
+	if 2*len(fields) >= maxScriptArgs {
+		return r.hIncrByManyTx(ctx, key, ttl, fields, ns)
+	}
+	argv := make([]any, 0, 1+2*len(fields))
+	argv = append(argv, ttlArgAny(ttl))
 	for i, f := range fields {
-		p.HIncrBy(ctx, key, f, ns[i])
+		argv = append(argv, f, ns[i])
+	}
+	vals, err := hIncrByExpire.Run(ctx, r.c, []string{key}, argv...).Int64Slice()
+	if err != nil {
+		return make([]int64, len(fields)), err
+	}
+	return vals, nil
+}
+
+// hIncrByManyTx is HIncrByMany for more fields than a script takes: the
+// increments and the expiry refresh in one MULTI/EXEC.
+func (r *redisBackend) hIncrByManyTx(ctx context.Context, key string, ttl time.Duration, fields []string, ns []int64) ([]int64, error) {
+	p := r.c.TxPipeline()
+	cmds := make([]*redis.IntCmd, len(fields))
+	for i, f := range fields {
+		cmds[i] = p.HIncrBy(ctx, key, f, ns[i])
 	}
 	expire(p, key, ttl)
-	cmds, err := p.Exec(ctx) // the queued commands, in order
+	_, err := p.Exec(ctx)
 	out := make([]int64, len(fields))
-	for i := range out {
-		out[i] = cmds[i].(*redis.IntCmd).Val()
+	for i, c := range cmds {
+		out[i] = c.Val()
 	}
 	return out, err
 }

@@ -183,6 +183,9 @@ func (z SortedSet[T]) zadd(ctx context.Context, mode string, in []Scored[T]) (_ 
 	if err != nil {
 		return 0, err
 	}
+	if rb, ok := b.(*redisBackend); ok && len(in) == 1 {
+		return z.zaddOne(ctx, rb, mode, in[0])
+	}
 	members, scores := make([]string, len(in)), make([]float64, len(in))
 	for i, s := range in {
 		if math.IsNaN(s.Score) {
@@ -194,6 +197,21 @@ func (z SortedSet[T]) zadd(ctx context.Context, mode string, in []Scored[T]) (_ 
 		scores[i] = s.Score
 	}
 	n, err := b.ZAdd(ctx, z.key, z.f.ttl, mode, members, scores)
+	return int(n), keyErr("add", z.key, err)
+}
+
+// zaddOne is zadd of one member on Redis: called directly, not through the
+// backend interface, its member and score slices stay on the stack.
+func (z SortedSet[T]) zaddOne(ctx context.Context, rb *redisBackend, mode string, in Scored[T]) (int, error) {
+	if math.IsNaN(in.Score) {
+		return 0, keyErr("add", z.key, errNaNScore)
+	}
+	m, err := z.encode(in.Member)
+	if err != nil {
+		return 0, err
+	}
+	members, scores := [1]string{m}, [1]float64{in.Score}
+	n, err := rb.ZAdd(ctx, z.key, z.f.ttl, mode, members[:], scores[:])
 	return int(n), keyErr("add", z.key, err)
 }
 

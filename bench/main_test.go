@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -43,14 +45,24 @@ func TestMain(m *testing.M) {
 }
 
 // roundTrips counts the round trips a go-redis client makes: one per command
-// sent alone, one per pipeline or transaction.
-type roundTrips struct{ n atomic.Int64 }
+// sent alone, one per pipeline or transaction. While recording, it also
+// notes what each round trip sent, so that a comparison can check that
+// ours and raw go-redis send the same commands.
+type roundTrips struct {
+	n         atomic.Int64
+	recording atomic.Bool
+	mu        sync.Mutex
+	sent      []string
+}
 
 func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		r.n.Add(1)
+		if r.recording.Load() {
+			r.note(signature(cmd))
+		}
 		return next(ctx, cmd)
 	}
 }
@@ -58,8 +70,45 @@ func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		r.n.Add(1)
+		if r.recording.Load() {
+			names := make([]string, len(cmds))
+			for i, c := range cmds {
+				names[i] = signature(c)
+			}
+			r.note("[" + strings.Join(names, " ") + "]")
+		}
 		return next(ctx, cmds)
 	}
+}
+
+func (r *roundTrips) note(s string) {
+	r.mu.Lock()
+	r.sent = append(r.sent, s)
+	r.mu.Unlock()
+}
+
+// record returns what do sent, one entry per round trip.
+func (r *roundTrips) record(do func() error) ([]string, error) {
+	r.mu.Lock()
+	r.sent = nil
+	r.mu.Unlock()
+	r.recording.Store(true)
+	err := do()
+	r.recording.Store(false)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sent, err
+}
+
+// signature is a command's name, with the script of an EVALSHA and the
+// options of a command (its arguments that are not keys or values are
+// not distinguished: both sides use their own keys).
+func signature(cmd redis.Cmder) string {
+	name := strings.ToLower(cmd.Name())
+	if args := cmd.Args(); (name == "evalsha" || name == "eval") && len(args) > 1 {
+		return fmt.Sprintf("%s(%.12v)", name, args[1])
+	}
+	return name
 }
 
 // impl is one implementation of an operation: op does the i-th operation,
@@ -73,8 +122,14 @@ type impl struct {
 
 // compare runs every implementation of one operation as sub-benchmarks
 // side by side, reporting allocations and, when rt is set, round trips per
-// operation.
+// operation. On Redis it checks that ours and raw send the same commands in
+// the same round trips, unless sameCommands is false (a batch, compared
+// with a pipeline by design).
 func compare(b *testing.B, op string, rt *roundTrips, impls ...impl) {
+	compareSent(b, op, rt, true, impls...)
+}
+
+func compareSent(b *testing.B, op string, rt *roundTrips, sameCommands bool, impls ...impl) {
 	b.Run(op, func(b *testing.B) {
 		order := append([]impl(nil), impls...)
 		if reversed {
@@ -82,15 +137,28 @@ func compare(b *testing.B, op string, rt *roundTrips, impls ...impl) {
 				order[i], order[j] = order[j], order[i]
 			}
 		}
+		sent := map[string]string{}
 		for _, im := range order {
-			b.Run(im.name, func(b *testing.B) { run(b, rt, im) })
+			b.Run(im.name, func(b *testing.B) {
+				if s := run(b, rt, im); s != "" {
+					sent[im.name] = s
+				}
+			})
+		}
+		if rt != nil && sameCommands && sent["ours"] != "" && sent["raw"] != "" && sent["ours"] != sent["raw"] {
+			b.Fatalf("%s: ours sends %s but raw sends %s: not the same commands", op, sent["ours"], sent["raw"])
 		}
 	})
 }
 
-func run(b *testing.B, rt *roundTrips, im impl) {
+// run times b.N operations, then, on Redis, records what one more sends.
+func run(b *testing.B, rt *roundTrips, im impl) (sent string) {
+	extra := 0
+	if rt != nil {
+		extra = 1
+	}
 	if im.prep != nil {
-		if err := im.prep(b.N); err != nil {
+		if err := im.prep(b.N + extra); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -106,7 +174,13 @@ func run(b *testing.B, rt *roundTrips, im impl) {
 		}
 	}
 	b.StopTimer()
-	if rt != nil {
-		b.ReportMetric(float64(rt.n.Load()-start)/float64(b.N), "roundtrips/op")
+	if rt == nil {
+		return ""
 	}
+	b.ReportMetric(float64(rt.n.Load()-start)/float64(b.N), "roundtrips/op")
+	cmds, err := rt.record(func() error { return im.op(b.N) })
+	if err != nil {
+		b.Fatalf("%s: %v", im.name, err)
+	}
+	return strings.Join(cmds, " ")
 }

@@ -6,11 +6,11 @@ package memstore
 // "[abc]" one of the listed bytes, "[^abc]" any other byte, "[a-z]" a byte
 // in the range (in either order), and '\' makes the next byte literal, in
 // and out of brackets. Redis's quirks are kept: a '[' without its ']' runs
-// to the end of the pattern, a '-' right before the closing ']' makes a
-// range that swallows it, a trailing '\' matches itself, bytes from 0x80 up
-// sort below 0x00 in ranges (x86-64's signed char), and the empty string
-// matches no pattern but the empty one, not even "*" (SCAN special-cases
-// "*"; see scanMatch).
+// to the end of the pattern, "[]" is an empty class that matches nothing, a
+// '-' right before the closing ']' makes a range that swallows it, a
+// trailing '\' matches itself, bytes from 0x80 up sort below 0x00 in ranges
+// (x86-64's signed char), and the empty string matches no pattern but the
+// empty one, not even "*" (SCAN special-cases "*"; see scanMatch).
 func globMatch(pattern, s string) bool {
 	skipLonger := false
 	return globMatchFrom(pattern, s, &skipLonger)

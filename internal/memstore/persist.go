@@ -19,7 +19,7 @@ import (
 //
 //	header   the magic "MEMSTORE", then the format version, a 4-byte
 //	         little-endian uint32 (1)
-//	entries  one per live key, each:
+//	entries  one per live key, in no particular order, each:
 //	           type   a byte: 0 string, 1 hash, 2 set, 3 sorted set, plus
 //	                  0x80 when the key has an expiry
 //	           expiry with 0x80 only: the deadline in unix milliseconds, an
@@ -145,8 +145,9 @@ func Open(opts Options) (*Store, error) {
 // after the lock is released. A snapshot is therefore consistent shard by
 // shard, not across shards: a multi-key command that runs during a save may
 // be in it for some of its keys only. Keys expired when their shard is
-// encoded are left out. The file is replaced atomically: a crash at any
-// moment leaves either the previous snapshot or this one. Saves are
+// encoded are left out. The file (mode 0600) is replaced atomically: a crash
+// at any moment leaves either the previous snapshot or this one, and at
+// worst a stale Path+".tmp", which the next save overwrites. Saves are
 // serialised. Save fails with ErrNoPath for a store without a Path.
 func (s *Store) Save() error {
 	switch {

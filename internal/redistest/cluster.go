@@ -60,7 +60,7 @@ func StartCluster(masters int, extra ...string) (*Cluster, error) {
 	}
 	c := &Cluster{Password: passwordOf(extra)}
 	for i := 0; i < masters; i++ {
-		s, err := startServer(c.Password, clusterArgs(extra))
+		s, err := startServer(serverConfig{password: c.Password}, clusterArgs(extra))
 		if err != nil {
 			c.Stop()
 			return nil, err

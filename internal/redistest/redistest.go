@@ -11,6 +11,7 @@ package redistest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,23 +46,43 @@ func (e notInstalled) Error() string {
 
 func (e notInstalled) Is(target error) bool { return target == ErrNotInstalled }
 
-// Server is one redis-server process.
+// Server is one redis-server process on a fixed loopback address. Its
+// process can be crashed and replaced ([Server.Restart], [Server.Kill],
+// [Server.StartAgain]) without the address changing.
 type Server struct {
 	Addr string // host:port on loopback
 
-	cmd  *exec.Cmd
-	dir  string        // temporary directory: data, configuration, log
-	log  string        // the file that receives the server's output
-	done chan struct{} // closed when the process has exited
+	bin      string      // the redis-server binary
+	args     []string    // its command line, reused by a restart
+	password string      // what the readiness check authenticates with
+	tls      *tls.Config // set for a TLS-only server
+	dir      string      // temporary directory: data, configuration, log
+	log      string      // the file that receives the server's output
 
+	p atomic.Pointer[proc] // the current process; nil before the first start
+
+	opMu     sync.Mutex // serializes Restart, Kill, StartAgain and Stop
+	stopped  bool       // Stop was called; guarded by opMu
 	stopOnce sync.Once
+}
+
+// proc is one redis-server process of a [Server].
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+}
+
+// serverConfig is what starting a server needs besides its command line.
+type serverConfig struct {
+	password string      // for the readiness check
+	tls      *tls.Config // for a TLS-only server, the client configuration
 }
 
 // Start starts redis-server on a free loopback port with persistence off and
 // the extra configuration args (e.g. "--requirepass", "x"), and waits until
 // it answers PING.
 func Start(args ...string) (*Server, error) {
-	return startServer(passwordOf(args), func(port int, dir string) ([]string, error) {
+	return startServer(serverConfig{password: passwordOf(args)}, func(port int, dir string) ([]string, error) {
 		return append(baseArgs(port, dir), args...), nil
 	})
 }
@@ -70,21 +92,25 @@ type argsFunc func(port int, dir string) ([]string, error)
 
 // baseArgs is the command line every data node starts with.
 func baseArgs(port int, dir string) []string {
-	return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"}
+	return append([]string{"--port", strconv.Itoa(port)}, commonArgs(dir)...)
+}
+
+// commonArgs is the command line of every data node but its port: loopback
+// only, persistence off, in the foreground.
+func commonArgs(dir string) []string {
+	return []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no"}
 }
 
 // startServer starts redis-server with the args from build, trying a fresh
 // port up to three times (another process may take a free port first).
-// password is what the readiness check authenticates with.
-func startServer(password string, build argsFunc) (*Server, error) {
+func startServer(cfg serverConfig, build argsFunc) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, ErrNotInstalled
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := start(bin, password, build)
+		s, err := start(bin, cfg, build)
 		if err == nil {
 			return s, nil
 		}
@@ -93,7 +119,7 @@ func startServer(password string, build argsFunc) (*Server, error) {
 	return nil, lastErr
 }
 
-func start(bin, password string, build argsFunc) (*Server, error) {
+func start(bin string, cfg serverConfig, build argsFunc) (*Server, error) {
 	ports, err := freePorts(1)
 	if err != nil {
 		return nil, err
@@ -108,26 +134,37 @@ func start(bin, password string, build argsFunc) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir,
-		log: filepath.Join(dir, "output.log"), done: make(chan struct{})}
-	out, err := os.Create(s.log)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	defer out.Close() // the child keeps its own descriptor
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Stdout, s.cmd.Stderr = out, out
-	s.cmd.SysProcAttr = sysProcAttr()
-	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	if err := s.waitReady(password); err != nil {
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), bin: bin, args: args,
+		password: cfg.password, tls: cfg.tls, dir: dir, log: filepath.Join(dir, "output.log")}
+	if err := s.launch(); err != nil {
 		return nil, s.fail("did not start", err)
 	}
 	return s, nil
+}
+
+// launch starts a process with s's command line, appending its output to
+// the log, and waits until it answers. On failure the process is killed.
+func (s *Server) launch() error {
+	out, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close() // the child keeps its own descriptor
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.done) }()
+	s.p.Store(p)
+	if err := s.waitReady(p); err != nil {
+		p.kill()
+		<-p.done
+		return err
+	}
+	return nil
 }
 
 // errorf returns an error naming s, with the tail of its log.
@@ -153,14 +190,14 @@ func passwordOf(args []string) string {
 }
 
 // waitReady waits up to five seconds until the server answers, and checks
-// that the answer comes from this process and not from another server that
+// that the answer comes from process p and not from another server that
 // took the port first.
-func (s *Server) waitReady(password string) error {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: password, MaxRetries: -1, DialerRetries: 1})
+func (s *Server) waitReady(p *proc) error {
+	c := s.client()
 	defer c.Close()
-	want := "process_id:" + strconv.Itoa(s.cmd.Process.Pid)
+	want := "process_id:" + strconv.Itoa(p.cmd.Process.Pid)
 	return poll(context.Background(), 5*time.Second, func(ctx context.Context) error {
-		if s.exited() {
+		if p.exited() {
 			return errStop{errors.New("process exited")}
 		}
 		// A plain dial first: go-redis logs every refused dial.
@@ -181,25 +218,49 @@ func (s *Server) waitReady(password string) error {
 	})
 }
 
-// exited reports whether the process has exited.
+// client returns a client of s for the package's own checks: no retries,
+// one dial attempt, calls bounded by their context, the password and TLS
+// configuration of s.
+func (s *Server) client() *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.password, TLSConfig: s.tls,
+		MaxRetries: -1, DialerRetries: 1, ContextTimeoutEnabled: true})
+}
+
+// exited reports whether the current process has exited (or none started).
 func (s *Server) exited() bool {
+	p := s.p.Load()
+	return p == nil || p.exited()
+}
+
+// kill sends SIGKILL to the current process without waiting for it.
+func (s *Server) kill() {
+	if p := s.p.Load(); p != nil {
+		p.kill()
+	}
+}
+
+func (p *proc) exited() bool {
 	select {
-	case <-s.done:
+	case <-p.done:
 		return true
 	default:
 		return false
 	}
 }
 
-// kill sends SIGKILL to the process without waiting for it.
-func (s *Server) kill() { s.cmd.Process.Kill() }
+func (p *proc) kill() { p.cmd.Process.Kill() }
 
 // Stop kills the server, waits for it to exit and removes its directory.
-// Stopping twice is harmless.
+// Stopping twice is harmless; a stopped server cannot be started again.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
-		s.kill()
-		<-s.done
+		s.opMu.Lock()
+		defer s.opMu.Unlock()
+		s.stopped = true
+		if p := s.p.Load(); p != nil {
+			p.kill()
+			<-p.done
+		}
 		os.RemoveAll(s.dir)
 	})
 }

@@ -64,7 +64,7 @@ func StartSentinel(opts ...SentinelOption) (*Sentinel, error) {
 		return nil, err
 	}
 	master := s.data[0]
-	sen, err := startServer(s.Password, s.sentinelArgs(master.Addr))
+	sen, err := startServer(serverConfig{password: s.Password}, s.sentinelArgs(master.Addr))
 	if err != nil {
 		s.Stop()
 		return nil, err
