@@ -41,14 +41,15 @@ const (
 	// faultSlack is how much longer than its deadline a call may take. A
 	// call that reaches its deadline returns when go-redis notices: the
 	// socket deadline it set from the context fires, or the select on
-	// ctx.Done() in its dial queue or retry backoff wakes, then the
-	// goroutine is scheduled. That is microseconds on an idle machine, but
-	// here 8 workers, the race detector and a redis-server being restarted
-	// share the CPUs, and a GC or a scheduling delay of a few tens of
-	// milliseconds is ordinary. 150 ms is three times the worst overrun
-	// seen in the runs recorded in RELIABILITY.md, and still well below a
-	// second deadline: a call held by a paused server (the bug this looks
-	// for) overruns by the pause, 600 ms or more, or by read_timeout (1 s).
+	// ctx.Done() in its dial queue or retry backoff wakes, and then the
+	// goroutine has to be scheduled. The worst overrun measured (see
+	// RELIABILITY.md) is under 5 ms, with the race detector, 8 workers, a
+	// redis-server being restarted and, in `go test ./...`, other packages'
+	// tests sharing two CPUs. 150 ms leaves room for a slower, busier CI
+	// machine (a GC cycle, a descheduled thread) and stays well below the
+	// overruns of what this looks for: a call that a paused server holds
+	// overruns by the rest of the pause (hundreds of ms here) or by
+	// read_timeout (1 s), one stuck in a dial by dial_timeout (1 s).
 	faultSlack = 150 * time.Millisecond
 	// faultResumeLimit is how soon after the server is back a call must
 	// succeed again.
@@ -112,6 +113,10 @@ type faultEvent struct {
 	start   time.Time // the fault began (before the SIGKILL, the pause)
 	downTil time.Time // for an outage: no server from start to here
 	ready   time.Time // the server serves again: a new one answered, or the pause or sleep ended
+
+	// memoErrs is the memoized functions' BackendErrors at start and at
+	// downTil, for an outage.
+	memoErrs [2]uint64
 
 	// readyNs is ready for the workers (unix ns), set once it is known;
 	// firstOK is the end (unix ns) of the first Redis call begun after
@@ -585,13 +590,13 @@ func (s goroutineSnapshot) leakedSince(base goroutineSnapshot) []string {
 func waitGoroutines(t *testing.T, base goroutineSnapshot, baseN int) (after int) {
 	t.Helper()
 	deadline := time.Now().Add(faultLeakWait)
-	for {
+	for i := 0; ; i++ {
 		n := runtime.NumGoroutine()
 		leaked := takeGoroutines().leakedSince(base)
 		if n <= baseN && len(leaked) == 0 {
 			return n
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || i == 1000 {
 			t.Errorf("goroutines: %d before, %d after %v; new ones of this module or go-redis:\n%s",
 				baseN, n, faultLeakWait, strings.Join(leaked, "\n\n"))
 			return n
@@ -614,7 +619,8 @@ func faultConn(t *testing.T, addr string, extra string) *Conn {
 // run: a call's context deadline bounds it while the server is paused, on
 // a warm connection and on a cold one (whose handshake the pause holds),
 // because a DSN-made client has ContextTimeoutEnabled; with
-// context_timeout_enabled=false the same call waits out the pause.
+// context_timeout_enabled=false the same call waits for read_timeout (1 s)
+// or the end of the pause, whichever comes first.
 func TestFaultsDeadlineBoundsCallsUnderPause(t *testing.T) {
 	srv := redistest.StartForTest(t)
 	bg := context.Background()
@@ -668,7 +674,8 @@ func TestFaults(t *testing.T) {
 		wrong = append(wrong, s)
 	}
 
-	// The load.
+	// The load. Whatever happens, the workers stop and the connection is
+	// closed before the test ends.
 	var stop atomic.Bool
 	stats := make([]*callStats, faultWorkers)
 	var wg sync.WaitGroup
@@ -682,6 +689,17 @@ func TestFaults(t *testing.T) {
 	}
 	workersDone := make(chan struct{})
 	go func() { wg.Wait(); close(workersDone) }()
+	stopLoad := func() {
+		stop.Store(true)
+		select {
+		case <-workersDone:
+		case <-time.After(10 * time.Second):
+			t.Error("the workers did not stop within 10s")
+		}
+	}
+	defer conn.Close()
+	defer stopLoad()
+	memoErrs := func() uint64 { return load.memo.Stats().BackendErrors + load.lease.Stats().BackendErrors }
 
 	// The faults, each after some quiet time; each waits for the load to
 	// resume (or faultResumeLimit and a second) before the next.
@@ -698,9 +716,11 @@ func TestFaults(t *testing.T) {
 			ev.downTil = ev.start
 			ev.back(time.Now())
 		case faultOutage:
+			ev.memoErrs[0] = memoErrs()
 			srv.Kill()
 			time.Sleep(faultDown) // the outage
 			ev.downTil = time.Now()
+			ev.memoErrs[1] = memoErrs()
 			require.NoError(t, srv.StartAgain())
 			ev.back(time.Now())
 		case faultPauseK:
@@ -715,12 +735,7 @@ func TestFaults(t *testing.T) {
 		}
 	}
 	time.Sleep(quiet)
-	stop.Store(true)
-	select {
-	case <-workersDone:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the workers did not stop within 10s")
-	}
+	stopLoad()
 	elapsed := time.Since(start)
 	require.NoError(t, conn.Close())
 	srv.Stop()
@@ -756,12 +771,9 @@ func TestFaults(t *testing.T) {
 		failedTotal += n
 	}
 	t.Logf("failed calls: %d (%.1f%%); errors: %v", failedTotal, 100*float64(failedTotal)/float64(len(all)), errs)
-	for name := range calls {
-		if calls[name] == 0 {
-			t.Errorf("%s never ran", name)
-		}
+	for name := range uniqueNames(load.ops) {
+		assert.Positive(t, calls[name], "%s ran", name)
 	}
-	require.Len(t, calls, len(uniqueNames(load.ops)), "every operation ran")
 
 	assert.Empty(t, panics, "panics")
 	assert.Empty(t, wrong, "results that contradict what was stored")
@@ -793,26 +805,34 @@ func TestFaults(t *testing.T) {
 	// dials) returns the deadline's error: see
 	// TestMemoizeServesWhileRedisIsSlowToFail for that gap.
 	var during, served, timedOut int
-	for _, c := range memo {
-		for _, ev := range events {
-			if ev.kind == faultOutage && !c.start.Before(ev.start) && !c.end.After(ev.downTil) {
-				during++
-				switch {
-				case c.err == nil:
-					served++ // and the value was checked
-				case errors.Is(c.err, context.DeadlineExceeded):
-					timedOut++
-				default:
-					t.Errorf("a memoized call during an outage failed: %v", c.err)
-				}
+	for _, ev := range events {
+		if ev.kind != faultOutage {
+			continue
+		}
+		var evServed int
+		for _, c := range memo {
+			if c.start.Before(ev.start) || c.end.After(ev.downTil) {
+				continue
+			}
+			during++
+			switch {
+			case c.err == nil:
+				evServed++ // and the value was checked
+			case errors.Is(c.err, context.DeadlineExceeded):
+				timedOut++
+			default:
+				t.Errorf("a memoized call during an outage failed: %v", c.err)
 			}
 		}
+		served += evServed
+		counted := ev.memoErrs[1] - ev.memoErrs[0]
+		assert.GreaterOrEqual(t, counted, uint64(evServed),
+			"outage at %v: each memoized call served without Redis counts a backend error", ev.start.Sub(start).Round(time.Millisecond))
 	}
 	ms, ls := load.memo.Stats(), load.lease.Stats()
 	t.Logf("memoized calls while the server was down: %d, %d served by the function, %d out of time; stats: %+v, with lease: %+v",
 		during, served, timedOut, ms, ls)
 	require.Positive(t, served, "memoized calls served by the function during the outages")
-	assert.GreaterOrEqual(t, ms.BackendErrors+ls.BackendErrors, uint64(served), "each call served without Redis counts a backend error")
 	t.Logf("goroutines: %d before, %d after", baseN, after)
 }
 
