@@ -367,6 +367,12 @@ func TestMemoizeKeysAndInvalidate(t *testing.T) {
 		require.True(t, existed)
 		_, _ = m.Call(ctx, query{"eu", 1})
 		require.Equal(t, int32(2), calls.Load(), "invalidated: computed again")
+		_, _ = m.Call(ctx, query{"eu", 2})
+		n, err := m.InvalidateAll(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 2, n, "the whole family")
+		_, _ = m.Call(ctx, query{"eu", 1})
+		require.Equal(t, int32(4), calls.Load())
 
 		none := Memoize(func(ctx context.Context, _ struct{}) (string, error) { return "config", nil },
 			MemoOptions[struct{}]{Options: e.opts("config")})
