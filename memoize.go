@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/gocaches/caches/internal/memstore"
 )
 
 // MemoOptions configure [Memoize]. The zero value is usable: results live
@@ -31,6 +33,14 @@ type MemoOptions[A any] struct {
 	// LoadTimeout bounds one computation of the function, which runs under a
 	// context that callers leaving do not cancel. Default: one minute.
 	LoadTimeout time.Duration
+
+	// CacheTimeout bounds each round trip to Redis of a call (the read, the
+	// lease, the store), so that a slow, paused or unreachable Redis turns
+	// into a backend failure (see Strict) while the caller's deadline still
+	// leaves time to call the function. Default: 100 ms, and never more than
+	// half of the time left before the caller's deadline. The in-process
+	// store does not stall and is not bounded.
+	CacheTimeout time.Duration
 
 	// Lease makes one process compute a missing result while the others
 	// sharing the backend wait for it: the computing process holds a lease
@@ -129,6 +139,9 @@ func Memoize[A, R any](fn func(context.Context, A) (R, error), opts MemoOptions[
 	if m.opts.LeaseTTL <= 0 {
 		m.opts.LeaseTTL = m.opts.LoadTimeout
 	}
+	if m.opts.CacheTimeout <= 0 {
+		m.opts.CacheTimeout = 100 * time.Millisecond
+	}
 	if m.opts.LeasePoll <= 0 {
 		m.opts.LeasePoll = 20 * time.Millisecond
 	}
@@ -212,7 +225,9 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 	if err != nil {
 		return m.degraded(ctx, key, a, err)
 	}
-	s, ok, err := b.Get(ctx, key)
+	rctx, cancel := m.cacheCtx(ctx, b)
+	s, ok, err := b.Get(rctx, key)
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
@@ -226,6 +241,19 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 	}
 	m.stats.misses.Add(1)
 	return m.load(ctx, key, a, b)
+}
+
+// cacheCtx bounds one round trip to a Redis backend by CacheTimeout, or by
+// half of the time ctx has left; see [MemoOptions.CacheTimeout].
+func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend) (context.Context, context.CancelFunc) {
+	if _, inProcess := b.(*memstore.Store); inProcess {
+		return ctx, func() {}
+	}
+	budget := m.opts.CacheTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(dl)/2)
+	}
+	return context.WithTimeout(ctx, budget)
 }
 
 // hit decodes a stored entry; hit is false when it is unusable.
@@ -301,7 +329,7 @@ func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend) (R
 			return v, nil
 		}
 		if token != "" {
-			defer b.DelIfEqual(context.WithoutCancel(ctx), leaseKey(key), token)
+			defer m.release(ctx, b, key, token)
 		}
 	}
 	start := m.opts.Now()
@@ -314,6 +342,15 @@ func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend) (R
 	}
 	m.store(ctx, key, b, v, m.opts.Now().Sub(start))
 	return v, nil
+}
+
+// release deletes key's lease if it still holds token, within CacheTimeout.
+func (m *Memo[A, R]) release(ctx context.Context, b backend, key, token string) {
+	rctx, cancel := m.cacheCtx(context.WithoutCancel(ctx), b)
+	defer cancel()
+	if _, err := b.DelIfEqual(rctx, leaseKey(key), token); err != nil {
+		m.backendFailed(key, err)
+	}
 }
 
 // leaseKey is the key of key's lease. A raw '%' followed by "le" cannot come
@@ -329,7 +366,9 @@ func (m *Memo[A, R]) acquire(ctx context.Context, key string, b backend) (token 
 	token = newToken()
 	waited := false
 	for {
-		ok, err := b.SetNX(ctx, leaseKey(key), token, m.opts.LeaseTTL)
+		sctx, cancel := m.cacheCtx(ctx, b)
+		ok, err := b.SetNX(sctx, leaseKey(key), token, m.opts.LeaseTTL)
+		cancel()
 		if err != nil {
 			m.backendFailed(key, err)
 			return "", v, false
@@ -392,7 +431,9 @@ func (m *Memo[A, R]) store(ctx context.Context, key string, b backend, v R, delt
 	if m.family.ttl > 0 {
 		expiry = m.opts.Now().Add(m.family.ttl).UnixMilli()
 	}
-	if err := b.Set(ctx, key, formatEntry(false, delta.Milliseconds(), expiry, payload), m.family.ttl); err != nil {
+	sctx, cancel := m.cacheCtx(ctx, b)
+	defer cancel()
+	if err := b.Set(sctx, key, formatEntry(false, delta.Milliseconds(), expiry, payload), m.family.ttl); err != nil {
 		m.backendFailed(key, err)
 	}
 }
@@ -403,7 +444,9 @@ func (m *Memo[A, R]) storeError(ctx context.Context, key string, b backend, err 
 		return
 	}
 	ttl := max(m.opts.ErrorTTL, time.Millisecond)
-	if serr := b.Set(ctx, key, formatEntry(true, 0, 0, err.Error()), ttl); serr != nil {
+	sctx, cancel := m.cacheCtx(ctx, b)
+	defer cancel()
+	if serr := b.Set(sctx, key, formatEntry(true, 0, 0, err.Error()), ttl); serr != nil {
 		m.backendFailed(key, serr)
 	}
 }

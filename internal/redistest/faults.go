@@ -119,7 +119,7 @@ func (s *Server) Pause(ctx context.Context, d time.Duration) error {
 // refuses DEBUG otherwise.
 func (s *Server) DebugSleep(ctx context.Context, d time.Duration) error {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr, Password: s.password, TLSConfig: s.tls,
-		MaxRetries: -1, DialerRetries: 1, ReadTimeout: d + 5*time.Second})
+		MaxRetries: -1, DialerRetries: 1, ReadTimeout: d + 5*time.Second, ContextTimeoutEnabled: true})
 	defer c.Close()
 	secs := strconv.FormatFloat(d.Seconds(), 'f', 3, 64)
 	if err := c.Do(ctx, "DEBUG", "SLEEP", secs).Err(); err != nil {

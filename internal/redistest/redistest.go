@@ -1,7 +1,11 @@
 // Package redistest starts real redis-server processes on free loopback
-// ports for the tests, and stops them: single servers ([Start], [Shared]),
-// a cluster of masters ([StartCluster], [SharedCluster]) and a master with a
-// replica watched by a sentinel ([StartSentinel], [SharedSentinel]).
+// ports for the tests, and stops them: single servers ([Start], [Shared],
+// [StartForTest]), TLS-only servers with certificates made for them
+// ([StartTLS]), a cluster of masters ([StartCluster], [SharedCluster]) and
+// a master with a replica watched by a sentinel ([StartSentinel],
+// [SharedSentinel]). A server can be crashed and brought back on its
+// address ([Server.Restart], [Server.Kill], [Server.StartAgain]), paused
+// ([Server.Pause]) and stalled ([Server.DebugSleep]).
 //
 // When redis-server is not installed, tests skip with a clear message,
 // unless the environment variable CACHES_REQUIRE_REDIS is set to 1 (as
