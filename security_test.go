@@ -82,3 +82,38 @@ func (l *captureLogger) String() string {
 type stderrLogger struct{}
 
 func (stderrLogger) Printf(_ context.Context, format string, v ...any) { log.Printf(format, v...) }
+
+// TestTLS connects over rediss:// to a real TLS server: with its CA given by
+// ca_cert it works; with an unrelated CA, or the system's roots, the server
+// is rejected. With a password, neither error shows it.
+func TestTLS(t *testing.T) {
+	ts := redistest.StartTLSForTest(t, "--requirepass", "tls-s3cret")
+	ctx := context.Background()
+	use := func(dsn string) error {
+		conn, err := Open(dsn)
+		require.NoError(t, err)
+		defer conn.Close()
+		k := NewKeyCache[string](Options{Prefix: "tls", Conn: conn}).Key(1)
+		if err := k.Set(ctx, "over TLS"); err != nil {
+			return err
+		}
+		v, err := k.Get(ctx)
+		require.Equal(t, "over TLS", v)
+		return err
+	}
+	base := "rediss://:tls-s3cret@" + ts.Addr + "/0?max_retries=-1&dial_timeout=2s"
+	require.NoError(t, use(base+"&ca_cert="+ts.CAFile), "the server's CA verifies it")
+
+	err := use(base + "&ca_cert=" + ts.OtherCAFile)
+	require.ErrorContains(t, err, "certificate signed by unknown authority", "an unrelated CA rejects it")
+	require.NotContains(t, err.Error(), "tls-s3cret")
+	err = use(base)
+	require.ErrorContains(t, err, "certificate signed by unknown authority", "a self-signed server is rejected without its CA")
+
+	plain, err := Open("redis://:tls-s3cret@" + ts.Addr + "/0?max_retries=-1&dial_timeout=1s&read_timeout=1s")
+	require.NoError(t, err)
+	defer plain.Close()
+	err = NewKeyCache[string](Options{Prefix: "tls", Conn: plain}).Key(1).Set(ctx, "x")
+	require.Error(t, err, "plain TCP to a TLS port fails")
+	require.NotContains(t, err.Error(), "tls-s3cret")
+}
