@@ -64,18 +64,24 @@ func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	handles := make([]Key[V], len(entries))
 	values := make([]string, len(entries))
 	for i, e := range entries {
-		handles[i] = e.Key
 		var err error
 		if values[i], err = c.codec.encode(e.Value); err != nil {
 			return keyErr("encode", e.Key.key, err)
 		}
 	}
-	keys, err := c.keysOf(handles)
-	if err != nil {
-		return err
+	// The keys come straight from the entries (as keysOf checks them): no
+	// copy of the handles.
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		if e.Key.err != nil {
+			return e.Key.err
+		}
+		if e.Key.c != c {
+			return fmt.Errorf("caches: key %q belongs to another family", e.Key.key)
+		}
+		keys[i] = e.Key.key
 	}
 	b, err := c.backend()
 	if err != nil {

@@ -30,6 +30,9 @@ type Conn struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	famMu    sync.RWMutex         // guards families
+	families map[string][]*family // of an in-process store, by key prefix: for eviction stats
 }
 
 // Open parses dsn (see the DSN grammar in the package documentation) and
@@ -44,14 +47,11 @@ func Open(dsn string) (*Conn, error) {
 }
 
 func (s *dsnSpec) conn() (*Conn, error) {
-	b, err := s.open()
+	c, err := s.open()
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{name: s.name, desc: s.redacted, b: b}
-	if m, ok := b.(*memstore.Store); ok {
-		c.mem = m
-	}
+	c.name, c.desc = s.name, s.redacted
 	return c, nil
 }
 
@@ -112,14 +112,45 @@ func NewMemoryConn(opts MemoryOptions) *Conn {
 // cannot be read or is corrupt is an error naming it, and is left as it
 // was).
 func OpenMemory(opts MemoryOptions) (*Conn, error) {
+	c := &Conn{desc: memoryDesc(opts)}
 	m, err := memstore.Open(memstore.Options{
 		Now: opts.Now, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes,
-		EvictionSamples: opts.EvictionSamples, Path: opts.File, SavePoints: opts.SavePoints,
+		EvictionSamples: opts.EvictionSamples, OnEvict: c.evicted,
+		Path: opts.File, SavePoints: opts.SavePoints,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("caches: %w", err)
 	}
-	return &Conn{desc: memoryDesc(opts), b: m, mem: m}, nil
+	c.b, c.mem = m, m
+	return c, nil
+}
+
+// adopt records that f uses the connection, so that evictions from an
+// in-process store count in f's stats.
+func (c *Conn) adopt(f *family) {
+	if c.mem == nil || f.prefix == "" {
+		return
+	}
+	c.famMu.Lock()
+	defer c.famMu.Unlock()
+	if c.families == nil {
+		c.families = map[string][]*family{}
+	}
+	if !slices.Contains(c.families[f.prefix], f) {
+		c.families[f.prefix] = append(c.families[f.prefix], f)
+	}
+}
+
+// evicted counts an eviction in the stats of the families whose prefix
+// the key has: the key itself, or the part before one of its colons.
+func (c *Conn) evicted(key string) {
+	c.famMu.RLock()
+	defer c.famMu.RUnlock()
+	for i := len(key); i > 0; i = strings.LastIndexByte(key[:i], ':') {
+		for _, f := range c.families[key[:i]] {
+			f.stats.evictions.Add(1)
+		}
+	}
 }
 
 // memoryDesc describes an in-process store as its DSN.

@@ -56,7 +56,7 @@ const dsnSchemes = "redis, rediss, unix, redis+cluster, rediss+cluster, redis+se
 type dsnSpec struct {
 	name     string // the connection name, from the fragment
 	redacted string // the DSN with every password replaced by "xxxxx"
-	open     func() (backend, error)
+	open     func() (*Conn, error)
 }
 
 // parseDSN parses one DSN. Its errors never contain a password.
@@ -128,7 +128,7 @@ func (s *dsnSpec) setOpener(base, variant string, extra []string, u *url.URL) er
 			return err
 		}
 		ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
-		s.open = func() (backend, error) { return newRedisBackend(redis.NewClient(opts), true), nil }
+		s.open = func() (*Conn, error) { return &Conn{b: newRedisBackend(redis.NewClient(opts), true)}, nil }
 	case "cluster":
 		return s.setCluster(base, extra, u, ours)
 	case "sentinel":
@@ -212,7 +212,7 @@ func (s *dsnSpec) setCluster(base string, extra []string, u *url.URL, ours libOp
 		return err
 	}
 	ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
-	s.open = func() (backend, error) { return newRedisBackend(redis.NewClusterClient(opts), true), nil }
+	s.open = func() (*Conn, error) { return &Conn{b: newRedisBackend(redis.NewClusterClient(opts), true)}, nil }
 	return nil
 }
 
@@ -246,7 +246,7 @@ func (s *dsnSpec) setSentinel(base string, extra []string, u *url.URL, ours libO
 		opts.Username, opts.Password = opts.SentinelUsername, opts.SentinelPassword
 	}
 	ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
-	s.open = func() (backend, error) { return newRedisBackend(redis.NewFailoverClient(opts), true), nil }
+	s.open = func() (*Conn, error) { return &Conn{b: newRedisBackend(redis.NewFailoverClient(opts), true)}, nil }
 	return nil
 }
 
@@ -260,13 +260,7 @@ func (s *dsnSpec) setMemory(u *url.URL) error {
 	if err != nil {
 		return err
 	}
-	s.open = func() (backend, error) {
-		c, err := OpenMemory(opts)
-		if err != nil {
-			return nil, err
-		}
-		return c.b, nil
-	}
+	s.open = func() (*Conn, error) { return OpenMemory(opts) }
 	return nil
 }
 

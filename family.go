@@ -32,7 +32,11 @@ type resolvedConn struct {
 
 func newFamily(o Options) *family {
 	prefix, err := keyPrefix(o.Prefix, o.HashTag)
-	return &family{prefix: prefix, ttl: familyTTL(o.TTL), connName: o.Connection, conn: o.Conn, err: err}
+	f := &family{prefix: prefix, ttl: familyTTL(o.TTL), connName: o.Connection, conn: o.Conn, err: err}
+	if o.Conn != nil {
+		o.Conn.adopt(f)
+	}
+	return f
 }
 
 func familyTTL(ttl time.Duration) time.Duration {
@@ -62,6 +66,7 @@ func (f *family) backend() (backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.adopt(f)
 	f.resolved.Store(&resolvedConn{gen: gen, conn: c})
 	return c.backend()
 }
@@ -96,19 +101,22 @@ type Family interface {
 func (f *family) base() *family { return f }
 
 // Stats counts what a family's handles did in this process. Hits and misses
-// count reads that found or did not find a value (for a [Memo], its cache
-// lookups); Sets and Deletes count writes and removals; Invalidations counts
-// calls of Invalidate that reached this family (directly or through a
-// dependency) and InvalidatedKeys the keys they deleted; Errors counts
-// operations that failed, misses aside.
+// count reads that found or did not find a value; Sets and Deletes count
+// writes and removals; Invalidations counts calls of Invalidate that reached
+// this family (directly or through a dependency) and InvalidatedKeys the
+// keys they deleted; Evictions counts the family's keys that the bound of an
+// in-process store evicted (on Redis, evictions are the server's: see INFO
+// stats evicted_keys); Errors counts operations that failed, misses aside.
+// A [Memo] counts its cache lookups in [MemoStats] instead.
 type Stats struct {
 	Hits, Misses, Sets, Deletes    uint64
 	Invalidations, InvalidatedKeys uint64
+	Evictions                      uint64
 	Errors                         uint64
 }
 
 type familyCounters struct {
-	hits, misses, sets, deletes, invalidations, invalidatedKeys, errors atomic.Uint64
+	hits, misses, sets, deletes, invalidations, invalidatedKeys, evictions, errors atomic.Uint64
 }
 
 // Stats returns the family's counters so far.
@@ -116,7 +124,8 @@ func (f *family) Stats() Stats {
 	c := &f.stats
 	return Stats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Sets: c.sets.Load(), Deletes: c.deletes.Load(),
-		Invalidations: c.invalidations.Load(), InvalidatedKeys: c.invalidatedKeys.Load(), Errors: c.errors.Load(),
+		Invalidations: c.invalidations.Load(), InvalidatedKeys: c.invalidatedKeys.Load(),
+		Evictions: c.evictions.Load(), Errors: c.errors.Load(),
 	}
 }
 

@@ -61,6 +61,9 @@ func TestMemoryBound(t *testing.T) {
 	require.True(t, ok)
 	require.LessOrEqual(t, st.Keys, 100)
 	require.GreaterOrEqual(t, st.Evictions, uint64(900))
+	require.Equal(t, st.Evictions, fam.Stats().Evictions, "every eviction is counted in the family's stats")
+	other := NewKeyCache[int](Options{Prefix: "b:other", Conn: c})
+	require.Zero(t, other.Stats().Evictions, "a family whose keys were not evicted")
 	_, ok = NewRedisConn(nil).MemoryStats()
 	require.False(t, ok)
 }

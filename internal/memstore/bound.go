@@ -183,24 +183,29 @@ func (s *Store) evict(spare ...string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for b.over() {
-		if !s.evictOne(spare) {
+		ok, evicted := s.evictOne(spare)
+		if !ok {
 			return
+		}
+		if evicted != "" && s.onEvict != nil {
+			s.onEvict(evicted)
 		}
 	}
 }
 
 // evictOne evicts the least recently accessed of a few keys picked at
 // random, as Redis's approximated LRU does, or reclaims it if it has
-// expired, and reports whether the store had a key to pick. It picks a key
-// in spare only when the store holds no other.
-func (s *Store) evictOne(spare []string) bool {
+// expired, and reports whether the store had a key to pick and which key it
+// evicted, if any. It picks a key in spare only when the store holds no
+// other.
+func (s *Store) evictOne(spare []string) (ok bool, evicted string) {
 	var victim, spared *entry
 	var vsh, ssh *shard
 	for range s.bound.samples {
 		sh, e := s.randomEntry()
 		switch {
 		case e == nil:
-			return false
+			return false, ""
 		case slices.Contains(spare, e.key):
 			spared, ssh = e, sh
 		case victim == nil || e.access.Load() < victim.access.Load():
@@ -209,20 +214,21 @@ func (s *Store) evictOne(spare []string) bool {
 	}
 	if victim == nil {
 		if s.bound.keys.Load() > int64(len(spare)) {
-			return true // only spared keys came up: pick again
+			return true, "" // only spared keys came up: pick again
 		}
 		victim, vsh = spared, ssh
 	}
 	vsh.mu.Lock()
 	defer vsh.mu.Unlock()
 	if vsh.items[victim.key] != victim {
-		return true // deleted or replaced since it was picked: pick again
+		return true, "" // deleted or replaced since it was picked: pick again
 	}
 	if !victim.expired(s.nowMs()) {
 		s.bound.evictions.Add(1)
+		evicted = victim.key
 	}
 	vsh.remove(victim)
-	return true
+	return true, evicted
 }
 
 // randomEntry returns a key picked at random, expired or not, and its shard,

@@ -66,6 +66,11 @@ type Options struct {
 	// less means 5. It matters only in a bounded store.
 	EvictionSamples int
 
+	// OnEvict, if set, is called with each key a bound evicts (not with
+	// expired keys), after the key is gone and with no shard locked; evictions
+	// are serialised, so it must be quick and must not call the store.
+	OnEvict func(key string)
+
 	// Path is the file the store is loaded from by Open and saved to (see
 	// persist.go); empty means no persistence. A store with a Path must be
 	// created with Open: New panics.
@@ -263,7 +268,8 @@ type Store struct {
 	shards  []shard
 	mask    uint64
 	closed  atomic.Bool
-	bound   *bound       // nil when the store is unbounded
+	bound   *bound // nil when the store is unbounded
+	onEvict func(key string)
 	persist *persistence // nil without a Path
 
 	closeOnce sync.Once
@@ -304,6 +310,7 @@ func newStore(opts Options) *Store {
 		shards:  make([]shard, n),
 		mask:    uint64(n - 1),
 		bound:   newBound(opts),
+		onEvict: opts.OnEvict,
 		persist: newPersistence(opts),
 	}
 	if s.now == nil {
