@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gocaches/caches/internal/redistest"
 	"github.com/redis/go-redis/v9"
@@ -111,6 +112,18 @@ func signature(cmd redis.Cmder) string {
 	return name
 }
 
+// warmUp runs op for the benchmark time before the comparisons, so that no
+// implementation measured first in a process pays for warming it up.
+func warmUp(b *testing.B, op func(i int) error) {
+	b.Run("warmup", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := op(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // impl is one implementation of an operation: op does the i-th operation,
 // prep (untimed, optional) prepares n of them, e.g. fills the keys that n
 // Pops will take.
@@ -118,6 +131,9 @@ type impl struct {
 	name string
 	prep func(n int) error
 	op   func(i int) error
+	// pairWith names the implementation this one is also timed against in
+	// a paired sub-benchmark, <that>~<this> (see runPaired).
+	pairWith string
 }
 
 // compare runs every implementation of one operation as sub-benchmarks
@@ -148,7 +164,60 @@ func compareSent(b *testing.B, op string, rt *roundTrips, sameCommands bool, imp
 		if rt != nil && sameCommands && sent["ours"] != "" && sent["raw"] != "" && sent["ours"] != sent["raw"] {
 			b.Fatalf("%s: ours sends %s but raw sends %s: not the same commands", op, sent["ours"], sent["raw"])
 		}
+		chunk := 256 // in-process operations take nanoseconds: time them by the chunk
+		if rt != nil {
+			chunk = 4
+		}
+		for _, im := range order {
+			for _, x := range impls {
+				if im.pairWith == x.name {
+					b.Run(x.name+"~"+im.name, func(b *testing.B) { runPaired(b, x, im, chunk) })
+				}
+			}
+		}
 	})
+}
+
+// runPaired times x and y alternately, chunk operations of one then chunk
+// of the other (which goes first alternates too), and reports each one's
+// time per operation as x-ns/op and y-ns/op. Whatever else the machine does
+// in a round falls on both alike, so their ratio varies far less from
+// round to round than that of separate benchmarks.
+func runPaired(b *testing.B, x, y impl, chunk int) {
+	for _, im := range []impl{x, y} {
+		if im.prep != nil {
+			if err := im.prep(b.N); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	var tx, ty time.Duration
+	for i := 0; i < b.N; i += chunk {
+		n := min(chunk, b.N-i)
+		first, second, tFirst, tSecond := x, y, &tx, &ty
+		if (i/chunk)%2 == 1 {
+			first, second, tFirst, tSecond = y, x, &ty, &tx
+		}
+		t0 := time.Now()
+		for j := i; j < i+n; j++ {
+			if err := first.op(j); err != nil {
+				b.Fatalf("%s: %v", first.name, err)
+			}
+		}
+		t1 := time.Now()
+		for j := i; j < i+n; j++ {
+			if err := second.op(j); err != nil {
+				b.Fatalf("%s: %v", second.name, err)
+			}
+		}
+		t2 := time.Now()
+		*tFirst += t1.Sub(t0)
+		*tSecond += t2.Sub(t1)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(tx.Nanoseconds())/float64(b.N), "x-ns/op")
+	b.ReportMetric(float64(ty.Nanoseconds())/float64(b.N), "y-ns/op")
 }
 
 // run times b.N operations, then, on Redis, records what one more sends.

@@ -96,7 +96,7 @@ func BenchmarkMemory(b *testing.B) {
 			s, ok, err := st.Get(ctx, keys[i%memKeys])
 			return expect(ok && s == payload, err)
 		}},
-		{name: "go-cache", op: func(i int) error {
+		{name: "go-cache", pairWith: "ours", op: func(i int) error {
 			v, ok := gc.Get(keys[i%memKeys])
 			return expect(ok && v.(string) == payload, nil)
 		}},
@@ -116,11 +116,12 @@ func BenchmarkMemory(b *testing.B) {
 			}
 			return nil
 		}},
-		{name: "rwmutex-map", op: func(i int) error {
+		{name: "rwmutex-map", pairWith: "memstore", op: func(i int) error {
 			v, ok := floor.get(keys[i%memKeys])
 			return expect(ok && v == payload, nil)
 		}},
 	}
+	warmUp(b, gets[2].op)
 	compare(b, "Get", nil, gets...)
 	compareParallel(b, "Get(parallel)", gets...)
 

@@ -100,7 +100,7 @@ type wireRow struct {
 
 // profile is a `pprof -top` listing: text sorted by flat time (shown),
 // cum sorted by cumulative time (searched by the explanations).
-type profile struct{ name, text, cum string }
+type profile struct{ name, text, cum, lines string }
 
 // parseBench reads `go test -bench` output; each line of a benchmark that
 // ran more than once (-count) goes into its own round, in order.
@@ -184,7 +184,8 @@ func load(dir string) (*runData, error) {
 		}
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "prof-"), ".txt")
 		cum, _ := os.ReadFile(filepath.Join(dir, "cum-"+name+".txt"))
-		run.profiles = append(run.profiles, profile{name: name, text: string(b), cum: string(cum)})
+		lines, _ := os.ReadFile(filepath.Join(dir, "lines-"+name+".txt"))
+		run.profiles = append(run.profiles, profile{name: name, text: string(b), cum: string(cum), lines: string(lines)})
 	}
 	return run, nil
 }
@@ -238,6 +239,21 @@ func median(xs []float64) float64 {
 	} else {
 		return (s[n/2-1] + s[n/2]) / 2
 	}
+}
+
+// pairedWithin is paired for a paired benchmark: the per-round ratio of its
+// y-ns/op to its x-ns/op (the baseline's time to ours).
+func pairedWithin(rounds []round, name string) (med, lo, hi float64, n int) {
+	var xs []float64
+	for _, r := range rounds {
+		if res, ok := r[name]; ok && res["x-ns/op"] > 0 {
+			xs = append(xs, res["y-ns/op"]/res["x-ns/op"])
+		}
+	}
+	if len(xs) == 0 {
+		return math.NaN(), math.NaN(), math.NaN(), 0
+	}
+	return median(xs), slices.Min(xs), slices.Max(xs), len(xs)
 }
 
 // metric returns the median of unit over the rounds where name ran.
