@@ -2,7 +2,6 @@ package caches
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -62,7 +61,7 @@ func (h handle) String() string { return h.key }
 // counted records the outcome of an operation in the family's stats: a nil
 // *err increments c, ErrNotFound counts a miss, other errors an error. Use
 // it deferred, with the operation's named error result.
-func (h handle) counted(c *atomic.Uint64, err *error) {
+func (h handle) counted(c *counter, err *error) {
 	h.f.count(c, *err)
 }
 

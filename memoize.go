@@ -37,15 +37,17 @@ type MemoOptions[A any] struct {
 	// CacheTimeout bounds each round trip to Redis of a call (the read, the
 	// lease, the store), so that a slow, paused or unreachable Redis turns
 	// into a backend failure (see Strict) while the caller's deadline still
-	// leaves time to call the function. Default: 100 ms, and never more than
+	// leaves time to call the function. Default: 1 s, and never more than
 	// half of the time left before the caller's deadline. The in-process
 	// store does not stall and is not bounded.
 	CacheTimeout time.Duration
 
 	// Lease makes one process compute a missing result while the others
 	// sharing the backend wait for it: the computing process holds a lease
-	// key (SET NX PX with a random token) that only it releases. Default:
-	// off, so every process computes on its own miss (each only once).
+	// key (SET NX PX with a random token) that only it releases, and reads
+	// the result once more after taking the lease (another process may have
+	// stored it meanwhile). Default: off, so every process computes on its
+	// own miss (each only once).
 	Lease bool
 	// LeaseTTL is how long a lease lives: a process that dies while
 	// computing blocks the others at most this long. Default: LoadTimeout.
@@ -140,7 +142,7 @@ func Memoize[A, R any](fn func(context.Context, A) (R, error), opts MemoOptions[
 		m.opts.LeaseTTL = m.opts.LoadTimeout
 	}
 	if m.opts.CacheTimeout <= 0 {
-		m.opts.CacheTimeout = 100 * time.Millisecond
+		m.opts.CacheTimeout = time.Second
 	}
 	if m.opts.LeasePoll <= 0 {
 		m.opts.LeasePoll = 20 * time.Millisecond
@@ -374,6 +376,14 @@ func (m *Memo[A, R]) acquire(ctx context.Context, key string, b backend) (token 
 			return "", v, false
 		}
 		if ok {
+			// Another process may have stored the result and released its
+			// lease since this one's cache read missed.
+			if v, found := m.stored(ctx, key, b); found {
+				m.release(ctx, b, key, token)
+				return "", v, true
+			}
+		}
+		if ok {
 			return token, v, false
 		}
 		if !waited {
@@ -402,17 +412,30 @@ func (m *Memo[A, R]) poll(ctx context.Context, key string, b backend) (R, bool) 
 			return zero, false
 		case <-t.C:
 		}
-		if s, ok, err := b.Get(ctx, key); err == nil && ok {
-			if e, ok := parseEntry(s); ok && !e.isErr {
-				if v, err := m.codec.decode(e.payload); err == nil {
-					return v, true
-				}
-			}
+		if v, ok := m.stored(ctx, key, b); ok {
+			return v, true
 		}
 		if held, err := b.Exists(ctx, leaseKey(key)); err != nil || !held {
 			return zero, false
 		}
 	}
+}
+
+// stored returns the result stored at key, if there is a valid one.
+func (m *Memo[A, R]) stored(ctx context.Context, key string, b backend) (R, bool) {
+	var zero R
+	rctx, cancel := m.cacheCtx(ctx, b)
+	defer cancel()
+	s, ok, err := b.Get(rctx, key)
+	if err != nil || !ok {
+		return zero, false
+	}
+	e, ok := parseEntry(s)
+	if !ok || e.isErr {
+		return zero, false
+	}
+	v, err := m.codec.decode(e.payload)
+	return v, err == nil
 }
 
 func newToken() string {

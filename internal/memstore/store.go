@@ -268,6 +268,7 @@ type Store struct {
 	shards  []shard
 	mask    uint64
 	closed  atomic.Bool
+	coarse  bool   // expiry decisions read the process-wide coarse clock
 	bound   *bound // nil when the store is unbounded
 	onEvict func(key string)
 	persist *persistence // nil without a Path
@@ -314,7 +315,8 @@ func newStore(opts Options) *Store {
 		persist: newPersistence(opts),
 	}
 	if s.now == nil {
-		s.now = time.Now
+		s.now, s.coarse = time.Now, true
+		acquireCoarseClock()
 	}
 	for i := range s.shards {
 		s.shards[i].items = make(map[string]*entry)
@@ -369,6 +371,9 @@ func (s *Store) Close() error {
 			sh.clear()
 			sh.mu.Unlock()
 		}
+		if s.coarse {
+			releaseCoarseClock()
+		}
 	})
 	return s.closeErr
 }
@@ -394,7 +399,12 @@ func (s *Store) Now() time.Time {
 // nowMs returns the store's current time in unix milliseconds, the unit of
 // Redis expiries, and moves a bounded store's access clock to it.
 func (s *Store) nowMs() int64 {
-	now := s.Now().UnixMilli()
+	var now int64
+	if s.coarse {
+		now = coarse.ms.Load() + s.offset.Load()/int64(time.Millisecond)
+	} else {
+		now = s.Now().UnixMilli()
+	}
 	s.bound.tick(now)
 	return now
 }
