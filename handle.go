@@ -61,11 +61,11 @@ func (h handle) String() string { return h.key }
 // counted records the outcome of an operation in the family's stats: a nil
 // *err increments c, ErrNotFound counts a miss, other errors an error. Use
 // it deferred, with the operation's named error result.
-func (h handle) counted(c *counter, err *error) {
+func (h *handle) counted(c *counter, err *error) {
 	h.f.count(c, *err)
 }
 
-func (h handle) backend() (backend, error) {
+func (h *handle) backend() (backend, error) {
 	if h.err != nil {
 		return nil, h.err
 	}
@@ -130,7 +130,7 @@ func (h handle) Persist(ctx context.Context) (bool, error) {
 }
 
 // del removes the key and reports whether it existed.
-func (h handle) del(ctx context.Context) (bool, error) {
+func (h *handle) del(ctx context.Context) (bool, error) {
 	b, err := h.backend()
 	if err != nil {
 		return false, err
@@ -140,7 +140,7 @@ func (h handle) del(ctx context.Context) (bool, error) {
 }
 
 // exists reports whether the key exists.
-func (h handle) exists(ctx context.Context) (bool, error) {
+func (h *handle) exists(ctx context.Context) (bool, error) {
 	b, err := h.backend()
 	if err != nil {
 		return false, err

@@ -45,8 +45,13 @@ type Key[V any] struct {
 // Get returns the stored value. A missing or expired key returns
 // [ErrNotFound], so a miss is distinguishable from a stored zero value; a
 // value the codec cannot decode returns a [*DecodeError]. Redis: GET.
-func (k Key[V]) Get(ctx context.Context) (_ V, err error) {
-	defer k.counted(&k.f.stats.hits, &err)
+func (k Key[V]) Get(ctx context.Context) (V, error) {
+	v, err := k.get(ctx)
+	k.f.count(&k.f.stats.hits, err) // not deferred: Get is the hottest path
+	return v, err
+}
+
+func (k *Key[V]) get(ctx context.Context) (V, error) {
 	var zero V
 	b, err := k.backend()
 	if err != nil {
@@ -58,7 +63,7 @@ func (k Key[V]) Get(ctx context.Context) (_ V, err error) {
 	}
 	if ok {
 		v, err := k.decode(s)
-		if err != nil || k.valid(ctx, v) {
+		if err != nil || k.c.hooks.Validate == nil || k.valid(ctx, v) {
 			return v, err
 		}
 	}
@@ -68,7 +73,7 @@ func (k Key[V]) Get(ctx context.Context) (_ V, err error) {
 	return k.load(ctx)
 }
 
-func (k Key[V]) decode(s string) (V, error) {
+func (k *Key[V]) decode(s string) (V, error) {
 	v, err := k.c.codec.decode(s)
 	if err != nil {
 		return v, &DecodeError{Key: k.key, Type: k.c.codec.typeName, Err: err}

@@ -518,7 +518,8 @@ func (m *Memo[A, R]) Invalidate(ctx context.Context, a A) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return handle{f: m.family, key: key}.del(ctx)
+	h := handle{f: m.family, key: key}
+	return h.del(ctx)
 }
 
 // A memoEntry is a stored result: "m1|<compute ms>|<expiry unix ms>|v|<value>"

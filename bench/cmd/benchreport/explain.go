@@ -20,13 +20,11 @@ func (rep *report) explain(r row) string {
 	switch {
 	case r.section == secMemory && r.op == "memstore Get":
 		parts = append(parts, rep.clockReason("memstore-get", "the memstore")+
-			" The floor reads no clock and checks no expiry. The fix belongs in internal/memstore (owned by another engineer): "+
-			"read a clock that a ticker refreshes every millisecond (Redis itself uses one cached time per command) when Options.Now is not set")
+			" The floor reads no clock, checks no expiry and hashes no key into a shard")
 	case r.section == secMemory && r.op == "KeyCache.Get (memstore)":
 		parts = append(parts, rep.clockReason("ours-get", "a KeyCache get")+
-			" go-cache reads the clock as well, but hashes no key into a shard and counts no statistics; "+
-			rep.layerReason("ours-get")+
-			" The memstore fix of the row above (a cached clock) is what would bring the KeyCache under go-cache")
+			" go-cache hashes no key into a shard, checks no connection and counts no statistics; "+
+			rep.layerReason("ours-get"))
 	case r.scaling:
 		parts = append(parts, rep.scalingReason(r))
 	case r.section == secMemo || (r.section == secRedis && strings.HasPrefix(r.op, "Memo.")):
@@ -61,12 +59,11 @@ func (rep *report) memoReason(r row) string {
 	if math.IsNaN(timed) || math.IsNaN(untimed) {
 		return "the timed and untimed raw baselines were not both measured"
 	}
-	return fmt.Sprintf("Memoize bounds every round trip to Redis with a context timeout (MemoOptions.CacheTimeout, 100 ms, "+
-		"added for reliability while this work went on): against raw GETs under the same timeout a hit runs at %.2f×, "+
+	return fmt.Sprintf("Memoize bounds every round trip to Redis with a context timeout (MemoOptions.CacheTimeout, 1 s, "+
+		"at most half of the caller's remaining deadline): against raw GETs under the same timeout a hit runs at %.2f×, "+
 		"against raw GETs without one at %.2f×, so the timeout's timer is what the hit loses; go-redis/cache and "+
-		"eko/gocache put no bound on the round trip. Making the bound cheaper (for instance a context that carries only "+
-		"the deadline, which go-redis turns into socket deadlines, with no timer) changes what cancels a pool wait, "+
-		"so it is for Memoize's owner to decide", timed, untimed)
+		"eko/gocache put no bound on the round trip. The library keeps the bound: the fault tests show it is what lets "+
+		"a memoized call be served by its function while Redis stalls instead of failing at the caller's deadline", timed, untimed)
 }
 
 // clockReason reports the share of time.Now in a profile.
@@ -111,16 +108,16 @@ func (rep *report) scalingReason(r row) string {
 	if strings.HasPrefix(r.op, "KeyCache") {
 		if line, flat, ok := rep.topLine(prof, "caches.Key["); ok {
 			parts = append(parts, fmt.Sprintf("by source line, the parallel profile's heaviest line of the KeyCache layer is %s "+
-				"(%.0f%% of all samples), the return of Get, where the deferred statistics count runs: an atomic add to the "+
-				"family's hit counter, one cache line both cores write on every get (family.go, owned by another engineer, "+
-				"would need per-CPU counters; memstore's own gets, with no such counter, are the row above)", line, flat))
+				"(%.0f%% of all samples); the family's statistics are counted in per-slot padded counters, so what the two "+
+				"cores still share is the store's shard locks (the row above)", line, flat))
 		}
 	}
 	if _, cum, ok := rep.profileShare(prof, "time.Now"); ok {
 		parts = append(parts, fmt.Sprintf("the clock read takes %.0f%% of the samples", cum))
 	}
 	if flat, _, ok := rep.profileShare(prof, "sync/atomic.(*Int32).Add"); ok {
-		parts = append(parts, fmt.Sprintf("the shard RWMutex's reader count %.0f%%", flat))
+		parts = append(parts, fmt.Sprintf("the shard RWMutex's reader count %.0f%%: every get writes the reader count of "+
+			"its shard's lock, whose cache line then moves between the cores; scaling further needs reads that take no lock", flat))
 	}
 	return strings.Join(parts, "; ")
 }
