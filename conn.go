@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gocaches/caches/internal/coarsetime"
 	"github.com/gocaches/caches/internal/memstore"
 	"github.com/redis/go-redis/v9"
 )
@@ -27,6 +28,7 @@ type Conn struct {
 	b    backend
 	mem  *memstore.Store // the in-process store, for memory connections
 
+	clock     bool // holds the coarse clock until Close
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -59,7 +61,15 @@ func (s *dsnSpec) conn() (*Conn, error) {
 // *redis.Client, *redis.ClusterClient, *redis.Ring or failover client). The
 // caller keeps ownership of client: closing the Conn does not close it.
 func NewRedisConn(client redis.UniversalClient) *Conn {
-	return &Conn{desc: fmt.Sprintf("redis client %T", client), b: newRedisBackend(client, false)}
+	return newRedisConn(client, false)
+}
+
+// newRedisConn returns a connection over client, which Close closes when
+// owned. A Redis connection holds the coarse clock (internal/coarsetime)
+// that Memoize's hits read instead of time.Now.
+func newRedisConn(client redis.UniversalClient, owned bool) *Conn {
+	coarsetime.Acquire()
+	return &Conn{desc: fmt.Sprintf("redis client %T", client), b: newRedisBackend(client, owned), clock: true}
 }
 
 // MemoryOptions configure an in-process store. The zero value is the
@@ -223,6 +233,9 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.closeErr = c.b.Close()
+		if c.clock {
+			coarsetime.Release()
+		}
 	})
 	return c.closeErr
 }

@@ -128,7 +128,7 @@ func (s *dsnSpec) setOpener(base, variant string, extra []string, u *url.URL) er
 			return err
 		}
 		ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
-		s.open = func() (*Conn, error) { return &Conn{b: newRedisBackend(redis.NewClient(opts), true)}, nil }
+		s.open = func() (*Conn, error) { return newRedisConn(redis.NewClient(opts), true), nil }
 	case "cluster":
 		return s.setCluster(base, extra, u, ours)
 	case "sentinel":
@@ -212,7 +212,7 @@ func (s *dsnSpec) setCluster(base string, extra []string, u *url.URL, ours libOp
 		return err
 	}
 	ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
-	s.open = func() (*Conn, error) { return &Conn{b: newRedisBackend(redis.NewClusterClient(opts), true)}, nil }
+	s.open = func() (*Conn, error) { return newRedisConn(redis.NewClusterClient(opts), true), nil }
 	return nil
 }
 
@@ -246,7 +246,7 @@ func (s *dsnSpec) setSentinel(base string, extra []string, u *url.URL, ours libO
 		opts.Username, opts.Password = opts.SentinelUsername, opts.SentinelPassword
 	}
 	ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
-	s.open = func() (*Conn, error) { return &Conn{b: newRedisBackend(redis.NewFailoverClient(opts), true)}, nil }
+	s.open = func() (*Conn, error) { return newRedisConn(redis.NewFailoverClient(opts), true), nil }
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gocaches/caches/internal/coarsetime"
 	"github.com/gocaches/caches/internal/memstore"
 )
 
@@ -116,7 +117,9 @@ type Memo[A, R any] struct {
 	rawKey func(A) (string, error) // for raw-kind arguments: their text, no boxing
 	flight flightGroup[R]
 	rand   func() float64 // uniform in (0, 1]; replaced in tests
-	stats  memoCounters
+	// realClock: MemoOptions.Now was unset, so hits may read the coarse clock.
+	realClock bool
+	stats     memoCounters
 }
 
 type memoCounters struct {
@@ -151,7 +154,7 @@ func Memoize[A, R any](fn func(context.Context, A) (R, error), opts MemoOptions[
 		m.opts.Beta = 1
 	}
 	if m.opts.Now == nil {
-		m.opts.Now = time.Now
+		m.opts.Now, m.realClock = time.Now, true
 	}
 	m.rand = func() float64 { return 1 - mrand.Float64() }
 	return m
@@ -292,7 +295,19 @@ func (m *Memo[A, R]) refreshEarly(e memoEntry) bool {
 		return false
 	}
 	gap := float64(e.delta) * m.opts.Beta * -math.Log(m.rand())
-	return float64(m.opts.Now().UnixMilli())+gap >= float64(expiry)
+	return float64(m.nowMs())+gap >= float64(expiry)
+}
+
+// nowMs is the clock of early refresh, in unix milliseconds: the coarse
+// clock a Redis connection holds when MemoOptions.Now is unset (a hit then
+// reads no time.Now), the configured clock otherwise.
+func (m *Memo[A, R]) nowMs() int64 {
+	if m.realClock {
+		if ms, ok := coarsetime.Millis(); ok {
+			return ms
+		}
+	}
+	return m.opts.Now().UnixMilli()
 }
 
 // refresh recomputes a result in the background, for the early refresh; a

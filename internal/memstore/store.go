@@ -22,6 +22,7 @@ package memstore
 
 import (
 	"context"
+	"github.com/gocaches/caches/internal/coarsetime"
 	"hash/maphash"
 	"math/bits"
 	"slices"
@@ -316,7 +317,7 @@ func newStore(opts Options) *Store {
 	}
 	if s.now == nil {
 		s.now, s.coarse = time.Now, true
-		acquireCoarseClock()
+		coarsetime.Acquire()
 	}
 	for i := range s.shards {
 		s.shards[i].items = make(map[string]*entry)
@@ -372,7 +373,7 @@ func (s *Store) Close() error {
 			sh.mu.Unlock()
 		}
 		if s.coarse {
-			releaseCoarseClock()
+			coarsetime.Release()
 		}
 	})
 	return s.closeErr
@@ -400,8 +401,8 @@ func (s *Store) Now() time.Time {
 // Redis expiries, and moves a bounded store's access clock to it.
 func (s *Store) nowMs() int64 {
 	var now int64
-	if s.coarse {
-		now = coarse.ms.Load() + s.offset.Load()/int64(time.Millisecond)
+	if ms, ok := coarsetime.Millis(); s.coarse && ok {
+		now = ms + s.offset.Load()/int64(time.Millisecond)
 	} else {
 		now = s.Now().UnixMilli()
 	}
