@@ -71,18 +71,8 @@ func TestBigCollectionIterationMemory(t *testing.T) {
 	t.Run("hash", func(t *testing.T) {
 		d := NewDictCache[string, int](Options{Prefix: "big", Conn: e.conn}).Key("h")
 		h := newHeapGrowth()
-		n, sum := 0, 0
-		for item, err := range d.All(ctx) {
-			require.NoError(t, err)
-			n, sum = n+1, sum+item.Value
-			if n%50_000 == 0 {
-				h.sample()
-			}
-		}
-		h.sample()
-		require.Equal(t, bigSize, n)
-		require.Equal(t, bigSize*(bigSize-1)/2, sum, "every field seen once")
-		t.Logf("iterating a hash of %d fields grew the heap by at most %.1f MiB", n, float64(h.growth())/(1<<20))
+		iterateBigHash(ctx, t, d, 50_000, h.sample)
+		t.Logf("iterating a hash of %d fields grew the heap by at most %.1f MiB", bigSize, float64(h.growth())/(1<<20))
 		require.Less(t, h.growth(), uint64(heapLimit))
 	})
 	t.Run("set", func(t *testing.T) {
@@ -100,4 +90,21 @@ func TestBigCollectionIterationMemory(t *testing.T) {
 		t.Logf("iterating a set of %d members grew the heap by at most %.1f MiB", n, float64(h.growth())/(1<<20))
 		require.Less(t, h.growth(), uint64(heapLimit))
 	})
+}
+
+// iterateBigHash iterates the big hash through d, calling sample every
+// every fields and once at the end, and checks that every field came once.
+func iterateBigHash(ctx context.Context, t *testing.T, d Dict[string, int], every int, sample func()) {
+	t.Helper()
+	n, sum := 0, 0
+	for item, err := range d.All(ctx) {
+		require.NoError(t, err)
+		n, sum = n+1, sum+item.Value
+		if n%every == 0 {
+			sample()
+		}
+	}
+	sample()
+	require.Equal(t, bigSize, n)
+	require.Equal(t, bigSize*(bigSize-1)/2, sum, "every field seen once")
 }
