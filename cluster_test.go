@@ -106,14 +106,10 @@ func TestSentinelFailover(t *testing.T) {
 
 	// The client finds the new master through the sentinel; the first
 	// writes after the switch may meet the old master's READONLY answer.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	pollUntil(10*time.Second, 50*time.Millisecond, func() bool {
 		err = fam.Key("after").Set(ctx, 1)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
 	require.NoError(t, err, "writes resume after the failover")
 	for i := 0; i < 50; i++ {
 		v, err := fam.Key(i).Get(ctx)

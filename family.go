@@ -72,17 +72,6 @@ func (f *family) backend() (backend, error) {
 	return c.backend()
 }
 
-// singleArgKey is the key of one argument whose text is text: what key
-// returns for an argument of a raw kind, without boxing it.
-func (f *family) singleArgKey(text string) string {
-	b := make([]byte, 0, len(f.prefix)+1+len(text))
-	b = append(b, f.prefix...)
-	if f.prefix != "" {
-		b = append(b, ':')
-	}
-	return string(appendEscaped(b, text))
-}
-
 // key builds a handle's key; its error is reported by the handle's
 // operations.
 func (f *family) key(args []any) (string, error) {

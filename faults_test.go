@@ -178,7 +178,6 @@ type callStats struct {
 	calls     map[string]int
 	failed    map[string]int
 	memo      []memoCall
-	wrong     []string // results that contradict what was stored
 	panics    []string
 }
 
@@ -590,20 +589,17 @@ func (s goroutineSnapshot) leakedSince(base goroutineSnapshot) []string {
 // did not have; it fails t with their stacks otherwise.
 func waitGoroutines(t *testing.T, base goroutineSnapshot, baseN int) (after int) {
 	t.Helper()
-	deadline := time.Now().Add(faultLeakWait)
-	for i := 0; ; i++ {
-		n := runtime.NumGoroutine()
-		leaked := takeGoroutines().leakedSince(base)
-		if n <= baseN && len(leaked) == 0 {
-			return n
-		}
-		if time.Now().After(deadline) || i == 1000 {
-			t.Errorf("goroutines: %d before, %d after %v; new ones of this module or go-redis:\n%s",
-				baseN, n, faultLeakWait, strings.Join(leaked, "\n\n"))
-			return n
-		}
-		time.Sleep(20 * time.Millisecond) // polling for goroutines to end
+	var n int
+	var leaked []string
+	back := pollUntil(faultLeakWait, 20*time.Millisecond, func() bool {
+		n, leaked = runtime.NumGoroutine(), takeGoroutines().leakedSince(base)
+		return n <= baseN && len(leaked) == 0
+	})
+	if !back {
+		t.Errorf("goroutines: %d before, %d after %v; new ones of this module or go-redis:\n%s",
+			baseN, n, faultLeakWait, strings.Join(leaked, "\n\n"))
 	}
+	return n
 }
 
 // faultConn opens a connection to srv the way an application would, with
@@ -700,6 +696,16 @@ func TestFaults(t *testing.T) {
 			return false
 		}
 	}
+	// hold lets the load run for d, and reports false at once if the
+	// workers stopped early (a failed or panicking call).
+	hold := func(d time.Duration) bool {
+		select {
+		case <-workersDone:
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
 	defer conn.Close()
 	defer stopLoad()
 	memoErrs := func() uint64 { return load.memo.Stats().BackendErrors + load.lease.Stats().BackendErrors }
@@ -710,7 +716,9 @@ func TestFaults(t *testing.T) {
 	start := time.Now()
 	bg := context.Background()
 	for _, ev := range events {
-		time.Sleep(quiet) // normal load between faults, not a TTL
+		if !hold(quiet) { // normal load between faults
+			t.Fatal("the workers stopped before the fault")
+		}
 		ev.start = time.Now()
 		load.cur.Store(ev)
 		switch ev.kind {
@@ -721,7 +729,9 @@ func TestFaults(t *testing.T) {
 		case faultOutage:
 			ev.memoErrs[0] = memoErrs()
 			srv.Kill()
-			time.Sleep(faultDown) // the outage
+			if !hold(faultDown) { // the outage
+				t.Fatal("the workers stopped during the outage")
+			}
 			ev.downTil = time.Now()
 			ev.memoErrs[1] = memoErrs()
 			require.NoError(t, srv.StartAgain())
@@ -733,11 +743,9 @@ func TestFaults(t *testing.T) {
 			require.NoError(t, srv.DebugSleep(bg, faultPause))
 			ev.back(time.Now())
 		}
-		for i := 0; i < 1000 && ev.firstOK.Load() == 0 && time.Since(ev.ready) < faultResumeLimit+time.Second; i++ {
-			time.Sleep(5 * time.Millisecond) // polling the load
-		}
+		pollUntil(faultResumeLimit+time.Second, 5*time.Millisecond, func() bool { return ev.firstOK.Load() != 0 })
 	}
-	time.Sleep(quiet)
+	hold(quiet)
 	if !stopLoad() {
 		t.FailNow() // their records are still being written
 	}

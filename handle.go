@@ -3,7 +3,6 @@ package caches
 import (
 	"context"
 	"time"
-	"unsafe"
 )
 
 // handle is what every cache's handle shares: its family and Redis key, and
@@ -17,39 +16,9 @@ type handle struct {
 }
 
 func newHandle(f *family, args []any) handle {
-	if len(args) == 1 && f.err == nil {
-		// One argument, the common case: the key is built in one
-		// allocation. Any error is left to f.key, which words it.
-		if key, ok := oneArgKey(f.prefix, args[0]); ok {
-			return handle{f: f, key: key, args: args}
-		}
-	}
 	key, err := f.key(args)
 	return handle{f: f, key: key, args: args, err: err}
 }
-
-// oneArgKey is buildKey(prefix, []any{arg}) with the key's bytes turned into
-// the string without a copy; ok is false when arg is not a valid argument.
-func oneArgKey(prefix string, arg any) (string, bool) {
-	n := 24 // room for any number
-	if s, ok := arg.(string); ok {
-		n = len(s)
-	}
-	b := make([]byte, 0, len(prefix)+1+n)
-	b = append(b, prefix...)
-	if prefix != "" {
-		b = append(b, ':')
-	}
-	b, err := appendArg(b, arg)
-	if err != nil {
-		return "", false
-	}
-	return bytesString(b), true
-}
-
-// bytesString returns b as a string without copying it; b must not change
-// afterwards.
-func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // Args returns the arguments the handle's key was made of. The slice is the
 // handle's own: do not modify it.

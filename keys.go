@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Keys
@@ -60,7 +61,7 @@ func buildKey(prefix string, args []any) (string, error) {
 		}
 		return prefix, nil
 	}
-	b := make([]byte, 0, len(prefix)+8*len(args))
+	b := make([]byte, 0, keyCap(prefix, args))
 	b = append(b, prefix...)
 	for i, arg := range args {
 		if i > 0 || prefix != "" {
@@ -71,8 +72,37 @@ func buildKey(prefix string, args []any) (string, error) {
 			return "", fmt.Errorf("caches: key argument %d: %w", i, err)
 		}
 	}
-	return string(b), nil
+	return bytesString(b), nil
 }
+
+// keyCap estimates a key's length, so that building it usually takes one
+// allocation: strings as they are, anything else as a number.
+func keyCap(prefix string, args []any) int {
+	n := len(prefix)
+	for _, arg := range args {
+		if s, ok := arg.(string); ok {
+			n += 1 + len(s)
+		} else {
+			n += 1 + 20
+		}
+	}
+	return n
+}
+
+// textKey is the key of one argument whose text is text: what buildKey
+// gives for an argument of a raw kind, without boxing it.
+func textKey(prefix, text string) string {
+	b := make([]byte, 0, len(prefix)+1+len(text))
+	b = append(b, prefix...)
+	if prefix != "" {
+		b = append(b, ':')
+	}
+	return bytesString(appendEscaped(b, text))
+}
+
+// bytesString returns b as a string without copying it; b must not change
+// afterwards.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // appendArg appends the escaped text of one key argument.
 func appendArg(b []byte, arg any) ([]byte, error) {

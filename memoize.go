@@ -196,24 +196,13 @@ func (m *Memo[A, R]) Stats() MemoStats {
 func (m *Memo[A, R]) Key(a A) (string, error) {
 	if m.rawKey != nil && m.family.err == nil {
 		text, _ := m.rawKey(a)
-		return memoKey(m.family.prefix, text), nil
+		return textKey(m.family.prefix, text), nil
 	}
 	args, err := m.key(a)
 	if err != nil {
 		return "", err
 	}
 	return m.family.key(args)
-}
-
-// memoKey is the key of an argument whose text is text, as
-// family.singleArgKey builds it, in one allocation.
-func memoKey(prefix, text string) string {
-	b := make([]byte, 0, len(prefix)+1+len(text))
-	b = append(b, prefix...)
-	if prefix != "" {
-		b = append(b, ':')
-	}
-	return bytesString(appendEscaped(b, text))
 }
 
 // Call returns fn(ctx, a) from the cache, or computes it. ctx cancels only
