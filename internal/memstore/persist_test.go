@@ -666,7 +666,8 @@ func crashOnce(t *testing.T, path string) int64 {
 		case <-time.After(2 * time.Second):
 		}
 	}
-	time.Sleep(min(time.Duration(rand.Int64N(int64(40*time.Millisecond))), 2*time.Second-time.Since(started)))
+	// Kill it at a random moment, most likely in the middle of a save.
+	<-time.After(min(time.Duration(rand.Int64N(int64(40*time.Millisecond))), 2*time.Second-time.Since(started)))
 	_ = cmd.Process.Kill()
 	for g := range gens {
 		last = g

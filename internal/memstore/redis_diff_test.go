@@ -109,6 +109,8 @@ func startRedis(t *testing.T) *redis.Client {
 	})
 	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: sock, Protocol: 2})
 	t.Cleanup(func() { _ = rdb.Close() })
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for i := 0; ; i++ {
 		if _, err := os.Stat(sock); err == nil && rdb.Ping(bg).Err() == nil {
 			return rdb
@@ -116,7 +118,7 @@ func startRedis(t *testing.T) *redis.Client {
 		if i == 100 {
 			t.Fatalf("redis-server did not come up")
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-tick.C
 	}
 }
 

@@ -179,11 +179,15 @@ func TestReaperReclaims(t *testing.T) {
 // waitFor polls cond for up to five seconds.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
+	deadline := time.After(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline:
 			t.Fatal("condition not met within five seconds")
+		case <-tick.C:
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
