@@ -1,6 +1,6 @@
 module github.com/gocaches/caches
 
-go 1.23.0
+go 1.26
 
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0

@@ -1,6 +1,6 @@
 module github.com/gocaches/caches/bench
 
-go 1.25
+go 1.26
 
 replace github.com/gocaches/caches => ../
 
