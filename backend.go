@@ -75,6 +75,12 @@ type backend interface {
 	// HScan returns alternating fields and values and the next cursor (0 when
 	// the scan is complete).
 	HScan(ctx context.Context, key string, cursor uint64, count int64) (fieldValues []string, next uint64, err error)
+	// HScanInstance is HScan that also returns instance, which identifies
+	// the server instance that served the page. A cursor means something
+	// only to the instance that issued it: a scan whose pages report
+	// different instances has not seen the hash once. See
+	// [redisBackend.HScanInstance] and [memstore.Store.HScanInstance].
+	HScanInstance(ctx context.Context, key string, cursor uint64, count int64) (fieldValues []string, next uint64, instance string, err error)
 	HGetAll(ctx context.Context, key string) (fieldValues []string, err error)
 	HVals(ctx context.Context, key string) ([]string, error)
 
@@ -88,6 +94,9 @@ type backend interface {
 	// SRandMember follows Redis: a negative count may repeat members.
 	SRandMember(ctx context.Context, key string, count int64) ([]string, error)
 	SScan(ctx context.Context, key string, cursor uint64, count int64) (members []string, next uint64, err error)
+	// SScanInstance is SScan that also returns the instance that served
+	// the page, as HScanInstance does.
+	SScanInstance(ctx context.Context, key string, cursor uint64, count int64) (members []string, next uint64, instance string, err error)
 	SMembers(ctx context.Context, key string) ([]string, error)
 	// SCombine computes the union ("SUNION"), intersection ("SINTER") or
 	// difference ("SDIFF") of the sets at keys.

@@ -3,6 +3,8 @@ package caches
 import (
 	"context"
 	"errors"
+	"iter"
+	"maps"
 	"slices"
 	"strconv"
 	"testing"
@@ -359,6 +361,83 @@ func TestBackendScan(t *testing.T) {
 		require.Empty(t, fv)
 		require.Zero(t, next)
 	})
+}
+
+// TestBackendScanInstance checks the scans that report the server instance
+// that served each page: they page as HSCAN and SSCAN do, and every page
+// from one server reports the same instance: the run_id on Redis, "" on
+// miniredis, which has none.
+func TestBackendScanInstance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx, b := context.Background(), e.b
+		want := map[string]string{}
+		var members []string
+		for i := 0; i < 500; i++ {
+			s := "m" + strconv.Itoa(i)
+			want[s] = strconv.Itoa(i)
+			members = append(members, s)
+		}
+		_, err := b.HSet(ctx, "{inst}h", 0, slices.Collect(pairsOf(want))...)
+		require.NoError(t, err)
+		_, err = b.SAdd(ctx, "{inst}s", 0, members...)
+		require.NoError(t, err)
+
+		instances := map[string]bool{}
+		got := map[string]string{}
+		var cursor uint64
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 500, "the hash scan ends")
+			fv, next, inst, err := b.HScanInstance(ctx, "{inst}h", cursor, 50)
+			require.NoError(t, err)
+			instances[inst] = true
+			maps.Copy(got, pairs(fv))
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+		require.Equal(t, want, got)
+
+		var gotSet []string
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 500, "the set scan ends")
+			ms, next, inst, err := b.SScanInstance(ctx, "{inst}s", cursor, 50)
+			require.NoError(t, err)
+			instances[inst] = true
+			gotSet = append(gotSet, ms...)
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+		slices.Sort(gotSet)
+		slices.Sort(members)
+		require.Equal(t, members, slices.Compact(gotSet))
+
+		fv, next, inst, err := b.HScanInstance(ctx, "{inst}missing", 0, 10)
+		require.NoError(t, err)
+		require.Empty(t, fv)
+		require.Zero(t, next)
+		instances[inst] = true
+		require.Len(t, instances, 1, "one server, one instance: %v", instances)
+		switch e.name {
+		case "miniredis":
+			require.Equal(t, "", inst)
+		case "redis", "sentinel":
+			info, err := b.(*redisBackend).c.Info(ctx, "server").Result()
+			require.NoError(t, err)
+			require.Equal(t, runIDOf(info), inst)
+		}
+	})
+}
+
+// pairsOf yields the fields and values of m, alternating.
+func pairsOf(m map[string]string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for f, v := range m {
+			if !yield(f) || !yield(v) {
+				return
+			}
+		}
+	}
 }
 
 // The sets share a hash tag: multi-key commands need one slot on a cluster.

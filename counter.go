@@ -239,8 +239,8 @@ func (c Counter[K]) MostCommon(ctx context.Context, n int) ([]Counted[K], error)
 }
 
 // All iterates over the counts without loading the whole hash (HSCAN pages).
-// The order is unspecified; see [Dict.All] for what concurrent writes and
-// errors do.
+// The order is unspecified; see [Dict.All] for what concurrent writes,
+// errors and a change of server ([ErrIterationBroken]) do.
 func (c Counter[K]) All(ctx context.Context) iter.Seq2[Counted[K], error] {
 	return func(yield func(Counted[K], error) bool) {
 		for fv, err := range scanPages(ctx, c.handle, "scan", hscan) {

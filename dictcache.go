@@ -2,6 +2,7 @@ package caches
 
 import (
 	"context"
+	"fmt"
 	"iter"
 )
 
@@ -309,6 +310,14 @@ func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (V, error) {
 // iteration; a field or value that cannot be decoded is yielded as a
 // [*DecodeError] and the iteration goes on if the loop does. Each call
 // starts a new scan.
+//
+// A SCAN cursor means something only to the server instance that issued
+// it. A hash that one page does not hold is scanned again from the start
+// with pages that also read the server's run_id (INFO server, in one
+// MULTI/EXEC with the HSCAN, so an ACL user needs the INFO command), and the
+// iteration ends with an error wrapping [ErrIterationBroken] at the first
+// page from another instance than the first page's: after a restart, a
+// failover or the move of the key's cluster slot.
 func (d Dict[K, V]) All(ctx context.Context) iter.Seq2[Item[K, V], error] {
 	return func(yield func(Item[K, V], error) bool) {
 		for fv, err := range scanPages(ctx, d.handle, "scan", hscan) {
@@ -380,19 +389,39 @@ func (d Dict[K, V]) Clear(ctx context.Context) (bool, error) { return d.del(ctx)
 // iterators send.
 const scanPageSize = 256
 
-// scanFunc is one page of HSCAN or SSCAN.
-type scanFunc func(ctx context.Context, b backend, key string, cursor uint64) ([]string, uint64, error)
+// scanFunc is one page of HSCAN or SSCAN. When checked, it also returns
+// the server instance that served the page; otherwise that is "".
+type scanFunc func(ctx context.Context, b backend, key string, cursor uint64, checked bool) (page []string, next uint64, instance string, err error)
 
-func hscan(ctx context.Context, b backend, key string, cursor uint64) ([]string, uint64, error) {
-	return b.HScan(ctx, key, cursor, scanPageSize)
+func hscan(ctx context.Context, b backend, key string, cursor uint64, checked bool) ([]string, uint64, string, error) {
+	if checked {
+		return b.HScanInstance(ctx, key, cursor, scanPageSize)
+	}
+	page, next, err := b.HScan(ctx, key, cursor, scanPageSize)
+	return page, next, "", err
 }
 
-func sscan(ctx context.Context, b backend, key string, cursor uint64) ([]string, uint64, error) {
-	return b.SScan(ctx, key, cursor, scanPageSize)
+func sscan(ctx context.Context, b backend, key string, cursor uint64, checked bool) ([]string, uint64, string, error) {
+	if checked {
+		return b.SScanInstance(ctx, key, cursor, scanPageSize)
+	}
+	page, next, err := b.SScan(ctx, key, cursor, scanPageSize)
+	return page, next, "", err
 }
 
 // scanPages yields the pages of a cursor scan of h's key until the cursor
 // comes back to zero; an error is yielded once and ends it.
+//
+// A cursor means something only to the server instance that issued it: a
+// restarted Redis (even one that reloaded its data), the new master after a
+// failover or the new owner of a moved cluster slot accepts it and answers
+// with the wrong part of the collection. A scan that one page completes is
+// one snapshot and needs no check, so a small collection costs one plain
+// page. A longer one starts again with pages that each report the instance
+// that served them, in the same round trip, and ends with
+// [ErrIterationBroken] at the first page from another instance than the
+// first page's, before yielding it: a cursor always comes from the instance
+// that served the previous page, so every page came from one instance.
 func scanPages(ctx context.Context, h handle, op string, scan scanFunc) iter.Seq2[[]string, error] {
 	return func(yield func([]string, error) bool) {
 		b, err := h.backend()
@@ -400,17 +429,39 @@ func scanPages(ctx context.Context, h handle, op string, scan scanFunc) iter.Seq
 			yield(nil, err)
 			return
 		}
-		var cursor uint64
-		for {
-			page, next, err := scan(ctx, b, h.key, cursor)
-			if err != nil {
-				yield(nil, keyErr(op, h.key, err))
-				return
-			}
-			if !yield(page, nil) || next == 0 {
-				return
-			}
-			cursor = next
+		page, next, _, err := scan(ctx, b, h.key, 0, false)
+		switch {
+		case err != nil:
+			yield(nil, keyErr(op, h.key, err))
+		case next == 0:
+			yield(page, nil)
+		default:
+			scanChecked(ctx, b, h.key, op, scan, yield)
 		}
+	}
+}
+
+// scanChecked yields the pages of a scan of key that checks the instance of
+// every page against the first page's (see scanPages).
+func scanChecked(ctx context.Context, b backend, key, op string, scan scanFunc, yield func([]string, error) bool) {
+	var cursor uint64
+	first := ""
+	for {
+		page, next, instance, err := scan(ctx, b, key, cursor, true)
+		if err != nil {
+			yield(nil, keyErr(op, key, err))
+			return
+		}
+		if cursor == 0 {
+			first = instance
+		} else if instance != first {
+			yield(nil, &KeyError{Op: op, Key: key, Err: fmt.Errorf(
+				"%w: server %s answered the first page, server %s a later one", ErrIterationBroken, first, instance)})
+			return
+		}
+		if !yield(page, nil) || next == 0 {
+			return
+		}
+		cursor = next
 	}
 }

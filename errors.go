@@ -34,6 +34,15 @@ var (
 	// ErrUnknownConnection is wrapped when a family names a connection that
 	// no CACHES_DSN variable and no [Register] call defines.
 	ErrUnknownConnection = errors.New("caches: unknown connection")
+
+	// ErrIterationBroken is wrapped by the error that ends an iterator
+	// ([Dict.All], [Set.All], [Counter.All]) whose pages came from two
+	// server instances: Redis restarted (even with its data), a failover
+	// promoted another server, or a cluster slot moved to another node. A
+	// SCAN cursor means something only to the instance that issued it, so
+	// such an iteration may have yielded some entries twice and missed
+	// others. Start the iteration again.
+	ErrIterationBroken = errors.New("caches: iteration broken by a change of server")
 )
 
 // DecodeError reports a stored value that the family's codec cannot decode.

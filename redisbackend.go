@@ -3,6 +3,7 @@ package caches
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -294,6 +295,49 @@ func (r *redisBackend) HScan(ctx context.Context, key string, cursor uint64, cou
 	return r.c.HScan(ctx, key, cursor, "", count).Result()
 }
 
+// HScanInstance sends HSCAN with the runID script in one MULTI/EXEC; the
+// instance is the run_id of the server that ran them (see scanInstance).
+func (r *redisBackend) HScanInstance(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, string, error) {
+	p := r.c.TxPipeline()
+	id := runID.Eval(ctx, p, []string{key})
+	scan := p.HScan(ctx, key, cursor, "", count)
+	_, _ = p.Exec(ctx)
+	return scanInstance(id, scan)
+}
+
+// runID returns the server's run_id: the INFO server field that is new at
+// every start of redis-server, restarts that reload the data included. It
+// is a script, not INFO itself, because go-redis's cluster client would
+// take INFO's argument for a key and refuse the transaction as cross-slot:
+// the script names the scanned key only so that it is routed with it. A
+// server that refuses INFO's server section but answers plain INFO without
+// a run_id (miniredis) returns "", and one that refuses INFO (an ACL user
+// without it) fails it.
+var runID = redis.NewScript(`
+local info = redis.pcall('INFO', 'server')
+if type(info) == 'table' then info = redis.call('INFO') end
+return string.match(info, 'run_id:(%x+)') or ''`)
+
+// scanInstance returns the page of scan and the run_id that id, the runID
+// script, read before it in the same MULTI/EXEC. A transaction runs on one
+// server with nothing in between, so no failover or slot move separates the
+// run_id from the page: on a cluster go-redis sends it to the node of the
+// key's slot and, after a MOVED redirection, sends all of it again to the
+// new node, whose run_id is its own. A server without a run_id reports ""
+// on every page: its scans cannot be checked.
+func scanInstance(id *redis.Cmd, scan *redis.ScanCmd) ([]string, uint64, string, error) {
+	page, next, err := scan.Result()
+	instance, idErr := id.Text()
+	if idErr != nil && (err == nil || redis.HasErrorPrefix(err, "EXECABORT")) {
+		// The script failed, or was refused and made EXEC discard the scan.
+		return nil, 0, "", fmt.Errorf("run_id from INFO server: %w", idErr)
+	}
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return page, next, instance, nil
+}
+
 func (r *redisBackend) HGetAll(ctx context.Context, key string) ([]string, error) {
 	m, err := r.hGetAllMap(ctx, key)
 	if err != nil {
@@ -355,6 +399,16 @@ func (r *redisBackend) SRandMember(ctx context.Context, key string, count int64)
 
 func (r *redisBackend) SScan(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, error) {
 	return r.c.SScan(ctx, key, cursor, "", count).Result()
+}
+
+// SScanInstance sends SSCAN with the runID script in one MULTI/EXEC, as
+// HScanInstance does.
+func (r *redisBackend) SScanInstance(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, string, error) {
+	p := r.c.TxPipeline()
+	id := runID.Eval(ctx, p, []string{key})
+	scan := p.SScan(ctx, key, cursor, "", count)
+	_, _ = p.Exec(ctx)
+	return scanInstance(id, scan)
 }
 
 func (r *redisBackend) SMembers(ctx context.Context, key string) ([]string, error) {

@@ -207,7 +207,11 @@ func (s Set[T]) Random(ctx context.Context, n int) ([]T, error) {
 // the whole iteration is yielded once; members added or removed meanwhile
 // may or may not be. A backend error is yielded once and ends the
 // iteration; a member that cannot be decoded is yielded as a
-// [*DecodeError]. Each call starts a new scan.
+// [*DecodeError]. Each call starts a new scan. A set that one page does not
+// hold is scanned with pages that also read the server's run_id, and an
+// iteration whose pages come from two server instances (a restart, a
+// failover, a moved cluster slot) ends with an error wrapping
+// [ErrIterationBroken]; see [Dict.All].
 func (s Set[T]) All(ctx context.Context) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		for page, err := range scanPages(ctx, s.handle, "scan", sscan) {

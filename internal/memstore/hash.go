@@ -266,6 +266,18 @@ func (s *Store) HScan(ctx context.Context, key string, cursor uint64, count int6
 	return fieldValues, next, nil
 }
 
+// storeInstance is the instance that every page of a store's scans
+// reports.
+const storeInstance = "memstore"
+
+// HScanInstance is HScan that also returns the instance that served the
+// page: always the same, as a store's cursors stay valid for as long as
+// it is open.
+func (s *Store) HScanInstance(ctx context.Context, key string, cursor uint64, count int64) (fieldValues []string, next uint64, instance string, err error) {
+	fieldValues, next, err = s.HScan(ctx, key, cursor, count)
+	return fieldValues, next, storeInstance, err
+}
+
 // scanCount turns the COUNT hint of the SCAN family into a page size.
 func scanCount(count int64) int {
 	const defaultCount, maxCount = 10, 1 << 20

@@ -183,6 +183,13 @@ func (s *Store) SScan(ctx context.Context, key string, cursor uint64, count int6
 	return members, next, nil
 }
 
+// SScanInstance is SScan that also returns the instance that served the
+// page: always the same, as for [Store.HScanInstance].
+func (s *Store) SScanInstance(ctx context.Context, key string, cursor uint64, count int64) (members []string, next uint64, instance string, err error) {
+	members, next, err = s.SScan(ctx, key, cursor, count)
+	return members, next, storeInstance, err
+}
+
 // SMembers returns the members of the set at key in insertion order, as
 // SMEMBERS does.
 func (s *Store) SMembers(ctx context.Context, key string) ([]string, error) {
