@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"iter"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -79,14 +80,16 @@ func (c Counter[K]) prepare(k K) (backend, string, error) {
 }
 
 // Incr adds n to k's count atomically and returns the new count; a missing
-// count starts at 0. Redis: HINCRBY, with PEXPIRE, in MULTI.
+// count starts at 0. A count that would overflow int64 returns an error
+// wrapping [ErrNotNumber] and stays as it was. Redis: HINCRBY and PEXPIRE in
+// one script.
 func (c Counter[K]) Incr(ctx context.Context, k K, n int64) (_ int64, err error) {
 	defer c.counted(&c.f.stats.sets, &err)
 	b, f, err := c.prepare(k)
 	if err != nil {
 		return 0, err
 	}
-	r, err := b.HIncrBy(ctx, c.key, f, n, c.f.ttl)
+	r, err := b.HIncrByWithin(ctx, c.key, f, n, math.MinInt64, math.MaxInt64, c.f.ttl)
 	return r, keyErr("incr", c.key, err)
 }
 

@@ -285,8 +285,10 @@ func (d Dict[K, V]) decodeItem(f, s string) (K, V, error) {
 
 // Incr adds n to the number stored under field atomically and returns the
 // result; a missing field counts as zero. V must be an integer or float
-// kind; a stored value that is not a number returns an error wrapping
-// [ErrNotNumber]. Redis: HINCRBY or HINCRBYFLOAT, with PEXPIRE, in MULTI.
+// kind; a stored value that is not a number, a NaN or infinite n, and a
+// result that V cannot hold return an error wrapping [ErrNotNumber], and
+// then nothing is written (see [Key.Incr]). Redis: HINCRBY or HINCRBYFLOAT,
+// the range check and PEXPIRE in one script.
 func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (V, error) {
 	var zero V
 	b, f, err := d.prepare(field)
@@ -294,8 +296,10 @@ func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (V, error) {
 		return zero, err
 	}
 	out, err := incrValue(d.c.values, n, false,
-		func(i int64) (int64, error) { return b.HIncrBy(ctx, d.key, f, i, d.f.ttl) },
-		func(x float64) (float64, error) { return b.HIncrByFloat(ctx, d.key, f, x, d.f.ttl) })
+		func(i, min, max int64) (int64, error) { return b.HIncrByWithin(ctx, d.key, f, i, min, max, d.f.ttl) },
+		func(x, min, max float64) (float64, error) {
+			return b.HIncrByFloatWithin(ctx, d.key, f, x, min, max, d.f.ttl)
+		})
 	if err != nil {
 		return zero, keyErr("incr", d.key, err)
 	}

@@ -164,16 +164,14 @@ func (r *redisBackend) Persist(ctx context.Context, key string) (bool, error) {
 	return r.c.Persist(ctx, key).Result()
 }
 
-func (r *redisBackend) IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
-	cmd := redis.NewIntCmd(ctx, "incrby", key, n)
-	err := r.tx(ctx, key, ttl, cmd)
-	return cmd.Val(), err
+func (r *redisBackend) IncrByWithin(ctx context.Context, key string, n, min, max int64, ttl time.Duration) (int64, error) {
+	s, err := r.runIncrWithin(ctx, key, ttl, formatInt(min), formatInt(max), "incrby", formatInt(n))
+	return parseIntReply(s, err)
 }
 
-func (r *redisBackend) IncrByFloat(ctx context.Context, key string, f float64, ttl time.Duration) (float64, error) {
-	cmd := redis.NewFloatCmd(ctx, "incrbyfloat", key, f)
-	err := r.tx(ctx, key, ttl, cmd)
-	return cmd.Val(), err
+func (r *redisBackend) IncrByFloatWithin(ctx context.Context, key string, f, min, max float64, ttl time.Duration) (float64, error) {
+	s, err := r.runIncrWithin(ctx, key, ttl, formatBound(min), formatBound(max), "incrbyfloat", formatIncr(f))
+	return parseFloatReply(s, err)
 }
 
 // Hashes.
@@ -245,16 +243,14 @@ func (r *redisBackend) HPopRandom(ctx context.Context, key string) (string, stri
 	return res[0], res[1], true, nil
 }
 
-func (r *redisBackend) HIncrBy(ctx context.Context, key, field string, n int64, ttl time.Duration) (int64, error) {
-	cmd := redis.NewIntCmd(ctx, "hincrby", key, field, n)
-	err := r.tx(ctx, key, ttl, cmd)
-	return cmd.Val(), err
+func (r *redisBackend) HIncrByWithin(ctx context.Context, key, field string, n, min, max int64, ttl time.Duration) (int64, error) {
+	s, err := r.runIncrWithin(ctx, key, ttl, formatInt(min), formatInt(max), "hincrby", formatInt(n), field)
+	return parseIntReply(s, err)
 }
 
-func (r *redisBackend) HIncrByFloat(ctx context.Context, key, field string, f float64, ttl time.Duration) (float64, error) {
-	cmd := redis.NewFloatCmd(ctx, "hincrbyfloat", key, field, f)
-	err := r.tx(ctx, key, ttl, cmd)
-	return cmd.Val(), err
+func (r *redisBackend) HIncrByFloatWithin(ctx context.Context, key, field string, f, min, max float64, ttl time.Duration) (float64, error) {
+	s, err := r.runIncrWithin(ctx, key, ttl, formatBound(min), formatBound(max), "hincrbyfloat", formatIncr(f), field)
+	return parseFloatReply(s, err)
 }
 
 func (r *redisBackend) HIncrByMany(ctx context.Context, key string, ttl time.Duration, fields []string, ns []int64) ([]int64, error) {
