@@ -193,6 +193,35 @@ func TestCounterIncrOverflow(t *testing.T) {
 	})
 }
 
+// TestCounterTotalOverflow: a sum of counts beyond int64 is an error, not a
+// wrapped-around number.
+func TestCounterTotalOverflow(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		c := NewCounterCache[string](e.opts("total")).Key("up")
+		require.NoError(t, c.Update(ctx, map[string]int64{"a": math.MaxInt64 - 1, "b": 1}))
+		n, err := c.Total(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(math.MaxInt64), n, "the largest total is fine")
+		require.NoError(t, c.Set(ctx, "c", 1))
+		n, err = c.Total(ctx)
+		require.ErrorIs(t, err, ErrNotNumber, "got %d", n)
+		require.ErrorContains(t, err, c.key)
+
+		down := NewCounterCache[string](e.opts("total")).Key("down")
+		require.NoError(t, down.Update(ctx, map[string]int64{"a": math.MinInt64, "b": -2, "c": 1}))
+		n, err = down.Total(ctx)
+		require.ErrorIs(t, err, ErrNotNumber, "got %d", n)
+
+		mixed := NewCounterCache[string](e.opts("total")).Key("mixed")
+		require.NoError(t, mixed.Update(ctx, map[string]int64{"a": math.MaxInt64, "b": 1, "c": -1, "d": math.MinInt64, "e": math.MinInt64}))
+		require.NoError(t, mixed.Set(ctx, "f", math.MaxInt64))
+		n, err = mixed.Total(ctx)
+		require.NoError(t, err, "partial sums may overflow when the total fits")
+		require.Equal(t, int64(-2), n)
+	})
+}
+
 // TestSortedSetIncrInfinity: a score is a float64 and Redis keeps ±Inf as a
 // score, so an increment may reach ±Inf on every backend; the result stays
 // readable. An increment whose result is NaN is refused.
