@@ -121,10 +121,11 @@ func rawCodec[V any](t reflect.Type) valueCodec[V] {
 
 func intCodec[V any](t reflect.Type) valueCodec[V] {
 	k, bits := t.Kind(), t.Bits()
+	imin, imax := intRange(bits)
 	return valueCodec[V]{
 		num:  intNumeric,
-		imin: -1 << (bits - 1),
-		imax: 1<<(bits-1) - 1,
+		imin: imin,
+		imax: imax,
 		encode: func(v V) (string, error) {
 			return strconv.FormatInt(loadInt(unsafe.Pointer(&v), k), 10), nil
 		},
@@ -144,7 +145,7 @@ func uintCodec[V any](t reflect.Type) valueCodec[V] {
 	k, bits := t.Kind(), t.Bits()
 	return valueCodec[V]{
 		num:  intNumeric,
-		imax: int64(min(uint64(1)<<bits-1, math.MaxInt64)),
+		imax: uintMax(bits),
 		encode: func(v V) (string, error) {
 			return strconv.FormatUint(loadUint(unsafe.Pointer(&v), k), 10), nil
 		},
@@ -189,6 +190,18 @@ func floatCodec[V any](t reflect.Type) valueCodec[V] {
 			return v, nil
 		},
 	}
+}
+
+// intRange returns the range of a signed integer type of bits bits.
+func intRange(bits int) (min, max int64) {
+	return -1 << (bits - 1), 1<<(bits-1) - 1
+}
+
+// uintMax returns the largest value of an unsigned integer type of bits
+// bits that an increment may store: Redis's integers stop at the int64
+// maximum.
+func uintMax(bits int) int64 {
+	return int64(min(uint64(1)<<bits-1, math.MaxInt64))
 }
 
 // maxFloat32Text is the largest float64 below the midpoint between

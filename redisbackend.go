@@ -165,12 +165,12 @@ func (r *redisBackend) Persist(ctx context.Context, key string) (bool, error) {
 }
 
 func (r *redisBackend) IncrByWithin(ctx context.Context, key string, n, min, max int64, ttl time.Duration) (int64, error) {
-	s, err := r.runIncrWithin(ctx, key, ttl, formatInt(min), formatInt(max), "incrby", formatInt(n))
+	s, err := r.runIncrWithin(ctx, key, ttl, intBoundArg(min), intBoundArg(max), "incrby", n, nil)
 	return parseIntReply(s, err)
 }
 
 func (r *redisBackend) IncrByFloatWithin(ctx context.Context, key string, f, min, max float64, ttl time.Duration) (float64, error) {
-	s, err := r.runIncrWithin(ctx, key, ttl, formatBound(min), formatBound(max), "incrbyfloat", formatIncr(f))
+	s, err := r.runIncrWithin(ctx, key, ttl, floatBoundArg(min), floatBoundArg(max), "incrbyfloat", f, nil)
 	return parseFloatReply(s, err)
 }
 
@@ -244,12 +244,12 @@ func (r *redisBackend) HPopRandom(ctx context.Context, key string) (string, stri
 }
 
 func (r *redisBackend) HIncrByWithin(ctx context.Context, key, field string, n, min, max int64, ttl time.Duration) (int64, error) {
-	s, err := r.runIncrWithin(ctx, key, ttl, formatInt(min), formatInt(max), "hincrby", formatInt(n), field)
+	s, err := r.runIncrWithin(ctx, key, ttl, intBoundArg(min), intBoundArg(max), "hincrby", n, field)
 	return parseIntReply(s, err)
 }
 
 func (r *redisBackend) HIncrByFloatWithin(ctx context.Context, key, field string, f, min, max float64, ttl time.Duration) (float64, error) {
-	s, err := r.runIncrWithin(ctx, key, ttl, formatBound(min), formatBound(max), "hincrbyfloat", formatIncr(f), field)
+	s, err := r.runIncrWithin(ctx, key, ttl, floatBoundArg(min), floatBoundArg(max), "hincrbyfloat", f, field)
 	return parseFloatReply(s, err)
 }
 

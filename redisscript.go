@@ -128,18 +128,52 @@ func (r *redisBackend) scriptWrite(ctx context.Context, key string, ttl time.Dur
 	return nil
 }
 
-// runIncrWithin runs incrWithin with the increment's arguments, the field
-// last for a hash, and returns the stored text of the result.
-func (r *redisBackend) runIncrWithin(ctx context.Context, key string, ttl time.Duration, min, max, cmd, by string, field ...string) (string, error) {
+// runIncrWithin runs incrWithin with the increment's arguments, and field
+// (a string) for a hash, and returns the stored text of the result.
+func (r *redisBackend) runIncrWithin(ctx context.Context, key string, ttl time.Duration, min, max, cmd, by, field any) (string, error) {
 	argv := make([]any, 0, 6)
 	argv = append(argv, ttlArgAny(ttl), min, max, cmd, by)
-	for _, f := range field {
-		argv = append(argv, f)
+	if field != nil {
+		argv = append(argv, field)
 	}
 	return incrWithin.Run(ctx, r.c, []string{key}, argv...).Text()
 }
 
-func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
+// intBoundArg and floatBoundArg return a bound of incrWithin as the script
+// reads it, formatted and boxed once for the bounds of the value types:
+// every increment of a family carries the same two. Float bounds are
+// written with an exponent (not as go-redis writes a float64): the Lua of
+// miniredis reads no number from digits beyond the int64 range.
+func intBoundArg(n int64) any {
+	if a, ok := intBounds[n]; ok {
+		return a
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func floatBoundArg(f float64) any {
+	if a, ok := floatBounds[f]; ok {
+		return a
+	}
+	return formatBound(f)
+}
+
+var intBounds, floatBounds = boundArgs()
+
+func boundArgs() (map[int64]any, map[float64]any) {
+	ints := map[int64]any{0: "0"}
+	for _, bits := range []int{8, 16, 32, 64} {
+		lo, hi := intRange(bits)
+		for _, n := range []int64{lo, hi, uintMax(bits)} {
+			ints[n] = strconv.FormatInt(n, 10)
+		}
+	}
+	floats := map[float64]any{}
+	for _, f := range []float64{math.MaxFloat64, maxFloat32Text, math.Inf(1)} {
+		floats[f], floats[-f] = formatBound(f), formatBound(-f)
+	}
+	return ints, floats
+}
 
 // formatBound formats a bound of a float increment as memstore names it in
 // its error; the infinite ones as Redis writes them.
@@ -152,10 +186,6 @@ func formatBound(f float64) string {
 	}
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
-
-// formatIncr formats a float increment as go-redis formats a float
-// argument: the shortest decimal that reads back as f, without exponent.
-func formatIncr(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // parseIntReply and parseFloatReply read the text incrWithin returns.
 func parseIntReply(s string, err error) (int64, error) {
