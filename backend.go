@@ -42,10 +42,14 @@ type backend interface {
 	SetMany(ctx context.Context, keys, values []string, ttl time.Duration) error
 	Exists(ctx context.Context, key string) (bool, error)
 	// PTTL reports the remaining time to live; ok is false when the key does
-	// not exist, and ttl is -1 when it exists without an expiry.
+	// not exist, and ttl is -1 when it exists without an expiry. A time that
+	// a Duration cannot hold to the millisecond (about 292 years; Redis
+	// keeps deadlines up to the year 292 million) is math.MaxInt64.
 	PTTL(ctx context.Context, key string) (ttl time.Duration, ok bool, err error)
 	// PExpire with ttl <= 0 deletes the key, as Redis does.
 	PExpire(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// PExpireAt sets the deadline to at in Unix milliseconds, clamped to
+	// the int64 range; a time not in the future deletes the key.
 	PExpireAt(ctx context.Context, key string, at time.Time) (bool, error)
 	Persist(ctx context.Context, key string) (bool, error)
 	// IncrByWithin is INCRBY for a value type narrower than int64: a result

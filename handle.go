@@ -43,7 +43,9 @@ func (h *handle) backend() (backend, error) {
 
 // TTL returns how long the key has left to live, with millisecond
 // resolution: [NoExpiry] for a key without an expiry, [ErrNotFound] for a
-// missing key. Redis: PTTL.
+// missing key. A time longer than a time.Duration holds (about 292 years:
+// a deadline after 2262 set by ExpireAt or by another client) is reported
+// as the largest Duration, math.MaxInt64. Redis: PTTL.
 func (h handle) TTL(ctx context.Context) (time.Duration, error) {
 	b, err := h.backend()
 	if err != nil {
@@ -77,7 +79,11 @@ func (h handle) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 }
 
 // ExpireAt sets the key to expire at t and reports whether the key exists.
-// A t not in the future deletes it. Redis: PEXPIREAT.
+// A t not in the future deletes it. Any later t is the deadline, to the
+// millisecond, however far (a t more than 292 million years from 1970, the
+// range of Redis's deadlines, counts as that limit); TTL then reports a
+// remaining time beyond about 292 years as the largest Duration. Redis:
+// PEXPIREAT.
 func (h handle) ExpireAt(ctx context.Context, t time.Time) (bool, error) {
 	b, err := h.backend()
 	if err != nil {

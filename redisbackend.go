@@ -3,6 +3,7 @@ package caches
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -139,25 +140,58 @@ func (r *redisBackend) Exists(ctx context.Context, key string) (bool, error) {
 	return n == 1, err
 }
 
+// PTTL reads the reply in milliseconds itself: go-redis's PTTL converts it
+// to a Duration, which overflows beyond about 292 years.
 func (r *redisBackend) PTTL(ctx context.Context, key string) (time.Duration, bool, error) {
-	d, err := r.c.PTTL(ctx, key).Result()
+	cmd := redis.NewIntCmd(ctx, "pttl", key)
+	_ = r.c.Process(ctx, cmd)
+	ms, err := cmd.Result()
 	switch {
 	case err != nil:
 		return 0, false, err
-	case d == -2:
+	case ms == -2:
 		return 0, false, nil
-	case d == -1:
+	case ms == -1:
 		return -1, true, nil
 	}
-	return d, true, nil
+	return msDuration(ms), true, nil
 }
 
 func (r *redisBackend) PExpire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return r.c.PExpire(ctx, key, ttl).Result()
 }
 
+// PExpireAt sends the deadline in milliseconds itself: go-redis's PExpireAt
+// computes it through UnixNano, which overflows after 2262.
 func (r *redisBackend) PExpireAt(ctx context.Context, key string, at time.Time) (bool, error) {
-	return r.c.PExpireAt(ctx, key, at).Result()
+	cmd := redis.NewBoolCmd(ctx, "pexpireat", key, unixMilli(at))
+	_ = r.c.Process(ctx, cmd)
+	return cmd.Result()
+}
+
+// unixMilli returns t in Unix milliseconds, clamped to the int64 range
+// (more than 292 million years from 1970), beyond which t.UnixMilli is
+// undefined.
+func unixMilli(t time.Time) int64 {
+	switch {
+	case t.After(maxUnixMilli):
+		return math.MaxInt64
+	case t.Before(minUnixMilli):
+		return math.MinInt64
+	}
+	return t.UnixMilli()
+}
+
+var minUnixMilli, maxUnixMilli = time.UnixMilli(math.MinInt64), time.UnixMilli(math.MaxInt64)
+
+// msDuration converts a remaining time in milliseconds to a Duration: the
+// largest Duration for a time that a Duration cannot hold to the
+// millisecond (about 292 years), as [backend.PTTL] specifies.
+func msDuration(ms int64) time.Duration {
+	if ms >= math.MaxInt64/int64(time.Millisecond) {
+		return math.MaxInt64
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func (r *redisBackend) Persist(ctx context.Context, key string) (bool, error) {
