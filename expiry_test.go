@@ -2,6 +2,7 @@ package caches
 
 import (
 	"context"
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -103,4 +104,106 @@ func TestTTLOfServerDeadline(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, maxTTL, ttl)
 	})
+}
+
+// TestNoExpiryPerCall: NoExpiry as a per-call TTL stores without expiry;
+// other non-positive TTLs delete.
+func TestNoExpiryPerCall(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		keys := NewKeyCache[string](e.ttlOpts("noexp"))
+		k := keys.Key("k")
+		require.NoError(t, k.Set(ctx, "v1"))
+		require.NoError(t, k.SetTTL(ctx, "v2", NoExpiry))
+		v, err := k.Get(ctx)
+		require.NoError(t, err, "SetTTL with NoExpiry stores the value")
+		require.Equal(t, "v2", v)
+		requireNoExpiry(t, k.handle)
+		e.advance(t, 2*time.Hour)
+		v, err = k.Get(ctx)
+		require.NoError(t, err)
+		require.Equal(t, "v2", v)
+
+		for _, d := range []time.Duration{0, -2, math.MinInt64} {
+			require.NoError(t, k.Set(ctx, "v"))
+			require.NoError(t, k.SetTTL(ctx, "w", d))
+			_, err = k.Get(ctx)
+			require.ErrorIs(t, err, ErrNotFound, "SetTTL with %v deletes", d)
+		}
+
+		require.NoError(t, k.Set(ctx, "v3"))
+		ok, err := k.Expire(ctx, NoExpiry)
+		require.NoError(t, err)
+		require.True(t, ok, "Expire reports that the key exists")
+		requireNoExpiry(t, k.handle)
+		ok, err = k.Expire(ctx, NoExpiry)
+		require.NoError(t, err)
+		require.True(t, ok, "a key without expiry exists too")
+		requireNoExpiry(t, k.handle)
+		v, err = k.Get(ctx)
+		require.NoError(t, err)
+		require.Equal(t, "v3", v)
+
+		missing := keys.Key("missing")
+		ok, err = missing.Expire(ctx, NoExpiry)
+		require.NoError(t, err)
+		require.False(t, ok)
+		has, err := missing.Has(ctx)
+		require.NoError(t, err)
+		require.False(t, has, "Expire creates nothing")
+
+		d := NewDictCache[string, int](e.ttlOpts("noexpdict")).Key("d")
+		require.NoError(t, d.Set(ctx, "f", 1))
+		ok, err = d.Expire(ctx, NoExpiry)
+		require.NoError(t, err)
+		require.True(t, ok)
+		requireNoExpiry(t, d.handle)
+
+		for _, dur := range []time.Duration{0, -2} {
+			require.NoError(t, k.Set(ctx, "v"))
+			ok, err = k.Expire(ctx, dur)
+			require.NoError(t, err)
+			require.True(t, ok)
+			has, err = k.Has(ctx)
+			require.NoError(t, err)
+			require.False(t, has, "Expire with %v deletes", dur)
+		}
+	})
+}
+
+// TestMemoizeErrorTTLNoExpiry: MemoOptions.ErrorTTL set to NoExpiry caches
+// errors without expiry; another negative value caches none.
+func TestMemoizeErrorTTLNoExpiry(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		fn := func(ctx context.Context, id string) (string, error) { return "", errors.New("db down") }
+		o := MemoOptions[string]{Options: e.ttlOpts("negforever"), ErrorTTL: NoExpiry}
+		m := Memoize(fn, o)
+		_, err := m.Call(ctx, "a")
+		require.EqualError(t, err, "db down")
+		_, err = m.Call(ctx, "a")
+		var ce *CachedError
+		require.ErrorAs(t, err, &ce, "the error is cached")
+		key, err := m.Key("a")
+		require.NoError(t, err)
+		ttl, ok, err := e.b.PTTL(ctx, key)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, time.Duration(-1), ttl, "the cached error has no expiry")
+
+		o = MemoOptions[string]{Options: e.ttlOpts("negnone"), ErrorTTL: -2}
+		none := Memoize(fn, o)
+		for range 2 {
+			_, err = none.Call(ctx, "a")
+			require.EqualError(t, err, "db down", "errors are not cached")
+		}
+	})
+}
+
+// requireNoExpiry checks that h's key exists without an expiry.
+func requireNoExpiry(t *testing.T, h handle) {
+	t.Helper()
+	ttl, err := h.TTL(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, NoExpiry, ttl, "TTL of %s", h.key)
 }

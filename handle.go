@@ -65,11 +65,16 @@ func (h handle) TTL(ctx context.Context) (time.Duration, error) {
 }
 
 // Expire sets the key to expire after ttl and reports whether the key
-// exists. A ttl of zero or less deletes it. Redis: PEXPIRE.
+// exists. [NoExpiry] removes the expiry instead, as Persist does; any other
+// ttl of zero or less deletes the key. Redis: PEXPIRE (EXISTS, then PERSIST
+// for NoExpiry).
 func (h handle) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 	b, err := h.backend()
 	if err != nil {
 		return false, err
+	}
+	if ttl == NoExpiry {
+		return h.persistExisting(ctx, b)
 	}
 	if ttl > 0 {
 		ttl = max(ttl, time.Millisecond)
@@ -102,6 +107,20 @@ func (h handle) Persist(ctx context.Context) (bool, error) {
 	}
 	ok, err := b.Persist(ctx, h.key)
 	return ok, keyErr("persist", h.key, err)
+}
+
+// persistExisting removes the key's expiry and reports whether the key
+// exists (PERSIST alone reports whether it had an expiry). EXISTS comes
+// first, so the answer is true to a moment of the call: a key deleted
+// between the two commands existed at the first, and one created between
+// them loses its expiry at the second.
+func (h handle) persistExisting(ctx context.Context, b backend) (bool, error) {
+	ok, err := b.Exists(ctx, h.key)
+	if err != nil || !ok {
+		return false, keyErr("expire", h.key, err)
+	}
+	_, err = b.Persist(ctx, h.key)
+	return true, keyErr("expire", h.key, err)
 }
 
 // del removes the key and reports whether it existed.

@@ -101,16 +101,21 @@ func (k Key[V]) Set(ctx context.Context, v V) error {
 	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, k.f.ttl) })
 }
 
-// SetTTL stores v to expire after ttl instead of the family's TTL. A ttl of
-// zero or less stores nothing and deletes the value that was there, as
-// dummycache and Redis's EXPIRE do; [NoExpiry] is one such value, so to store
-// without an expiry use a family whose TTL is [NoExpiry].
+// SetTTL stores v to expire after ttl instead of the family's TTL; with
+// [NoExpiry] it stores v without an expiry. Any other ttl of zero or less
+// stores nothing and deletes the value that was there, as Redis's EXPIRE
+// does. Redis: SET key value PX ttl (no PX for NoExpiry).
 func (k Key[V]) SetTTL(ctx context.Context, v V, ttl time.Duration) error {
-	if ttl <= 0 {
+	switch {
+	case ttl == NoExpiry:
+		ttl = 0 // the backend's "no expiry"
+	case ttl <= 0:
 		_, err := k.Delete(ctx)
 		return err
+	default:
+		ttl = max(ttl, time.Millisecond)
 	}
-	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, max(ttl, time.Millisecond)) })
+	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, ttl) })
 }
 
 func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) (err error) {
