@@ -218,8 +218,12 @@ var errTotalOverflow = fmt.Errorf("%w: the total of the counts overflows int64",
 
 // MostCommon returns the n keys with the highest counts, highest first
 // (equal counts in ascending order of their stored text); n < 0 returns
-// every key. It reads the whole hash. Redis: HGETALL.
+// every key, n == 0 none without a round trip. It reads the whole hash.
+// Redis: HGETALL.
 func (c Counter[K]) MostCommon(ctx context.Context, n int) ([]Counted[K], error) {
+	if n == 0 {
+		return nil, nil
+	}
 	b, err := c.backend()
 	if err != nil {
 		return nil, err

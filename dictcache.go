@@ -100,8 +100,12 @@ func (d Dict[K, V]) prepare(field K) (backend, string, error) {
 }
 
 // GetMany returns the values of the fields that exist, in one round trip;
-// missing fields are absent from the map. Redis: HMGET.
+// missing fields are absent from the map. No fields: an empty map, without
+// a round trip. Redis: HMGET.
 func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (map[K]V, error) {
+	if len(fields) == 0 {
+		return map[K]V{}, nil
+	}
 	b, err := d.backend()
 	if err != nil {
 		return nil, err

@@ -423,7 +423,8 @@ func (z SortedSet[T]) rangeByRank(ctx context.Context, start, stop int, rev bool
 
 // RangeByScore returns the members whose scores are in r, in ascending
 // order, skipping offset of them and returning at most limit (limit < 0:
-// all). Redis: ZRANGE … BYSCORE LIMIT … WITHSCORES.
+// all; 0: none, without a round trip). Redis: ZRANGE … BYSCORE LIMIT …
+// WITHSCORES.
 func (z SortedSet[T]) RangeByScore(ctx context.Context, r ScoreRange, offset, limit int) ([]Scored[T], error) {
 	return z.rangeByScore(ctx, r, offset, limit, false)
 }
@@ -435,6 +436,9 @@ func (z SortedSet[T]) RevRangeByScore(ctx context.Context, r ScoreRange, offset,
 }
 
 func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, limit int, rev bool) ([]Scored[T], error) {
+	if limit == 0 {
+		return nil, nil
+	}
 	b, err := z.backend()
 	if err != nil {
 		return nil, err
