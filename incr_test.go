@@ -262,3 +262,33 @@ func hIncrBy(ctx context.Context, b backend, key, field string, n int64, ttl tim
 func hIncrByFloat(ctx context.Context, b backend, key, field string, f float64, ttl time.Duration) (float64, error) {
 	return b.HIncrByFloatWithin(ctx, key, field, f, math.Inf(-1), math.Inf(1), ttl)
 }
+
+// TestBackendIncrWithin: a bounded increment out of range writes nothing,
+// not even the key it would have created, on every backend.
+func TestBackendIncrWithin(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx, b := context.Background(), e.b
+		_, err := b.IncrByWithin(ctx, "s", 300, 0, 255, time.Minute)
+		requireRedisErr(t, err, ErrNotNumber)
+		_, err = b.HIncrByWithin(ctx, "h", "f", -1, 0, 255, time.Minute)
+		requireRedisErr(t, err, ErrNotNumber)
+		_, err = b.IncrByFloatWithin(ctx, "f", 2, -1, 1, time.Minute)
+		requireRedisErr(t, err, ErrNotNumber)
+		_, err = b.HIncrByFloatWithin(ctx, "hf", "f", -2, -1, 1, time.Minute)
+		requireRedisErr(t, err, ErrNotNumber)
+		for _, key := range []string{"s", "h", "f", "hf"} {
+			ok, err := b.Exists(ctx, key)
+			require.NoError(t, err)
+			require.False(t, ok, "%s was created", key)
+		}
+
+		n, err := b.HIncrByWithin(ctx, "h", "f", 255, 0, 255, time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, int64(255), n)
+		f, err := b.IncrByFloatWithin(ctx, "f", 1, -1, 1, 0)
+		require.NoError(t, err)
+		require.Equal(t, 1.0, f)
+		requireTTL(t, b, "h", time.Minute)
+		requireTTL(t, b, "f", -1)
+	})
+}

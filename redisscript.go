@@ -63,10 +63,11 @@ return out`)
 // milliseconds (PERSIST for 0) and returns the stored text, which, unlike an
 // integer reply converted to a Lua number, is exact beyond 2^53. Otherwise
 // it puts the old value back, expiry untouched, and returns an error.
-// Bounds beyond 2^53 read as the nearest double, which is exact for the
-// bounds of the integer types: 0, the limits of the types up to 32 bits,
-// and ±2^63. Infinite bounds are sent as "-inf" and "+inf", which not every
-// server's Lua reads as numbers: a bound that does not read is unbounded.
+// Lua reads numbers as doubles: the bounds of the integer types up to 32
+// bits are exact, and the 64-bit ones read as ±2^63, which no int64 result
+// passes (Redis refuses an int64 overflow itself). Infinite bounds are sent
+// as "-inf" and "+inf", which not every server's Lua reads as numbers: a
+// bound that does not read is unbounded.
 var incrWithin = redis.NewScript(`
 local key, field = KEYS[1], ARGV[6]
 -- num reads a stored number; the retry with a fraction is for the Lua of
