@@ -42,14 +42,26 @@ type backend interface {
 	SetMany(ctx context.Context, keys, values []string, ttl time.Duration) error
 	Exists(ctx context.Context, key string) (bool, error)
 	// PTTL reports the remaining time to live; ok is false when the key does
-	// not exist, and ttl is -1 when it exists without an expiry.
+	// not exist, and ttl is -1 when it exists without an expiry. A time that
+	// a Duration cannot hold to the millisecond (about 292 years; Redis
+	// keeps deadlines up to the year 292 million) is math.MaxInt64.
 	PTTL(ctx context.Context, key string) (ttl time.Duration, ok bool, err error)
 	// PExpire with ttl <= 0 deletes the key, as Redis does.
 	PExpire(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// PExpireAt sets the deadline to at in Unix milliseconds, clamped to
+	// the int64 range; a time not in the future deletes the key.
 	PExpireAt(ctx context.Context, key string, at time.Time) (bool, error)
 	Persist(ctx context.Context, key string) (bool, error)
-	IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error)
-	IncrByFloat(ctx context.Context, key string, f float64, ttl time.Duration) (float64, error)
+	// IncrByWithin is INCRBY for a value type narrower than int64: a result
+	// not within [min, max] writes nothing, the expiry included, and fails
+	// with an error starting "ERR increment", as an overflow does. The
+	// result is exact over the whole int64 range.
+	IncrByWithin(ctx context.Context, key string, n, min, max int64, ttl time.Duration) (int64, error)
+	// IncrByFloatWithin is INCRBYFLOAT for a value type narrower than the
+	// long double Redis computes in: a result that, read as a float64 (±Inf
+	// beyond its range), is not within [min, max] writes nothing and fails
+	// like IncrByWithin.
+	IncrByFloatWithin(ctx context.Context, key string, f, min, max float64, ttl time.Duration) (float64, error)
 
 	// Hashes.
 	HGet(ctx context.Context, key, field string) (value string, ok bool, err error)
@@ -65,8 +77,10 @@ type backend interface {
 	HGetDel(ctx context.Context, key, field string) (value string, ok bool, err error)
 	// HPopRandom atomically removes an arbitrary field and returns it.
 	HPopRandom(ctx context.Context, key string) (field, value string, ok bool, err error)
-	HIncrBy(ctx context.Context, key, field string, n int64, ttl time.Duration) (int64, error)
-	HIncrByFloat(ctx context.Context, key, field string, f float64, ttl time.Duration) (float64, error)
+	// HIncrByWithin and HIncrByFloatWithin are IncrByWithin and
+	// IncrByFloatWithin for a field of a hash (HINCRBY, HINCRBYFLOAT).
+	HIncrByWithin(ctx context.Context, key, field string, n, min, max int64, ttl time.Duration) (int64, error)
+	HIncrByFloatWithin(ctx context.Context, key, field string, f, min, max float64, ttl time.Duration) (float64, error)
 	// HIncrByMany adds ns[i] to fields[i] for every i, atomically, and
 	// returns the new values. A failing increment (a field that is not an
 	// integer, an overflow) fails the call; the others may have been applied

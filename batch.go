@@ -30,8 +30,12 @@ func (c *KeyCache[V]) keysOf(handles []Key[V]) ([]string, error) {
 // when handles[i] is missing (or holds another Redis type). It takes one
 // round trip on a single server, one per node on a cluster (MGET per slot,
 // pipelined). A value that cannot be decoded fails the call with a
-// [*DecodeError]. Hooks are not called.
+// [*DecodeError]. Hooks are not called. No handles: empty results, without
+// a round trip.
 func (c *KeyCache[V]) GetMany(ctx context.Context, handles ...Key[V]) (values []V, found []bool, err error) {
+	if len(handles) == 0 {
+		return nil, nil, nil
+	}
 	keys, err := c.keysOf(handles)
 	if err != nil {
 		return nil, nil, err

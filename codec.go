@@ -3,6 +3,7 @@ package caches
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"unsafe"
@@ -44,6 +45,12 @@ type valueCodec[V any] struct {
 	decode   func(string) (V, error)
 	typeName string
 	num      numKind
+	// The range of V's values that an increment may store, so that the
+	// result always decodes: [imin, imax] for intNumeric (an unsigned
+	// 64-bit type stops at the int64 maximum, where Redis's integers
+	// stop), [-fmax, fmax] for floatNumeric.
+	imin, imax int64
+	fmax       float64
 }
 
 // newValueCodec returns the raw codec for V's kind, or one that delegates to
@@ -114,8 +121,11 @@ func rawCodec[V any](t reflect.Type) valueCodec[V] {
 
 func intCodec[V any](t reflect.Type) valueCodec[V] {
 	k, bits := t.Kind(), t.Bits()
+	imin, imax := intRange(bits)
 	return valueCodec[V]{
-		num: intNumeric,
+		num:  intNumeric,
+		imin: imin,
+		imax: imax,
 		encode: func(v V) (string, error) {
 			return strconv.FormatInt(loadInt(unsafe.Pointer(&v), k), 10), nil
 		},
@@ -134,7 +144,8 @@ func intCodec[V any](t reflect.Type) valueCodec[V] {
 func uintCodec[V any](t reflect.Type) valueCodec[V] {
 	k, bits := t.Kind(), t.Bits()
 	return valueCodec[V]{
-		num: intNumeric,
+		num:  intNumeric,
+		imax: uintMax(bits),
 		encode: func(v V) (string, error) {
 			return strconv.FormatUint(loadUint(unsafe.Pointer(&v), k), 10), nil
 		},
@@ -152,8 +163,13 @@ func uintCodec[V any](t reflect.Type) valueCodec[V] {
 
 func floatCodec[V any](t reflect.Type) valueCodec[V] {
 	bits := t.Bits()
+	fmax := math.MaxFloat64
+	if bits == 32 {
+		fmax = maxFloat32Text
+	}
 	return valueCodec[V]{
-		num: floatNumeric,
+		num:  floatNumeric,
+		fmax: fmax,
 		encode: func(v V) (string, error) {
 			if bits == 32 {
 				return strconv.FormatFloat(float64(*(*float32)(unsafe.Pointer(&v))), 'g', -1, 32), nil
@@ -175,6 +191,24 @@ func floatCodec[V any](t reflect.Type) valueCodec[V] {
 		},
 	}
 }
+
+// intRange returns the range of a signed integer type of bits bits.
+func intRange(bits int) (min, max int64) {
+	return -1 << (bits - 1), 1<<(bits-1) - 1
+}
+
+// uintMax returns the largest value of an unsigned integer type of bits
+// bits that an increment may store: Redis's integers stop at the int64
+// maximum.
+func uintMax(bits int) int64 {
+	return int64(min(uint64(1)<<bits-1, math.MaxInt64))
+}
+
+// maxFloat32Text is the largest float64 below the midpoint between
+// math.MaxFloat32 and 2^128: a number below that midpoint, stored as text,
+// reads back as a finite float32 (it rounds to math.MaxFloat32 at most),
+// and a number at or above it does not.
+var maxFloat32Text = math.Nextafter(math.MaxFloat32+0x1p103, 0)
 
 // loadInt reads the signed integer of kind k at p.
 func loadInt(p unsafe.Pointer, k reflect.Kind) int64 {

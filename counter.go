@@ -3,7 +3,10 @@ package caches
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"iter"
+	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 )
@@ -79,14 +82,16 @@ func (c Counter[K]) prepare(k K) (backend, string, error) {
 }
 
 // Incr adds n to k's count atomically and returns the new count; a missing
-// count starts at 0. Redis: HINCRBY, with PEXPIRE, in MULTI.
+// count starts at 0. A count that would overflow int64 returns an error
+// wrapping [ErrNotNumber] and stays as it was. Redis: HINCRBY and PEXPIRE in
+// one script.
 func (c Counter[K]) Incr(ctx context.Context, k K, n int64) (_ int64, err error) {
 	defer c.counted(&c.f.stats.sets, &err)
 	b, f, err := c.prepare(k)
 	if err != nil {
 		return 0, err
 	}
-	r, err := b.HIncrBy(ctx, c.key, f, n, c.f.ttl)
+	r, err := b.HIncrByWithin(ctx, c.key, f, n, math.MinInt64, math.MaxInt64, c.f.ttl)
 	return r, keyErr("incr", c.key, err)
 }
 
@@ -178,7 +183,9 @@ func (c Counter[K]) Len(ctx context.Context) (int, error) {
 	return int(n), keyErr("len", c.key, err)
 }
 
-// Total returns the sum of all counts, read in one round trip. Redis: HVALS.
+// Total returns the sum of all counts, read in one round trip. A sum that
+// an int64 cannot hold (each count can) returns an error wrapping
+// [ErrNotNumber]. Redis: HVALS.
 func (c Counter[K]) Total(ctx context.Context) (int64, error) {
 	b, err := c.backend()
 	if err != nil {
@@ -188,21 +195,35 @@ func (c Counter[K]) Total(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, keyErr("total", c.key, err)
 	}
-	var sum int64
+	// The sum is kept in 128 bits, hi and lo, so that only the total must
+	// fit an int64, whatever order HVALS gives the counts in.
+	var lo uint64
+	var hi int64
 	for _, v := range vals {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return 0, &DecodeError{Key: c.key, Type: "int64", Err: err}
 		}
-		sum += n
+		var carry uint64
+		lo, carry = bits.Add64(lo, uint64(n), 0)
+		hi += n>>63 + int64(carry)
 	}
-	return sum, nil
+	if hi != int64(lo)>>63 {
+		return 0, keyErr("total", c.key, errTotalOverflow)
+	}
+	return int64(lo), nil
 }
+
+var errTotalOverflow = fmt.Errorf("%w: the total of the counts overflows int64", ErrNotNumber)
 
 // MostCommon returns the n keys with the highest counts, highest first
 // (equal counts in ascending order of their stored text); n < 0 returns
-// every key. It reads the whole hash. Redis: HGETALL.
+// every key, n == 0 none without a round trip. It reads the whole hash.
+// Redis: HGETALL.
 func (c Counter[K]) MostCommon(ctx context.Context, n int) ([]Counted[K], error) {
+	if n == 0 {
+		return nil, nil
+	}
 	b, err := c.backend()
 	if err != nil {
 		return nil, err

@@ -101,8 +101,12 @@ func (d Dict[K, V]) prepare(field K) (backend, string, error) {
 }
 
 // GetMany returns the values of the fields that exist, in one round trip;
-// missing fields are absent from the map. Redis: HMGET.
+// missing fields are absent from the map. No fields: an empty map, without
+// a round trip. Redis: HMGET.
 func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (map[K]V, error) {
+	if len(fields) == 0 {
+		return map[K]V{}, nil
+	}
 	b, err := d.backend()
 	if err != nil {
 		return nil, err
@@ -286,8 +290,10 @@ func (d Dict[K, V]) decodeItem(f, s string) (K, V, error) {
 
 // Incr adds n to the number stored under field atomically and returns the
 // result; a missing field counts as zero. V must be an integer or float
-// kind; a stored value that is not a number returns an error wrapping
-// [ErrNotNumber]. Redis: HINCRBY or HINCRBYFLOAT, with PEXPIRE, in MULTI.
+// kind; a stored value that is not a number, a NaN or infinite n, and a
+// result that V cannot hold return an error wrapping [ErrNotNumber], and
+// then nothing is written (see [Key.Incr]). Redis: HINCRBY or HINCRBYFLOAT,
+// the range check and PEXPIRE in one script.
 func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (V, error) {
 	var zero V
 	b, f, err := d.prepare(field)
@@ -295,8 +301,10 @@ func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (V, error) {
 		return zero, err
 	}
 	out, err := incrValue(d.c.values, n, false,
-		func(i int64) (int64, error) { return b.HIncrBy(ctx, d.key, f, i, d.f.ttl) },
-		func(x float64) (float64, error) { return b.HIncrByFloat(ctx, d.key, f, x, d.f.ttl) })
+		func(i, min, max int64) (int64, error) { return b.HIncrByWithin(ctx, d.key, f, i, min, max, d.f.ttl) },
+		func(x, min, max float64) (float64, error) {
+			return b.HIncrByFloatWithin(ctx, d.key, f, x, min, max, d.f.ttl)
+		})
 	if err != nil {
 		return zero, keyErr("incr", d.key, err)
 	}

@@ -50,7 +50,8 @@
 // A family's keys expire [DefaultTTL] (two hours) after their last write
 // unless [Options.TTL] says otherwise; [NoExpiry] keeps them until deleted.
 // Every write refreshes the expiry of the key it writes, atomically with the
-// write. Explicit TTLs of zero or less delete the key, as Redis's EXPIRE does.
+// write. Explicit TTLs of zero or less delete the key, as Redis's EXPIRE does,
+// except [NoExpiry], which means without expiry wherever a TTL is taken.
 //
 // # Values
 //

@@ -43,7 +43,9 @@ func (h *handle) backend() (backend, error) {
 
 // TTL returns how long the key has left to live, with millisecond
 // resolution: [NoExpiry] for a key without an expiry, [ErrNotFound] for a
-// missing key. Redis: PTTL.
+// missing key. A time longer than a time.Duration holds (about 292 years:
+// a deadline after 2262 set by ExpireAt or by another client) is reported
+// as the largest Duration, math.MaxInt64. Redis: PTTL.
 func (h handle) TTL(ctx context.Context) (time.Duration, error) {
 	b, err := h.backend()
 	if err != nil {
@@ -63,11 +65,16 @@ func (h handle) TTL(ctx context.Context) (time.Duration, error) {
 }
 
 // Expire sets the key to expire after ttl and reports whether the key
-// exists. A ttl of zero or less deletes it. Redis: PEXPIRE.
+// exists. [NoExpiry] removes the expiry instead, as Persist does; any other
+// ttl of zero or less deletes the key. Redis: PEXPIRE (EXISTS, then PERSIST
+// for NoExpiry).
 func (h handle) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 	b, err := h.backend()
 	if err != nil {
 		return false, err
+	}
+	if ttl == NoExpiry {
+		return h.persistExisting(ctx, b)
 	}
 	if ttl > 0 {
 		ttl = max(ttl, time.Millisecond)
@@ -77,7 +84,11 @@ func (h handle) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 }
 
 // ExpireAt sets the key to expire at t and reports whether the key exists.
-// A t not in the future deletes it. Redis: PEXPIREAT.
+// A t not in the future deletes it. Any later t is the deadline, to the
+// millisecond, however far (a t more than 292 million years from 1970, the
+// range of Redis's deadlines, counts as that limit); TTL then reports a
+// remaining time beyond about 292 years as the largest Duration. Redis:
+// PEXPIREAT.
 func (h handle) ExpireAt(ctx context.Context, t time.Time) (bool, error) {
 	b, err := h.backend()
 	if err != nil {
@@ -96,6 +107,20 @@ func (h handle) Persist(ctx context.Context) (bool, error) {
 	}
 	ok, err := b.Persist(ctx, h.key)
 	return ok, keyErr("persist", h.key, err)
+}
+
+// persistExisting removes the key's expiry and reports whether the key
+// exists (PERSIST alone reports whether it had an expiry). EXISTS comes
+// first, so the answer is true to a moment of the call: a key deleted
+// between the two commands existed at the first, and one created between
+// them loses its expiry at the second.
+func (h handle) persistExisting(ctx context.Context, b backend) (bool, error) {
+	ok, err := b.Exists(ctx, h.key)
+	if err != nil || !ok {
+		return false, keyErr("expire", h.key, err)
+	}
+	_, err = b.Persist(ctx, h.key)
+	return true, keyErr("expire", h.key, err)
 }
 
 // del removes the key and reports whether it existed.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -100,16 +101,21 @@ func (k Key[V]) Set(ctx context.Context, v V) error {
 	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, k.f.ttl) })
 }
 
-// SetTTL stores v to expire after ttl instead of the family's TTL. A ttl of
-// zero or less stores nothing and deletes the value that was there, as
-// dummycache and Redis's EXPIRE do; [NoExpiry] is one such value, so to store
-// without an expiry use a family whose TTL is [NoExpiry].
+// SetTTL stores v to expire after ttl instead of the family's TTL; with
+// [NoExpiry] it stores v without an expiry. Any other ttl of zero or less
+// stores nothing and deletes the value that was there, as Redis's EXPIRE
+// does. Redis: SET key value PX ttl (no PX for NoExpiry).
 func (k Key[V]) SetTTL(ctx context.Context, v V, ttl time.Duration) error {
-	if ttl <= 0 {
+	switch {
+	case ttl == NoExpiry:
+		ttl = 0 // the backend's "no expiry"
+	case ttl <= 0:
 		_, err := k.Delete(ctx)
 		return err
+	default:
+		ttl = max(ttl, time.Millisecond)
 	}
-	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, max(ttl, time.Millisecond)) })
+	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, ttl) })
 }
 
 func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) (err error) {
@@ -187,8 +193,11 @@ func (k Key[V]) Has(ctx context.Context) (bool, error) { return k.exists(ctx) }
 // Incr adds n to the stored number atomically and returns the result; a
 // missing key counts as zero. The key gets the family's TTL, atomically with
 // the increment. It works when V is an integer or float kind; other types,
-// or a stored value that is not a number, return an error wrapping
-// [ErrNotNumber]. Redis: INCRBY or INCRBYFLOAT, with PEXPIRE, in MULTI.
+// a stored value that is not a number, a NaN or infinite n, and a result
+// that V cannot hold (int8 127+1, uint64 0-1, a float beyond V's largest
+// finite value) return an error wrapping [ErrNotNumber], and then nothing
+// is written: the stored value and its expiry stay as they were. Redis:
+// INCRBY or INCRBYFLOAT, the range check and PEXPIRE in one script.
 func (k Key[V]) Incr(ctx context.Context, n V) (V, error) {
 	return k.incr(ctx, n, false)
 }
@@ -206,8 +215,10 @@ func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 		return zero, err
 	}
 	out, err := incrValue(k.c.codec, n, negate,
-		func(i int64) (int64, error) { return b.IncrBy(ctx, k.key, i, k.f.ttl) },
-		func(f float64) (float64, error) { return b.IncrByFloat(ctx, k.key, f, k.f.ttl) })
+		func(i, min, max int64) (int64, error) { return b.IncrByWithin(ctx, k.key, i, min, max, k.f.ttl) },
+		func(f, min, max float64) (float64, error) {
+			return b.IncrByFloatWithin(ctx, k.key, f, min, max, k.f.ttl)
+		})
 	if err != nil {
 		return zero, keyErr("incr", k.key, err)
 	}
@@ -215,8 +226,11 @@ func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 }
 
 // incrValue adds n (or -n) with the increment fitting the codec's numeric
-// kind and returns the result as text, for the codec to decode.
-func incrValue[V any](vc valueCodec[V], n V, negate bool, byInt func(int64) (int64, error), byFloat func(float64) (float64, error)) (string, error) {
+// kind and returns the result as text, for the codec to decode. The
+// increment is bounded by the range of the codec's type, so that a result
+// that would not decode is never stored. A NaN or infinite float increment
+// is refused before it is sent: no finite value results from it.
+func incrValue[V any](vc valueCodec[V], n V, negate bool, byInt func(n, min, max int64) (int64, error), byFloat func(f, min, max float64) (float64, error)) (string, error) {
 	text, _ := vc.encode(n)
 	switch vc.num {
 	case intNumeric:
@@ -227,14 +241,17 @@ func incrValue[V any](vc valueCodec[V], n V, negate bool, byInt func(int64) (int
 		if negate {
 			i = -i
 		}
-		r, err := byInt(i)
+		r, err := byInt(i, vc.imin, vc.imax)
 		return strconv.FormatInt(r, 10), err
 	case floatNumeric:
 		f, _ := strconv.ParseFloat(text, 64)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return "", fmt.Errorf("%w: increment %v", ErrNotNumber, f)
+		}
 		if negate {
 			f = -f
 		}
-		r, err := byFloat(f)
+		r, err := byFloat(f, -vc.fmax, vc.fmax)
 		return strconv.FormatFloat(r, 'g', -1, 64), err
 	}
 	return "", errors.New("increment needs an integer or float value type, not " + vc.typeName)

@@ -59,7 +59,9 @@ type MemoOptions[A any] struct {
 
 	// ErrorTTL, when positive, caches errors of the function for that long
 	// (negative caching): callers get a [*CachedError] without calling the
-	// function. Default: errors are not cached.
+	// function. [NoExpiry] caches them without expiry, until deleted or
+	// invalidated, as it keeps values. Default (zero, or another negative
+	// value): errors are not cached.
 	ErrorTTL time.Duration
 	// CacheError selects which errors ErrorTTL caches. Default: all.
 	CacheError func(error) bool
@@ -467,15 +469,27 @@ func (m *Memo[A, R]) store(ctx context.Context, key string, b backend, v R, delt
 
 // storeError caches err when negative caching asks for it.
 func (m *Memo[A, R]) storeError(ctx context.Context, key string, b backend, err error) {
-	if m.opts.ErrorTTL <= 0 || (m.opts.CacheError != nil && !m.opts.CacheError(err)) {
+	ttl, ok := m.errorTTL()
+	if !ok || (m.opts.CacheError != nil && !m.opts.CacheError(err)) {
 		return
 	}
-	ttl := max(m.opts.ErrorTTL, time.Millisecond)
 	sctx, cancel := m.cacheCtx(ctx, b)
 	defer cancel()
 	if serr := b.Set(sctx, key, formatEntry(true, 0, 0, err.Error()), ttl); serr != nil {
 		m.backendFailed(key, serr)
 	}
+}
+
+// errorTTL returns the expiry of a cached error (0 for none, as the backend
+// takes it) and whether errors are cached; see [MemoOptions.ErrorTTL].
+func (m *Memo[A, R]) errorTTL() (time.Duration, bool) {
+	switch {
+	case m.opts.ErrorTTL == NoExpiry:
+		return 0, true
+	case m.opts.ErrorTTL <= 0:
+		return 0, false
+	}
+	return max(m.opts.ErrorTTL, time.Millisecond), true
 }
 
 // degraded serves a call whose cache read failed: the function is called

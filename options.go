@@ -6,8 +6,11 @@ import "time"
 // in the Python library this one re-creates.
 const DefaultTTL = 2 * time.Hour
 
-// NoExpiry as [Options.TTL] makes a family's keys live until deleted. As the
-// result of a TTL query it means the key exists without an expiry.
+// NoExpiry as [Options.TTL] makes a family's keys live until deleted. As a
+// per-call TTL ([Key.SetTTL], Expire, [MemoOptions.ErrorTTL]) it means
+// without expiry too, while any other TTL of zero or less there deletes (or,
+// for ErrorTTL, caches nothing). As the result of a TTL query it means the
+// key exists without an expiry.
 const NoExpiry time.Duration = -1
 
 // Options configure a cache family: every handle the family makes shares

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -140,41 +141,72 @@ func (r *redisBackend) Exists(ctx context.Context, key string) (bool, error) {
 	return n == 1, err
 }
 
+// PTTL reads the reply in milliseconds itself: go-redis's PTTL converts it
+// to a Duration, which overflows beyond about 292 years.
 func (r *redisBackend) PTTL(ctx context.Context, key string) (time.Duration, bool, error) {
-	d, err := r.c.PTTL(ctx, key).Result()
+	cmd := redis.NewIntCmd(ctx, "pttl", key)
+	_ = r.c.Process(ctx, cmd)
+	ms, err := cmd.Result()
 	switch {
 	case err != nil:
 		return 0, false, err
-	case d == -2:
+	case ms == -2:
 		return 0, false, nil
-	case d == -1:
+	case ms == -1:
 		return -1, true, nil
 	}
-	return d, true, nil
+	return msDuration(ms), true, nil
 }
 
 func (r *redisBackend) PExpire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return r.c.PExpire(ctx, key, ttl).Result()
 }
 
+// PExpireAt sends the deadline in milliseconds itself: go-redis's PExpireAt
+// computes it through UnixNano, which overflows after 2262.
 func (r *redisBackend) PExpireAt(ctx context.Context, key string, at time.Time) (bool, error) {
-	return r.c.PExpireAt(ctx, key, at).Result()
+	cmd := redis.NewBoolCmd(ctx, "pexpireat", key, unixMilli(at))
+	_ = r.c.Process(ctx, cmd)
+	return cmd.Result()
+}
+
+// unixMilli returns t in Unix milliseconds, clamped to the int64 range
+// (more than 292 million years from 1970), beyond which t.UnixMilli is
+// undefined.
+func unixMilli(t time.Time) int64 {
+	switch {
+	case t.After(maxUnixMilli):
+		return math.MaxInt64
+	case t.Before(minUnixMilli):
+		return math.MinInt64
+	}
+	return t.UnixMilli()
+}
+
+var minUnixMilli, maxUnixMilli = time.UnixMilli(math.MinInt64), time.UnixMilli(math.MaxInt64)
+
+// msDuration converts a remaining time in milliseconds to a Duration: the
+// largest Duration for a time that a Duration cannot hold to the
+// millisecond (about 292 years), as [backend.PTTL] specifies.
+func msDuration(ms int64) time.Duration {
+	if ms >= math.MaxInt64/int64(time.Millisecond) {
+		return math.MaxInt64
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func (r *redisBackend) Persist(ctx context.Context, key string) (bool, error) {
 	return r.c.Persist(ctx, key).Result()
 }
 
-func (r *redisBackend) IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
-	cmd := redis.NewIntCmd(ctx, "incrby", key, n)
-	err := r.tx(ctx, key, ttl, cmd)
-	return cmd.Val(), err
+func (r *redisBackend) IncrByWithin(ctx context.Context, key string, n, min, max int64, ttl time.Duration) (int64, error) {
+	s, err := r.runIncrWithin(ctx, key, ttl, intBoundArg(min), intBoundArg(max), "incrby", n, nil)
+	return parseIntReply(s, err)
 }
 
-func (r *redisBackend) IncrByFloat(ctx context.Context, key string, f float64, ttl time.Duration) (float64, error) {
-	cmd := redis.NewFloatCmd(ctx, "incrbyfloat", key, f)
-	err := r.tx(ctx, key, ttl, cmd)
-	return cmd.Val(), err
+func (r *redisBackend) IncrByFloatWithin(ctx context.Context, key string, f, min, max float64, ttl time.Duration) (float64, error) {
+	s, err := r.runIncrWithin(ctx, key, ttl, floatBoundArg(min), floatBoundArg(max), "incrbyfloat", f, nil)
+	return parseFloatReply(s, err)
 }
 
 // Hashes.
@@ -246,16 +278,14 @@ func (r *redisBackend) HPopRandom(ctx context.Context, key string) (string, stri
 	return res[0], res[1], true, nil
 }
 
-func (r *redisBackend) HIncrBy(ctx context.Context, key, field string, n int64, ttl time.Duration) (int64, error) {
-	cmd := redis.NewIntCmd(ctx, "hincrby", key, field, n)
-	err := r.tx(ctx, key, ttl, cmd)
-	return cmd.Val(), err
+func (r *redisBackend) HIncrByWithin(ctx context.Context, key, field string, n, min, max int64, ttl time.Duration) (int64, error) {
+	s, err := r.runIncrWithin(ctx, key, ttl, intBoundArg(min), intBoundArg(max), "hincrby", n, field)
+	return parseIntReply(s, err)
 }
 
-func (r *redisBackend) HIncrByFloat(ctx context.Context, key, field string, f float64, ttl time.Duration) (float64, error) {
-	cmd := redis.NewFloatCmd(ctx, "hincrbyfloat", key, field, f)
-	err := r.tx(ctx, key, ttl, cmd)
-	return cmd.Val(), err
+func (r *redisBackend) HIncrByFloatWithin(ctx context.Context, key, field string, f, min, max float64, ttl time.Duration) (float64, error) {
+	s, err := r.runIncrWithin(ctx, key, ttl, floatBoundArg(min), floatBoundArg(max), "hincrbyfloat", f, field)
+	return parseFloatReply(s, err)
 }
 
 func (r *redisBackend) HIncrByMany(ctx context.Context, key string, ttl time.Duration, fields []string, ns []int64) ([]int64, error) {

@@ -2,7 +2,6 @@ package caches
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 )
@@ -275,7 +274,9 @@ func (s Set[T]) combine(ctx context.Context, op string, others []Set[T]) ([]T, e
 }
 
 // StoreUnion replaces s by the union of sets and returns its size. s gets
-// its family's TTL; an empty result deletes s. Redis: SUNIONSTORE, with
+// its family's TTL; an empty result deletes s. With no sets it returns an
+// error naming s and changes nothing (as do StoreIntersect and
+// StoreDifference). Redis: SUNIONSTORE, with
 // PEXPIRE, in MULTI.
 func (s Set[T]) StoreUnion(ctx context.Context, sets ...Set[T]) (int, error) {
 	return s.combineStore(ctx, "SUNION", sets)
@@ -296,7 +297,7 @@ func (s Set[T]) StoreDifference(ctx context.Context, sets ...Set[T]) (int, error
 
 func (s Set[T]) combineStore(ctx context.Context, op string, sets []Set[T]) (int, error) {
 	if len(sets) == 0 {
-		return 0, errors.New("caches: " + op + "STORE needs at least one source set")
+		return 0, fmt.Errorf("caches: %sSTORE into %q: needs at least one source set; nothing changed", op, s.key)
 	}
 	b, keys, err := s.sameConn(append([]Set[T]{s}, sets...))
 	if err != nil {

@@ -217,9 +217,18 @@ func (z SortedSet[T]) zaddOne(ctx context.Context, rb *redisBackend, mode string
 
 // Incr adds by to member's score, adding the member with score by if
 // needed, and returns the new score. Redis: ZINCRBY, with PEXPIRE, in MULTI.
+//
+// A score is a float64, as in Redis: a sum beyond its range is ±Inf, a
+// legal score that reads back as such. by must be finite: a NaN or infinite
+// increment returns an error wrapping [ErrNotNumber] before anything is
+// sent (an infinite score is set with [SortedSet.Add]), so no increment
+// makes a score NaN.
 func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (float64, error) {
 	if math.IsNaN(by) {
 		return 0, keyErr("incr", z.key, errNaNScore)
+	}
+	if math.IsInf(by, 0) {
+		return 0, keyErr("incr", z.key, fmt.Errorf("%w: increment is infinite", ErrNotNumber))
 	}
 	b, m, err := z.prepare(member)
 	if err != nil {
@@ -414,7 +423,8 @@ func (z SortedSet[T]) rangeByRank(ctx context.Context, start, stop int, rev bool
 
 // RangeByScore returns the members whose scores are in r, in ascending
 // order, skipping offset of them and returning at most limit (limit < 0:
-// all). Redis: ZRANGE … BYSCORE LIMIT … WITHSCORES.
+// all; 0: none, without a round trip). Redis: ZRANGE … BYSCORE LIMIT …
+// WITHSCORES.
 func (z SortedSet[T]) RangeByScore(ctx context.Context, r ScoreRange, offset, limit int) ([]Scored[T], error) {
 	return z.rangeByScore(ctx, r, offset, limit, false)
 }
@@ -426,6 +436,9 @@ func (z SortedSet[T]) RevRangeByScore(ctx context.Context, r ScoreRange, offset,
 }
 
 func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, limit int, rev bool) ([]Scored[T], error) {
+	if limit == 0 {
+		return nil, nil
+	}
 	b, err := z.backend()
 	if err != nil {
 		return nil, err

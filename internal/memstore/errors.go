@@ -84,6 +84,13 @@ func wrongArgs(cmd string) error {
 	return errors.New(msgWrongArgsPrefix + strings.ToLower(cmd) + msgWrongArgsSuffix)
 }
 
+// outOfRange is the error of a bounded increment whose result is not
+// within [min, max]. It is the library's own (Redis has no such command),
+// worded as Redis words an increment's overflow.
+func outOfRange(min, max string) error {
+	return errors.New("ERR increment or decrement would leave the range [" + min + ", " + max + "]")
+}
+
 // unknownCommand returns Redis's error for a command name it does not know,
 // quoting the first arguments (at most about 128 bytes of them) as Redis does.
 func unknownCommand(cmd string, args []string) error {

@@ -189,6 +189,14 @@ func (s *Store) HPopRandom(ctx context.Context, key string) (field, value string
 // does, and returns the new value; a missing field or key counts as 0. The
 // key then gets expiry ttl.
 func (s *Store) HIncrBy(ctx context.Context, key, field string, n int64, ttl time.Duration) (int64, error) {
+	return s.HIncrByWithin(ctx, key, field, n, math.MinInt64, math.MaxInt64, ttl)
+}
+
+// HIncrByWithin is HIncrBy for a value type narrower than int64: when the
+// result is not within [min, max] it writes nothing, the expiry included,
+// and fails with an error starting "ERR increment", as an HINCRBY overflow
+// does.
+func (s *Store) HIncrByWithin(ctx context.Context, key, field string, n, min, max int64, ttl time.Duration) (int64, error) {
 	if err := s.enter(ctx); err != nil {
 		return 0, err
 	}
@@ -201,8 +209,9 @@ func (s *Store) HIncrBy(ctx context.Context, key, field string, n int64, ttl tim
 	if err != nil {
 		return 0, err
 	}
-	v, err := hashIncrBy(e.hash, field, n)
+	v, err := hashIncrBy(e.hash, field, n, min, max)
 	if err != nil {
+		sh.dropEmpty(e)
 		return 0, err
 	}
 	sh.wrote(e, ttl, now)
@@ -215,6 +224,14 @@ func (s *Store) HIncrBy(ctx context.Context, key, field string, n int64, ttl tim
 // stores the sum printed with 17 decimals and trailing zeros trimmed. The
 // key then gets expiry ttl.
 func (s *Store) HIncrByFloat(ctx context.Context, key, field string, f float64, ttl time.Duration) (float64, error) {
+	return s.HIncrByFloatWithin(ctx, key, field, f, math.Inf(-1), math.Inf(1), ttl)
+}
+
+// HIncrByFloatWithin is HIncrByFloat for a value type narrower than the
+// long double Redis computes in: when the result, read as a float64 (±Inf
+// beyond its range), is not within [min, max] it writes nothing, the expiry
+// included, and fails with an error starting "ERR increment".
+func (s *Store) HIncrByFloatWithin(ctx context.Context, key, field string, f, min, max float64, ttl time.Duration) (float64, error) {
 	if err := s.enter(ctx); err != nil {
 		return 0, err
 	}
@@ -233,8 +250,9 @@ func (s *Store) HIncrByFloat(ctx context.Context, key, field string, f float64, 
 	if err != nil {
 		return 0, err
 	}
-	v, err := hashIncrByFloat(e.hash, field, f)
+	v, err := hashIncrByFloat(e.hash, field, f, min, max)
 	if err != nil {
+		sh.dropEmpty(e)
 		return 0, err
 	}
 	sh.wrote(e, ttl, now)
@@ -365,8 +383,9 @@ func hashPopRandom(h *dict[string]) (field, value string) {
 	return field, value
 }
 
-// hashIncrBy adds n to the integer in field of h, as HINCRBY does.
-func hashIncrBy(h *dict[string], field string, n int64) (int64, error) {
+// hashIncrBy adds n to the integer in field of h, as HINCRBY does, unless
+// the result is not within [min, max].
+func hashIncrBy(h *dict[string], field string, n, min, max int64) (int64, error) {
 	var cur int64
 	if old, ok := h.get(field); ok {
 		if cur, ok = parseInt(old); !ok {
@@ -377,13 +396,17 @@ func hashIncrBy(h *dict[string], field string, n int64) (int64, error) {
 	if !ok {
 		return 0, ErrOverflow
 	}
+	if err := checkIntRange(v, min, max); err != nil {
+		return 0, err
+	}
 	h.set(field, strconv.FormatInt(v, 10))
 	return v, nil
 }
 
 // hashIncrByFloat adds f to the number in field of h in long double
-// precision, as HINCRBYFLOAT does, and returns the stored string.
-func hashIncrByFloat(h *dict[string], field string, f float64) (string, error) {
+// precision, as HINCRBYFLOAT does, and returns the stored string, unless
+// the result read as a float64 is not within [min, max].
+func hashIncrByFloat(h *dict[string], field string, f, min, max float64) (string, error) {
 	var cur *big.Float
 	if old, ok := h.get(field); ok {
 		if cur, ok = parseLongDouble(old); !ok {
@@ -393,6 +416,9 @@ func hashIncrByFloat(h *dict[string], field string, f float64) (string, error) {
 	v, ok := incrLongDouble(cur, f)
 	if !ok {
 		return "", ErrIncrNaNInf
+	}
+	if err := checkFloatRange(v, min, max); err != nil {
+		return "", err
 	}
 	h.set(field, v)
 	return v, nil
@@ -419,7 +445,7 @@ func (s *Store) HIncrByMany(ctx context.Context, key string, ttl time.Duration, 
 	out := make([]int64, len(fields))
 	var first error
 	for i, f := range fields {
-		v, err := hashIncrBy(e.hash, f, ns[i])
+		v, err := hashIncrBy(e.hash, f, ns[i], math.MinInt64, math.MaxInt64)
 		if err != nil && first == nil {
 			first = err
 		}
@@ -431,4 +457,12 @@ func (s *Store) HIncrByMany(ctx context.Context, key string, ttl time.Duration, 
 		sh.wrote(e, ttl, now)
 	}
 	return out, first
+}
+
+// dropEmpty deletes e, a hash that a failed command created, when it has
+// no fields: Redis would not have created it.
+func (sh *shard) dropEmpty(e *entry) {
+	if e.hash.len() == 0 {
+		sh.remove(e)
+	}
 }

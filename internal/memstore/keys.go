@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -58,7 +59,19 @@ func (s *Store) PTTL(ctx context.Context, key string) (ttl time.Duration, ok boo
 	case e.heapIndex < 0:
 		return -1, true, nil
 	}
-	return time.Duration(e.deadline-now) * time.Millisecond, true, nil
+	return remaining(e.deadline, now), true, nil
+}
+
+// remaining returns the time from now to deadline (unix ms, not before
+// now) as PTTL reports it: the largest Duration for a time that a Duration
+// cannot hold to the millisecond (about 292 years), where Redis's PTTL
+// would count the milliseconds up to the year 292 million.
+func remaining(deadline, now int64) time.Duration {
+	ms := deadline - now
+	if ms < 0 || ms >= math.MaxInt64/int64(time.Millisecond) { // < 0: the subtraction overflowed
+		return math.MaxInt64
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // PExpire sets key's time to live, as PEXPIRE does, and reports whether the
@@ -76,7 +89,9 @@ func (s *Store) PExpire(ctx context.Context, key string, ttl time.Duration) (boo
 }
 
 // PExpireAt sets key's expiry to the millisecond at, as PEXPIREAT does, and
-// reports whether the key exists. A time not in the future deletes the key.
+// reports whether the key exists. A time not in the future deletes the key;
+// a time beyond the int64 range of Unix milliseconds (292 million years from
+// 1970) counts as the end of that range.
 func (s *Store) PExpireAt(ctx context.Context, key string, at time.Time) (bool, error) {
 	if err := s.enter(ctx); err != nil {
 		return false, err
@@ -84,8 +99,22 @@ func (s *Store) PExpireAt(ctx context.Context, key string, at time.Time) (bool, 
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return sh.expireAt(key, s.nowMs(), at.UnixMilli()), nil
+	return sh.expireAt(key, s.nowMs(), unixMilli(at)), nil
 }
+
+// unixMilli returns t in Unix milliseconds, clamped to the int64 range,
+// beyond which t.UnixMilli is undefined.
+func unixMilli(t time.Time) int64 {
+	switch {
+	case t.After(maxUnixMilli):
+		return math.MaxInt64
+	case t.Before(minUnixMilli):
+		return math.MinInt64
+	}
+	return t.UnixMilli()
+}
+
+var minUnixMilli, maxUnixMilli = time.UnixMilli(math.MinInt64), time.UnixMilli(math.MaxInt64)
 
 // expireAt makes key expire after deadline (unix ms), deleting it when the
 // deadline is not after now, and reports whether the key exists.

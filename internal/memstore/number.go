@@ -36,6 +36,31 @@ func addInt(a, b int64) (int64, bool) {
 	return a + b, true
 }
 
+// checkIntRange returns the error of a bounded increment (IncrByWithin,
+// HIncrByWithin) whose result v is not within [min, max].
+func checkIntRange(v, min, max int64) error {
+	if v < min || v > max {
+		return outOfRange(strconv.FormatInt(min, 10), strconv.FormatInt(max, 10))
+	}
+	return nil
+}
+
+// checkFloatRange returns the error of a bounded float increment whose
+// stored result s, read as a float64, is not within [min, max]. A result
+// beyond float64 reads as ±Inf, so only an infinite bound admits it.
+func checkFloatRange(s string, min, max float64) error {
+	if f, _ := strconv.ParseFloat(s, 64); f < min || f > max {
+		return outOfRange(formatBound(min), formatBound(max))
+	}
+	return nil
+}
+
+// formatBound formats a bound of a float increment as the Redis adapter
+// sends it to its script, so that both name the range alike.
+func formatBound(f float64) string {
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
 // numForm is the shape of a string that C's strtod would consume whole.
 type numForm uint8
 

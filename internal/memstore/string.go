@@ -93,6 +93,14 @@ func (s *Store) GetDel(ctx context.Context, key string) (value string, ok bool, 
 // IncrBy adds n to the integer at key, as INCRBY does, and returns the new
 // value; a missing key counts as 0. The key then gets expiry ttl.
 func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
+	return s.IncrByWithin(ctx, key, n, math.MinInt64, math.MaxInt64, ttl)
+}
+
+// IncrByWithin is IncrBy for a value type narrower than int64: when the
+// result is not within [min, max] it writes nothing, the expiry included,
+// and fails with an error starting "ERR increment", as an INCRBY overflow
+// does.
+func (s *Store) IncrByWithin(ctx context.Context, key string, n, min, max int64, ttl time.Duration) (int64, error) {
 	if err := s.enter(ctx); err != nil {
 		return 0, err
 	}
@@ -116,6 +124,9 @@ func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Durati
 	if !ok {
 		return 0, ErrOverflow
 	}
+	if err := checkIntRange(v, min, max); err != nil {
+		return 0, err
+	}
 	if e == nil {
 		e = newEntry(key, kindString)
 		sh.add(e)
@@ -131,6 +142,14 @@ func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Durati
 // trailing zeros trimmed, never with an exponent. The key then gets expiry
 // ttl.
 func (s *Store) IncrByFloat(ctx context.Context, key string, f float64, ttl time.Duration) (float64, error) {
+	return s.IncrByFloatWithin(ctx, key, f, math.Inf(-1), math.Inf(1), ttl)
+}
+
+// IncrByFloatWithin is IncrByFloat for a value type narrower than the long
+// double Redis computes in: when the result, read as a float64 (±Inf
+// beyond its range), is not within [min, max] it writes nothing, the expiry
+// included, and fails with an error starting "ERR increment".
+func (s *Store) IncrByFloatWithin(ctx context.Context, key string, f, min, max float64, ttl time.Duration) (float64, error) {
 	if err := s.enter(ctx); err != nil {
 		return 0, err
 	}
@@ -156,6 +175,9 @@ func (s *Store) IncrByFloat(ctx context.Context, key string, f float64, ttl time
 	v, ok := incrLongDouble(cur, f)
 	if !ok {
 		return 0, ErrIncrNaNInf
+	}
+	if err := checkFloatRange(v, min, max); err != nil {
+		return 0, err
 	}
 	if e == nil {
 		e = newEntry(key, kindString)
