@@ -96,17 +96,20 @@ func (f *family) base() *family { return f }
 // this family (directly or through a dependency) and InvalidatedKeys the
 // keys they deleted; Evictions counts the family's keys that the bound of an
 // in-process store evicted (on Redis, evictions are the server's: see INFO
-// stats evicted_keys); Errors counts operations that failed, misses aside.
-// A [Memo] counts its cache lookups in [MemoStats] instead.
+// stats evicted_keys); Errors counts operations that failed, misses aside;
+// Abandoned counts calls of [Hooks.Load] still running at their
+// LoadTimeout. A [Memo] counts its cache lookups in [MemoStats] instead.
 type Stats struct {
 	Hits, Misses, Sets, Deletes    uint64
 	Invalidations, InvalidatedKeys uint64
 	Evictions                      uint64
 	Errors                         uint64
+	Abandoned                      uint64
 }
 
 type familyCounters struct {
 	hits, misses, sets, deletes, invalidations, invalidatedKeys, evictions, errors counter
+	abandoned                                                                      counter
 }
 
 // counter is an event count that goroutines on several cores bump without
@@ -138,7 +141,7 @@ func (f *family) Stats() Stats {
 	return Stats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Sets: c.sets.Load(), Deletes: c.deletes.Load(),
 		Invalidations: c.invalidations.Load(), InvalidatedKeys: c.invalidatedKeys.Load(),
-		Evictions: c.evictions.Load(), Errors: c.errors.Load(),
+		Evictions: c.evictions.Load(), Errors: c.errors.Load(), Abandoned: c.abandoned.Load(),
 	}
 }
 

@@ -37,7 +37,13 @@ type Hooks[V any] struct {
 	// into a miss (then Load, if set) and deletes it from the cache.
 	Validate func(key Key[V], value V) bool
 
-	// LoadTimeout bounds one call of Load. Default: one minute.
+	// LoadTimeout bounds one call of Load. A Load still running when it
+	// passes is abandoned: its callers get an error wrapping
+	// context.DeadlineExceeded, the next Get calls Load anew (while the
+	// abandoned goroutine may still run; its value is dropped), and the
+	// family's [Stats] count it in Abandoned. A Load that panics panics in
+	// every caller's goroutine; one that ends with runtime.Goexit is an
+	// error for each of them. Default: one minute.
 	LoadTimeout time.Duration
 }
 
@@ -50,20 +56,21 @@ func (c *KeyCache[V]) WithHooks(h Hooks[V]) *KeyCache[V] {
 		h.LoadTimeout = time.Minute
 	}
 	c.hooks = h
+	c.loads.timeout, c.loads.abandoned = h.LoadTimeout, &c.family.stats.abandoned
 	return c
 }
 
 // load runs the Load hook for k, once for all concurrent callers, and stores
 // its value.
 func (k Key[V]) load(ctx context.Context) (V, error) {
-	v, _, err := k.c.loads.do(ctx, k.key, func() (V, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.c.hooks.LoadTimeout)
-		defer cancel()
-		v, err := k.c.hooks.Load(lctx, k)
+	v, _, err := k.c.loads.do(ctx, k.key, func(ctx context.Context) (V, error) {
+		v, err := k.c.hooks.Load(ctx, k)
 		if err != nil {
 			return v, fmt.Errorf("caches: load %q: %w", k.key, err)
 		}
-		if serr := k.set(lctx, v, k.f.ttl); serr != nil {
+		// Past LoadTimeout the load was abandoned, and a newer one may have
+		// stored its value already.
+		if ctx.Err() == nil && k.set(ctx, v, k.f.ttl) != nil {
 			k.f.stats.errors.Add(1)
 		}
 		return v, nil
