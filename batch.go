@@ -32,6 +32,7 @@ func (c *KeyCache[V]) keysOf(handles []Key[V]) ([]string, error) {
 // pipelined). A value that cannot be decoded fails the call with a
 // [*DecodeError]. Hooks are not called.
 func (c *KeyCache[V]) GetMany(ctx context.Context, handles ...Key[V]) (values []V, found []bool, err error) {
+	defer func() { c.countGets(found, err) }()
 	keys, err := c.keysOf(handles)
 	if err != nil {
 		return nil, nil, err
@@ -56,11 +57,25 @@ func (c *KeyCache[V]) GetMany(ctx context.Context, handles ...Key[V]) (values []
 	return values, found, nil
 }
 
+// countGets counts a GetMany as that many Gets: a hit per key found and a
+// miss per key missing; a failure counts one error.
+func (c *KeyCache[V]) countGets(found []bool, err error) {
+	hits := 0
+	for _, ok := range found {
+		if ok {
+			hits++
+		}
+	}
+	c.countMany(&c.stats.hits, hits, err)
+	c.countMany(&c.stats.misses, len(found)-hits, nil)
+}
+
 // SetMany stores every entry with the family's TTL, pipelined: one round
 // trip on a single server, one per node on a cluster. Each key is written
 // atomically with its TTL; the entries are not written atomically together.
 // Hooks are not called.
-func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) error {
+func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) (err error) {
+	defer func() { c.countMany(&c.stats.sets, len(entries), err) }()
 	if len(entries) == 0 {
 		return nil
 	}
@@ -92,7 +107,8 @@ func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) error {
 
 // DeleteMany deletes handles and returns how many existed: one round trip on
 // a single server, one per node on a cluster. Hooks are not called.
-func (c *KeyCache[V]) DeleteMany(ctx context.Context, handles ...Key[V]) (int, error) {
+func (c *KeyCache[V]) DeleteMany(ctx context.Context, handles ...Key[V]) (_ int, err error) {
+	defer func() { c.countMany(&c.stats.deletes, len(handles), err) }()
 	if len(handles) == 0 {
 		return 0, nil
 	}

@@ -34,6 +34,12 @@ func (h *handle) counted(c *counter, err *error) {
 	h.f.count(c, *err)
 }
 
+// failed counts err, the failure of an operation, and returns it.
+func (h *handle) failed(err error) error {
+	h.f.stats.errors.Add(1)
+	return err
+}
+
 func (h *handle) backend() (backend, error) {
 	if h.err != nil {
 		return nil, h.err
@@ -44,7 +50,8 @@ func (h *handle) backend() (backend, error) {
 // TTL returns how long the key has left to live, with millisecond
 // resolution: [NoExpiry] for a key without an expiry, [ErrNotFound] for a
 // missing key. Redis: PTTL.
-func (h handle) TTL(ctx context.Context) (time.Duration, error) {
+func (h handle) TTL(ctx context.Context) (_ time.Duration, err error) {
+	defer h.counted(&h.f.stats.hits, &err)
 	b, err := h.backend()
 	if err != nil {
 		return 0, err
@@ -64,7 +71,8 @@ func (h handle) TTL(ctx context.Context) (time.Duration, error) {
 
 // Expire sets the key to expire after ttl and reports whether the key
 // exists. A ttl of zero or less deletes it. Redis: PEXPIRE.
-func (h handle) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
+func (h handle) Expire(ctx context.Context, ttl time.Duration) (_ bool, err error) {
+	defer h.counted(&h.f.stats.sets, &err)
 	b, err := h.backend()
 	if err != nil {
 		return false, err
@@ -78,7 +86,8 @@ func (h handle) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 
 // ExpireAt sets the key to expire at t and reports whether the key exists.
 // A t not in the future deletes it. Redis: PEXPIREAT.
-func (h handle) ExpireAt(ctx context.Context, t time.Time) (bool, error) {
+func (h handle) ExpireAt(ctx context.Context, t time.Time) (_ bool, err error) {
+	defer h.counted(&h.f.stats.sets, &err)
 	b, err := h.backend()
 	if err != nil {
 		return false, err
@@ -89,7 +98,8 @@ func (h handle) ExpireAt(ctx context.Context, t time.Time) (bool, error) {
 
 // Persist removes the key's expiry and reports whether it had one. The next
 // write sets the family's TTL again. Redis: PERSIST.
-func (h handle) Persist(ctx context.Context) (bool, error) {
+func (h handle) Persist(ctx context.Context) (_ bool, err error) {
+	defer h.counted(&h.f.stats.sets, &err)
 	b, err := h.backend()
 	if err != nil {
 		return false, err
@@ -106,6 +116,13 @@ func (h *handle) del(ctx context.Context) (bool, error) {
 	}
 	n, err := b.Del(ctx, h.key)
 	return n > 0, keyErr("delete", h.key, err)
+}
+
+// clear is Clear of every handle type: it deletes the key, counted as a
+// delete, and reports whether it existed.
+func (h *handle) clear(ctx context.Context) (_ bool, err error) {
+	defer h.counted(&h.f.stats.deletes, &err)
+	return h.del(ctx)
 }
 
 // exists reports whether the key exists.

@@ -2,6 +2,7 @@ package caches
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -61,9 +62,11 @@ func (c *KeyCache[V]) WithHooks(h Hooks[V]) *KeyCache[V] {
 }
 
 // load runs the Load hook for k, once for all concurrent callers, and stores
-// its value.
+// its value. It counts a miss (a Load that found nothing too) or the
+// failure, and each call of Load.
 func (k Key[V]) load(ctx context.Context) (V, error) {
 	v, _, err := k.c.loads.do(ctx, k.key, func(ctx context.Context) (V, error) {
+		k.f.stats.loads.Add(1)
 		v, err := k.c.hooks.Load(ctx, k)
 		if err != nil {
 			return v, fmt.Errorf("caches: load %q: %w", k.key, err)
@@ -75,11 +78,18 @@ func (k Key[V]) load(ctx context.Context) (V, error) {
 		}
 		return v, nil
 	})
+	if err == nil || errors.Is(err, ErrNotFound) {
+		k.f.stats.misses.Add(1)
+	} else {
+		k.f.stats.errors.Add(1)
+	}
 	return v, err
 }
 
-// writeThrough runs the Write hook, then store; see [Hooks.Write].
-func (k Key[V]) writeThrough(ctx context.Context, v V, store func() error) error {
+// writeThrough runs the Write hook, then store, and counts a set or the
+// failure; see [Hooks.Write].
+func (k Key[V]) writeThrough(ctx context.Context, v V, store func() error) (err error) {
+	defer k.counted(&k.f.stats.sets, &err)
 	if w := k.c.hooks.Write; w != nil {
 		if err := w(ctx, k, v); err != nil {
 			return fmt.Errorf("caches: write %q: %w", k.key, err)
