@@ -36,7 +36,7 @@ type flight[T any] struct {
 	err     error
 	panicV  *panicError
 	waiters int  // callers beyond the first
-	settled bool // the outcome is set: by the computation, or by its abandonment
+	settled bool // claimed by the computation or by its abandonment, which sets the outcome
 }
 
 // panicError carries a panic, with the stack where it happened, to the
@@ -125,10 +125,14 @@ func (g *flightGroup[T]) run(ctx context.Context, key string, f *flight[T], fn f
 	)
 	defer func() {
 		stop()
+		if !g.claim(key, f) {
+			return // abandoned at its timeout
+		}
 		if !returned && !recovered {
 			err = fmt.Errorf("caches: computing %q: the function called runtime.Goexit instead of returning", key)
 		}
-		g.settle(key, f, v, err, p)
+		f.val, f.err, f.panicV = v, err, p
+		close(f.done)
 	}()
 	func() {
 		defer func() {
@@ -145,27 +149,27 @@ func (g *flightGroup[T]) run(ctx context.Context, key string, f *flight[T], fn f
 }
 
 // abandon settles f with a timeout error if its computation has not
-// settled it by its deadline, so that the key is free again, and counts it.
+// settled it by its deadline, so that the key is free again, and counts it
+// before waking the waiters.
 func (g *flightGroup[T]) abandon(key string, f *flight[T]) {
-	var zero T
-	err := fmt.Errorf("caches: computing %q: no result within %s (LoadTimeout): %w", key, g.timeout, context.DeadlineExceeded)
-	if g.settle(key, f, zero, err, nil) {
-		g.abandoned.Add(1)
+	if !g.claim(key, f) {
+		return
 	}
+	g.abandoned.Add(1)
+	f.err = fmt.Errorf("caches: computing %q: no result within %s (LoadTimeout): %w", key, g.timeout, context.DeadlineExceeded)
+	close(f.done)
 }
 
-// settle sets f's outcome unless it is settled already, removes f from the
-// group and wakes its waiters, and reports whether it settled f.
-func (g *flightGroup[T]) settle(key string, f *flight[T], v T, err error, p *panicError) bool {
+// claim marks f settled and removes it from the group, unless it is
+// settled already, and reports whether the caller settles it: then the
+// caller, alone, sets f's outcome and closes f.done.
+func (g *flightGroup[T]) claim(key string, f *flight[T]) bool {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if f.settled {
-		g.mu.Unlock()
 		return false
 	}
 	f.settled = true
-	f.val, f.err, f.panicV = v, err, p
 	delete(g.calls, key)
-	g.mu.Unlock()
-	close(f.done)
 	return true
 }

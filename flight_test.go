@@ -156,6 +156,10 @@ func (s *stuckFn) finish() {
 	}
 }
 
+// stuckTimeout is the LoadTimeout of the tests of stuck computations: it
+// leaves a fresh computation on a loaded machine time to finish.
+const stuckTimeout = 250 * time.Millisecond
+
 // requireAbandoned checks the error of a caller of a computation abandoned
 // at its LoadTimeout.
 func requireAbandoned(t *testing.T, err error, key string) {
@@ -172,7 +176,7 @@ func TestMemoizeStuckFunctionFreesItsKey(t *testing.T) {
 		ctx := context.Background()
 		fn := newStuckFn(t)
 		o := memoOpts(e, "stuck")
-		o.LoadTimeout = 50 * time.Millisecond
+		o.LoadTimeout = stuckTimeout
 		m := Memoize(func(ctx context.Context, id string) (string, error) { return fn.call() }, o)
 		key, _ := m.Key("a")
 
@@ -210,7 +214,7 @@ func TestMemoizeStuckDegradedCallFreesItsKey(t *testing.T) {
 	require.NoError(t, conn.Close())
 	fn := newStuckFn(t)
 	m := Memoize(func(ctx context.Context, id string) (string, error) { return fn.call() },
-		MemoOptions[string]{Options: Options{Prefix: "stuck", Conn: conn}, LoadTimeout: 50 * time.Millisecond})
+		MemoOptions[string]{Options: Options{Prefix: "stuck", Conn: conn}, LoadTimeout: stuckTimeout})
 	_, err := m.Call(context.Background(), "a")
 	requireAbandoned(t, err, "stuck:a")
 	v, err := m.Call(context.Background(), "a")
@@ -227,7 +231,7 @@ func TestMemoizeStuckRefreshFreesItsKey(t *testing.T) {
 	conn := NewMemoryConn(MemoryOptions{})
 	t.Cleanup(func() { conn.Close() })
 	m := Memoize(func(ctx context.Context, id string) (string, error) { return fn.call() },
-		MemoOptions[string]{Options: Options{Prefix: "stuck", Conn: conn}, LoadTimeout: 50 * time.Millisecond})
+		MemoOptions[string]{Options: Options{Prefix: "stuck", Conn: conn}, LoadTimeout: stuckTimeout})
 	key, _ := m.Key("a")
 	require.True(t, m.flight.start(context.Background(), key, func(context.Context) (string, error) {
 		return fn.call()
@@ -246,7 +250,7 @@ func TestHooksStuckLoadFreesItsKey(t *testing.T) {
 		fn := newStuckFn(t)
 		users := NewKeyCache[string](e.opts("stuck")).WithHooks(Hooks[string]{
 			Load:        func(ctx context.Context, k Key[string]) (string, error) { return fn.call() },
-			LoadTimeout: 50 * time.Millisecond,
+			LoadTimeout: stuckTimeout,
 		})
 		var wg sync.WaitGroup
 		for i := 0; i < 2; i++ {
@@ -269,5 +273,33 @@ func TestHooksStuckLoadFreesItsKey(t *testing.T) {
 		v, err = users.Key("a").Get(ctx)
 		require.NoError(t, err)
 		require.Equal(t, "fresh", v, "the abandoned load's late value is not stored")
+	})
+}
+
+// TestMemoizeStuckFunctionReleasesItsLease checks that a computation
+// abandoned at LoadTimeout gives up its lease then, so that neither this
+// process nor another waits LeaseTTL for a computation nobody waits for.
+func TestMemoizeStuckFunctionReleasesItsLease(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		fn := newStuckFn(t)
+		o := memoOpts(e, "stucklease")
+		o.LoadTimeout = stuckTimeout
+		o.Lease, o.LeaseTTL, o.LeasePoll = true, time.Hour, time.Millisecond
+		m := Memoize(func(ctx context.Context, id string) (string, error) { return fn.call() }, o)
+		key, _ := m.Key("a")
+
+		_, err := m.Call(ctx, "a")
+		requireAbandoned(t, err, key)
+		waitFor(t, "the abandoned computation released its lease", func() bool {
+			held, err := e.b.Exists(ctx, leaseKey(key))
+			return err == nil && !held
+		})
+		o.Conn = e.second(t)
+		other := Memoize(func(ctx context.Context, id string) (string, error) { return "other", nil }, o)
+		v, err := other.Call(ctx, "a")
+		require.NoError(t, err)
+		require.Equal(t, "other", v, "another process computes without waiting for the lease")
+		require.Zero(t, other.Stats().LeaseWaits)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,9 +35,10 @@ type MemoOptions[A any] struct {
 	// LoadTimeout bounds one computation of the function, which runs under a
 	// context that callers leaving do not cancel. A function still running
 	// when it passes is abandoned: its callers get an error wrapping
-	// context.DeadlineExceeded, the next call computes anew (while the
-	// abandoned goroutine may still run; its result is dropped), and
-	// [MemoStats] counts it in Abandoned. Default: one minute.
+	// context.DeadlineExceeded, its lease (see Lease) is released, the next
+	// call computes anew (while the abandoned goroutine may still run; its
+	// result is dropped), and [MemoStats] counts it in Abandoned. Default:
+	// one minute.
 	LoadTimeout time.Duration
 
 	// CacheTimeout bounds each round trip to Redis of a call (the read, the
@@ -353,7 +355,7 @@ func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend) (R
 			return v, nil
 		}
 		if token != "" {
-			defer m.release(ctx, b, key, token)
+			defer m.holdLease(ctx, b, key, token)()
 		}
 	}
 	start := m.opts.Now()
@@ -369,6 +371,18 @@ func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend) (R
 	}
 	m.store(ctx, key, b, v, m.opts.Now().Sub(start))
 	return v, nil
+}
+
+// holdLease releases key's lease when ctx ends, which abandons the
+// computation holding it, or when the returned func is called, whichever
+// comes first.
+func (m *Memo[A, R]) holdLease(ctx context.Context, b backend, key, token string) func() {
+	release := sync.OnceFunc(func() { m.release(ctx, b, key, token) })
+	stop := context.AfterFunc(ctx, release)
+	return func() {
+		stop()
+		release()
+	}
 }
 
 // release deletes key's lease if it still holds token, within CacheTimeout.
