@@ -111,8 +111,10 @@ func TestHooksLoadGoexitIsAnError(t *testing.T) {
 // waiter as an error it can match, with the stack where it happened.
 func TestPanicErrorUnwraps(t *testing.T) {
 	boom := errors.New("boom")
+	conn := NewMemoryConn(MemoryOptions{})
+	t.Cleanup(func() { conn.Close() })
 	m := Memoize(func(ctx context.Context, id string) (string, error) { panic(boom) },
-		MemoOptions[string]{Options: Options{Prefix: "panicking", Conn: NewMemoryConn(MemoryOptions{})}})
+		MemoOptions[string]{Options: Options{Prefix: "panicking", Conn: conn}})
 	defer func() {
 		err, ok := recover().(error)
 		require.True(t, ok, "the panic value is an error")
