@@ -36,6 +36,7 @@ func (c *KeyCache[V]) GetMany(ctx context.Context, handles ...Key[V]) (values []
 	if len(handles) == 0 {
 		return nil, nil, nil
 	}
+	defer func() { c.countGets(found, err) }()
 	keys, err := c.keysOf(handles)
 	if err != nil {
 		return nil, nil, err
@@ -60,11 +61,25 @@ func (c *KeyCache[V]) GetMany(ctx context.Context, handles ...Key[V]) (values []
 	return values, found, nil
 }
 
+// countGets counts a GetMany as that many Gets: a hit per key found and a
+// miss per key missing; a failure counts one error.
+func (c *KeyCache[V]) countGets(found []bool, err error) {
+	hits := 0
+	for _, ok := range found {
+		if ok {
+			hits++
+		}
+	}
+	c.countMany(&c.stats.hits, hits, err)
+	c.countMany(&c.stats.misses, len(found)-hits, nil)
+}
+
 // SetMany stores every entry with the family's TTL, pipelined: one round
 // trip on a single server, one per node on a cluster. Each key is written
 // atomically with its TTL; the entries are not written atomically together.
 // Hooks are not called.
-func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) error {
+func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) (err error) {
+	defer func() { c.countMany(&c.stats.sets, len(entries), err) }()
 	if len(entries) == 0 {
 		return nil
 	}
@@ -96,7 +111,8 @@ func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) error {
 
 // DeleteMany deletes handles and returns how many existed: one round trip on
 // a single server, one per node on a cluster. Hooks are not called.
-func (c *KeyCache[V]) DeleteMany(ctx context.Context, handles ...Key[V]) (int, error) {
+func (c *KeyCache[V]) DeleteMany(ctx context.Context, handles ...Key[V]) (_ int, err error) {
+	defer func() { c.countMany(&c.stats.deletes, len(handles), err) }()
 	if len(handles) == 0 {
 		return 0, nil
 	}

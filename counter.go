@@ -98,19 +98,21 @@ func (c Counter[K]) Incr(ctx context.Context, k K, n int64) (_ int64, err error)
 // Decr subtracts n from k's count; see [Counter.Incr].
 func (c Counter[K]) Decr(ctx context.Context, k K, n int64) (int64, error) {
 	if n == minInt64 {
-		return 0, keyErr("decr", c.key, ErrNotNumber)
+		return 0, c.failed(keyErr("decr", c.key, ErrNotNumber))
 	}
 	return c.Incr(ctx, k, -n)
 }
 
 // Get returns k's count: 0 when absent. Redis: HGET.
-func (c Counter[K]) Get(ctx context.Context, k K) (int64, error) {
+func (c Counter[K]) Get(ctx context.Context, k K) (_ int64, err error) {
+	found := false
+	defer func() { c.f.countRead(found, err) }()
 	b, f, err := c.prepare(k)
 	if err != nil {
 		return 0, err
 	}
-	s, ok, err := b.HGet(ctx, c.key, f)
-	if err != nil || !ok {
+	s, found, err := b.HGet(ctx, c.key, f)
+	if err != nil || !found {
 		return 0, keyErr("get", c.key, err)
 	}
 	got, err := c.decode(f, s)
@@ -174,24 +176,27 @@ func (c Counter[K]) Delete(ctx context.Context, keys ...K) (_ int, err error) {
 }
 
 // Len returns how many keys have a count. Redis: HLEN.
-func (c Counter[K]) Len(ctx context.Context) (int, error) {
+func (c Counter[K]) Len(ctx context.Context) (n int, err error) {
+	defer func() { c.f.countRead(n > 0, err) }()
 	b, err := c.backend()
 	if err != nil {
 		return 0, err
 	}
-	n, err := b.HLen(ctx, c.key)
-	return int(n), keyErr("len", c.key, err)
+	l, err := b.HLen(ctx, c.key)
+	return int(l), keyErr("len", c.key, err)
 }
 
 // Total returns the sum of all counts, read in one round trip. A sum that
 // an int64 cannot hold (each count can) returns an error wrapping
 // [ErrNotNumber]. Redis: HVALS.
-func (c Counter[K]) Total(ctx context.Context) (int64, error) {
+func (c Counter[K]) Total(ctx context.Context) (_ int64, err error) {
+	var vals []string
+	defer func() { c.f.countRead(len(vals) > 0, err) }()
 	b, err := c.backend()
 	if err != nil {
 		return 0, err
 	}
-	vals, err := b.HVals(ctx, c.key)
+	vals, err = b.HVals(ctx, c.key)
 	if err != nil {
 		return 0, keyErr("total", c.key, err)
 	}
@@ -220,10 +225,11 @@ var errTotalOverflow = fmt.Errorf("%w: the total of the counts overflows int64",
 // (equal counts in ascending order of their stored text); n < 0 returns
 // every key, n == 0 none without a round trip. It reads the whole hash.
 // Redis: HGETALL.
-func (c Counter[K]) MostCommon(ctx context.Context, n int) ([]Counted[K], error) {
+func (c Counter[K]) MostCommon(ctx context.Context, n int) (top []Counted[K], err error) {
 	if n == 0 {
 		return nil, nil
 	}
+	defer func() { c.f.countRead(len(top) > 0, err) }()
 	b, err := c.backend()
 	if err != nil {
 		return nil, err
@@ -264,6 +270,8 @@ func (c Counter[K]) MostCommon(ctx context.Context, n int) ([]Counted[K], error)
 // errors and a change of server ([ErrIterationBroken]) do.
 func (c Counter[K]) All(ctx context.Context) iter.Seq2[Counted[K], error] {
 	return func(yield func(Counted[K], error) bool) {
+		yield, end := countIteration(c.f, yield)
+		defer end()
 		for fv, err := range scanPages(ctx, c.handle, "scan", hscan) {
 			if err != nil {
 				yield(Counted[K]{}, err)
@@ -279,7 +287,8 @@ func (c Counter[K]) All(ctx context.Context) iter.Seq2[Counted[K], error] {
 }
 
 // Map returns every count as a Go map, in one round trip. Redis: HGETALL.
-func (c Counter[K]) Map(ctx context.Context) (map[K]int64, error) {
+func (c Counter[K]) Map(ctx context.Context) (m map[K]int64, err error) {
+	defer func() { c.f.countRead(len(m) > 0, err) }()
 	b, err := c.backend()
 	if err != nil {
 		return nil, err
@@ -301,4 +310,4 @@ func (c Counter[K]) Map(ctx context.Context) (map[K]int64, error) {
 
 // Clear deletes the whole counter and reports whether it existed. Redis:
 // DEL.
-func (c Counter[K]) Clear(ctx context.Context) (bool, error) { return c.del(ctx) }
+func (c Counter[K]) Clear(ctx context.Context) (bool, error) { return c.clear(ctx) }

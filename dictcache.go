@@ -103,10 +103,11 @@ func (d Dict[K, V]) prepare(field K) (backend, string, error) {
 // GetMany returns the values of the fields that exist, in one round trip;
 // missing fields are absent from the map. No fields: an empty map, without
 // a round trip. Redis: HMGET.
-func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (map[K]V, error) {
+func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (m map[K]V, err error) {
 	if len(fields) == 0 {
 		return map[K]V{}, nil
 	}
+	defer func() { d.f.countRead(len(m) > 0, err) }()
 	b, err := d.backend()
 	if err != nil {
 		return nil, err
@@ -217,23 +218,25 @@ func (d Dict[K, V]) Delete(ctx context.Context, fields ...K) (_ int, err error) 
 }
 
 // Has reports whether field exists. Redis: HEXISTS.
-func (d Dict[K, V]) Has(ctx context.Context, field K) (bool, error) {
+func (d Dict[K, V]) Has(ctx context.Context, field K) (ok bool, err error) {
+	defer func() { d.f.countRead(ok, err) }()
 	b, f, err := d.prepare(field)
 	if err != nil {
 		return false, err
 	}
-	ok, err := b.HExists(ctx, d.key, f)
+	ok, err = b.HExists(ctx, d.key, f)
 	return ok, keyErr("has", d.key, err)
 }
 
 // Len returns the number of fields; 0 for a missing hash. Redis: HLEN.
-func (d Dict[K, V]) Len(ctx context.Context) (int, error) {
+func (d Dict[K, V]) Len(ctx context.Context) (n int, err error) {
+	defer func() { d.f.countRead(n > 0, err) }()
 	b, err := d.backend()
 	if err != nil {
 		return 0, err
 	}
-	n, err := b.HLen(ctx, d.key)
-	return int(n), keyErr("len", d.key, err)
+	l, err := b.HLen(ctx, d.key)
+	return int(l), keyErr("len", d.key, err)
 }
 
 // Pop returns the value of field and removes the field, atomically: of
@@ -259,7 +262,8 @@ func (d Dict[K, V]) Pop(ctx context.Context, field K) (_ V, err error) {
 // PopItem removes an arbitrary field and returns it with its value,
 // atomically. An empty or missing hash returns [ErrNotFound]. Redis:
 // HRANDFIELD and HDEL in a script.
-func (d Dict[K, V]) PopItem(ctx context.Context) (K, V, error) {
+func (d Dict[K, V]) PopItem(ctx context.Context) (_ K, _ V, err error) {
+	defer d.counted(&d.f.stats.hits, &err)
 	var (
 		zk K
 		zv V
@@ -294,7 +298,8 @@ func (d Dict[K, V]) decodeItem(f, s string) (K, V, error) {
 // result that V cannot hold return an error wrapping [ErrNotNumber], and
 // then nothing is written (see [Key.Incr]). Redis: HINCRBY or HINCRBYFLOAT,
 // the range check and PEXPIRE in one script.
-func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (V, error) {
+func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (_ V, err error) {
+	defer d.counted(&d.f.stats.sets, &err)
 	var zero V
 	b, f, err := d.prepare(field)
 	if err != nil {
@@ -328,6 +333,8 @@ func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (V, error) {
 // failover or the move of the key's cluster slot.
 func (d Dict[K, V]) All(ctx context.Context) iter.Seq2[Item[K, V], error] {
 	return func(yield func(Item[K, V], error) bool) {
+		yield, end := countIteration(d.f, yield)
+		defer end()
 		for fv, err := range scanPages(ctx, d.handle, "scan", hscan) {
 			if err != nil {
 				yield(Item[K, V]{}, err)
@@ -345,7 +352,8 @@ func (d Dict[K, V]) All(ctx context.Context) iter.Seq2[Item[K, V], error] {
 
 // Map returns the whole hash as a Go map, in one round trip; a missing hash
 // gives an empty map. For large hashes prefer [Dict.All]. Redis: HGETALL.
-func (d Dict[K, V]) Map(ctx context.Context) (map[K]V, error) {
+func (d Dict[K, V]) Map(ctx context.Context) (m map[K]V, err error) {
+	defer func() { d.f.countRead(len(m) > 0, err) }()
 	b, err := d.backend()
 	if err != nil {
 		return nil, err
@@ -391,7 +399,7 @@ func (d Dict[K, V]) mapOf(m map[string]string, err error) (map[K]V, error) {
 }
 
 // Clear deletes the whole hash and reports whether it existed. Redis: DEL.
-func (d Dict[K, V]) Clear(ctx context.Context) (bool, error) { return d.del(ctx) }
+func (d Dict[K, V]) Clear(ctx context.Context) (bool, error) { return d.clear(ctx) }
 
 // scanPageSize is the COUNT hint of the SCAN family of commands the
 // iterators send.

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gocaches/caches/internal/memstore"
+	"github.com/redis/go-redis/v9"
 )
 
 // Sentinel errors. Compare with [errors.Is]: the library may wrap them to add
@@ -87,9 +90,13 @@ func keyErr(op, key string, err error) error {
 	return &KeyError{Op: op, Key: key, Err: classify(err)}
 }
 
-// classify maps a Redis error text onto a sentinel, keeping the original
-// message visible.
+// classify maps a backend error onto a sentinel, keeping the original
+// message visible. A closed client or store is recognised by its sentinel;
+// Redis's replies only by their text, the one thing they have.
 func classify(err error) error {
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, memstore.ErrClosed) {
+		return fmt.Errorf("%w (%w)", ErrClosed, err)
+	}
 	msg := err.Error()
 	switch {
 	case strings.HasPrefix(msg, "WRONGTYPE"):
@@ -100,8 +107,6 @@ func classify(err error) error {
 		strings.HasPrefix(msg, "ERR increment"),
 		strings.HasPrefix(msg, "ERR resulting score is not a number"):
 		return fmt.Errorf("%w (%s)", ErrNotNumber, msg)
-	case msg == "redis: client is closed", msg == "memstore: store is closed":
-		return fmt.Errorf("%w (%s)", ErrClosed, msg)
 	}
 	return err
 }

@@ -34,6 +34,12 @@ func (h *handle) counted(c *counter, err *error) {
 	h.f.count(c, *err)
 }
 
+// failed counts err, the failure of an operation, and returns it.
+func (h *handle) failed(err error) error {
+	h.f.stats.errors.Add(1)
+	return err
+}
+
 func (h *handle) backend() (backend, error) {
 	if h.err != nil {
 		return nil, h.err
@@ -46,7 +52,8 @@ func (h *handle) backend() (backend, error) {
 // missing key. A time longer than a time.Duration holds (about 292 years:
 // a deadline after 2262 set by ExpireAt or by another client) is reported
 // as the largest Duration, math.MaxInt64. Redis: PTTL.
-func (h handle) TTL(ctx context.Context) (time.Duration, error) {
+func (h handle) TTL(ctx context.Context) (_ time.Duration, err error) {
+	defer h.counted(&h.f.stats.hits, &err)
 	b, err := h.backend()
 	if err != nil {
 		return 0, err
@@ -68,7 +75,8 @@ func (h handle) TTL(ctx context.Context) (time.Duration, error) {
 // exists. [NoExpiry] removes the expiry instead, as Persist does; any other
 // ttl of zero or less deletes the key. Redis: PEXPIRE (EXISTS, then PERSIST
 // for NoExpiry).
-func (h handle) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
+func (h handle) Expire(ctx context.Context, ttl time.Duration) (_ bool, err error) {
+	defer h.counted(&h.f.stats.sets, &err)
 	b, err := h.backend()
 	if err != nil {
 		return false, err
@@ -89,7 +97,8 @@ func (h handle) Expire(ctx context.Context, ttl time.Duration) (bool, error) {
 // range of Redis's deadlines, counts as that limit); TTL then reports a
 // remaining time beyond about 292 years as the largest Duration. Redis:
 // PEXPIREAT.
-func (h handle) ExpireAt(ctx context.Context, t time.Time) (bool, error) {
+func (h handle) ExpireAt(ctx context.Context, t time.Time) (_ bool, err error) {
+	defer h.counted(&h.f.stats.sets, &err)
 	b, err := h.backend()
 	if err != nil {
 		return false, err
@@ -100,7 +109,8 @@ func (h handle) ExpireAt(ctx context.Context, t time.Time) (bool, error) {
 
 // Persist removes the key's expiry and reports whether it had one. The next
 // write sets the family's TTL again. Redis: PERSIST.
-func (h handle) Persist(ctx context.Context) (bool, error) {
+func (h handle) Persist(ctx context.Context) (_ bool, err error) {
+	defer h.counted(&h.f.stats.sets, &err)
 	b, err := h.backend()
 	if err != nil {
 		return false, err
@@ -131,6 +141,13 @@ func (h *handle) del(ctx context.Context) (bool, error) {
 	}
 	n, err := b.Del(ctx, h.key)
 	return n > 0, keyErr("delete", h.key, err)
+}
+
+// clear is Clear of every handle type: it deletes the key, counted as a
+// delete, and reports whether it existed.
+func (h *handle) clear(ctx context.Context) (_ bool, err error) {
+	defer h.counted(&h.f.stats.deletes, &err)
+	return h.del(ctx)
 }
 
 // exists reports whether the key exists.

@@ -2,6 +2,7 @@ package caches
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -37,7 +38,13 @@ type Hooks[V any] struct {
 	// into a miss (then Load, if set) and deletes it from the cache.
 	Validate func(key Key[V], value V) bool
 
-	// LoadTimeout bounds one call of Load. Default: one minute.
+	// LoadTimeout bounds one call of Load. A Load still running when it
+	// passes is abandoned: its callers get an error wrapping
+	// context.DeadlineExceeded, the next Get calls Load anew (while the
+	// abandoned goroutine may still run; its value is dropped), and the
+	// family's [Stats] count it in Abandoned. A Load that panics panics in
+	// every caller's goroutine; one that ends with runtime.Goexit is an
+	// error for each of them. Default: one minute.
 	LoadTimeout time.Duration
 }
 
@@ -50,29 +57,39 @@ func (c *KeyCache[V]) WithHooks(h Hooks[V]) *KeyCache[V] {
 		h.LoadTimeout = time.Minute
 	}
 	c.hooks = h
+	c.loads.timeout, c.loads.abandoned = h.LoadTimeout, &c.family.stats.abandoned
 	return c
 }
 
 // load runs the Load hook for k, once for all concurrent callers, and stores
-// its value.
+// its value. It counts a miss (a Load that found nothing too) or the
+// failure, and each call of Load.
 func (k Key[V]) load(ctx context.Context) (V, error) {
-	v, _, err := k.c.loads.do(ctx, k.key, func() (V, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.c.hooks.LoadTimeout)
-		defer cancel()
-		v, err := k.c.hooks.Load(lctx, k)
+	v, _, err := k.c.loads.do(ctx, k.key, func(ctx context.Context) (V, error) {
+		k.f.stats.loads.Add(1)
+		v, err := k.c.hooks.Load(ctx, k)
 		if err != nil {
 			return v, fmt.Errorf("caches: load %q: %w", k.key, err)
 		}
-		if serr := k.set(lctx, v, k.f.ttl); serr != nil {
+		// Past LoadTimeout the load was abandoned, and a newer one may have
+		// stored its value already.
+		if ctx.Err() == nil && k.set(ctx, v, k.f.ttl) != nil {
 			k.f.stats.errors.Add(1)
 		}
 		return v, nil
 	})
+	if err == nil || errors.Is(err, ErrNotFound) {
+		k.f.stats.misses.Add(1)
+	} else {
+		k.f.stats.errors.Add(1)
+	}
 	return v, err
 }
 
-// writeThrough runs the Write hook, then store; see [Hooks.Write].
-func (k Key[V]) writeThrough(ctx context.Context, v V, store func() error) error {
+// writeThrough runs the Write hook, then store, and counts a set or the
+// failure; see [Hooks.Write].
+func (k Key[V]) writeThrough(ctx context.Context, v V, store func() error) (err error) {
+	defer k.counted(&k.f.stats.sets, &err)
 	if w := k.c.hooks.Write; w != nil {
 		if err := w(ctx, k, v); err != nil {
 			return fmt.Errorf("caches: write %q: %w", k.key, err)

@@ -47,31 +47,35 @@ type Key[V any] struct {
 // [ErrNotFound], so a miss is distinguishable from a stored zero value; a
 // value the codec cannot decode returns a [*DecodeError]. Redis: GET.
 func (k Key[V]) Get(ctx context.Context) (V, error) {
-	v, err := k.get(ctx)
-	k.f.count(&k.f.stats.hits, err) // not deferred: Get is the hottest path
+	v, loaded, err := k.get(ctx)
+	if !loaded { // a load counted itself
+		k.f.count(&k.f.stats.hits, err) // not deferred: Get is the hottest path
+	}
 	return v, err
 }
 
-func (k *Key[V]) get(ctx context.Context) (V, error) {
+// get is Get; loaded reports that the Load hook was asked.
+func (k *Key[V]) get(ctx context.Context) (_ V, loaded bool, _ error) {
 	var zero V
 	b, err := k.backend()
 	if err != nil {
-		return zero, err
+		return zero, false, err
 	}
 	s, ok, err := b.Get(ctx, k.key)
 	if err != nil {
-		return zero, keyErr("get", k.key, err)
+		return zero, false, keyErr("get", k.key, err)
 	}
 	if ok {
 		v, err := k.decode(s)
 		if err != nil || k.c.hooks.Validate == nil || k.valid(ctx, v) {
-			return v, err
+			return v, false, err
 		}
 	}
 	if k.c.hooks.Load == nil {
-		return zero, ErrNotFound
+		return zero, false, ErrNotFound
 	}
-	return k.load(ctx)
+	v, err := k.load(ctx)
+	return v, true, err
 }
 
 func (k *Key[V]) decode(s string) (V, error) {
@@ -118,8 +122,7 @@ func (k Key[V]) SetTTL(ctx context.Context, v V, ttl time.Duration) error {
 	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, ttl) })
 }
 
-func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) (err error) {
-	defer k.counted(&k.f.stats.sets, &err)
+func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
 	b, err := k.backend()
 	if err != nil {
 		return err
@@ -188,7 +191,10 @@ func (k Key[V]) Delete(ctx context.Context) (_ bool, err error) {
 }
 
 // Has reports whether the key exists. Redis: EXISTS.
-func (k Key[V]) Has(ctx context.Context) (bool, error) { return k.exists(ctx) }
+func (k Key[V]) Has(ctx context.Context) (ok bool, err error) {
+	defer func() { k.f.countRead(ok, err) }()
+	return k.exists(ctx)
+}
 
 // Incr adds n to the stored number atomically and returns the result; a
 // missing key counts as zero. The key gets the family's TTL, atomically with

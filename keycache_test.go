@@ -3,9 +3,12 @@ package caches
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/gocaches/caches/internal/memstore"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -265,4 +268,48 @@ func TestKeyCacheClosedConn(t *testing.T) {
 		_, err := k.Get(ctx)
 		require.True(t, errors.Is(err, ErrClosed), "got %v", err)
 	})
+}
+
+// TestErrClosedMatchesTheSentinels checks that an operation on a closed
+// connection, or on a connection whose client or store was closed under it,
+// fails with ErrClosed, recognised from the backends' sentinels and not from
+// an error's text.
+func TestErrClosedMatchesTheSentinels(t *testing.T) {
+	ctx := context.Background()
+	get := func(conn *Conn) error {
+		_, err := NewKeyCache[string](Options{Prefix: "closed", Conn: conn}).Key("k").Get(ctx)
+		return err
+	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		t.Run("client closed under the conn", func(t *testing.T) {
+			require.ErrorIs(t, get(e.conn), ErrNotFound, "open")
+			closeUnder(t, e)
+			err := get(e.conn)
+			require.ErrorIs(t, err, ErrClosed)
+			require.True(t, errors.Is(err, redis.ErrClosed) || errors.Is(err, memstore.ErrClosed),
+				"the backend's own error stays in the chain: %v", err)
+		})
+		t.Run("conn closed", func(t *testing.T) {
+			conn := e.second(t)
+			require.NoError(t, conn.Close())
+			require.ErrorIs(t, get(conn), ErrClosed)
+		})
+	})
+	t.Run("the text alone is not the sentinel", func(t *testing.T) {
+		for _, msg := range []string{"redis: client is closed", "memstore: store is closed"} {
+			require.NotErrorIs(t, classify(errors.New(msg)), ErrClosed, msg)
+		}
+		require.ErrorIs(t, classify(fmt.Errorf("pipeline: %w", redis.ErrClosed)), ErrClosed, "a wrapped sentinel")
+	})
+}
+
+// closeUnder closes the env's go-redis client, or its in-process store,
+// leaving the Conn open.
+func closeUnder(t *testing.T, e *env) {
+	t.Helper()
+	if rb, ok := e.b.(*redisBackend); ok {
+		require.NoError(t, rb.c.Close())
+		return
+	}
+	require.NoError(t, e.b.Close())
 }

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +33,12 @@ type MemoOptions[A any] struct {
 	Key func(A) []any
 
 	// LoadTimeout bounds one computation of the function, which runs under a
-	// context that callers leaving do not cancel. Default: one minute.
+	// context that callers leaving do not cancel. A function still running
+	// when it passes is abandoned: its callers get an error wrapping
+	// context.DeadlineExceeded, its lease (see Lease) is released, the next
+	// call computes anew (while the abandoned goroutine may still run; its
+	// result is dropped), and [MemoStats] counts it in Abandoned. Default:
+	// one minute.
 	LoadTimeout time.Duration
 
 	// CacheTimeout bounds each round trip to Redis of a call (the read, the
@@ -95,6 +101,7 @@ type MemoStats struct {
 	EarlyRefreshes uint64 // background refreshes started before expiry
 	Errors         uint64 // errors returned by the function
 	BackendErrors  uint64 // failures of the backend
+	Abandoned      uint64 // computations still running at LoadTimeout, whose callers got an error
 }
 
 // CachedError is returned, in place of calling the function, for an error
@@ -126,6 +133,7 @@ type Memo[A, R any] struct {
 
 type memoCounters struct {
 	hits, misses, loads, coalesced, leaseWaits, early, errors, backendErrors atomic.Uint64
+	abandoned                                                                counter
 }
 
 // Memoize returns fn memoized: see [Memo]. Call it through [Memo.Call] or
@@ -159,6 +167,7 @@ func Memoize[A, R any](fn func(context.Context, A) (R, error), opts MemoOptions[
 		m.opts.Now, m.realClock = time.Now, true
 	}
 	m.rand = func() float64 { return 1 - mrand.Float64() }
+	m.flight.timeout, m.flight.abandoned = m.opts.LoadTimeout, &m.stats.abandoned
 	return m
 }
 
@@ -190,7 +199,7 @@ func (m *Memo[A, R]) Stats() MemoStats {
 	return MemoStats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Loads: c.loads.Load(), Coalesced: c.coalesced.Load(),
 		LeaseWaits: c.leaseWaits.Load(), EarlyRefreshes: c.early.Load(), Errors: c.errors.Load(),
-		BackendErrors: c.backendErrors.Load(),
+		BackendErrors: c.backendErrors.Load(), Abandoned: c.abandoned.Load(),
 	}
 }
 
@@ -210,7 +219,8 @@ func (m *Memo[A, R]) Key(a A) (string, error) {
 // Call returns fn(ctx, a) from the cache, or computes it. ctx cancels only
 // this call: a computation shared with other callers goes on. A result that
 // cannot be decoded is a miss, recomputed and overwritten. A panic in fn
-// reaches every caller waiting for that computation.
+// reaches every caller waiting for that computation; fn ending with
+// runtime.Goexit, or running past LoadTimeout, is an error for each of them.
 func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 	var zero R
 	key, err := m.Key(a)
@@ -267,7 +277,7 @@ func (m *Memo[A, R]) hit(key string, a A, s string) (v R, err error, hit bool) {
 		return v, nil, false
 	}
 	m.stats.hits.Add(1)
-	if m.refreshEarly(e) && m.flight.start(key, func() (R, error) { return m.refresh(key, a) }) {
+	if m.refreshEarly(e) && m.flight.start(context.Background(), key, func(ctx context.Context) (R, error) { return m.refresh(ctx, key, a) }) {
 		m.stats.early.Add(1)
 	}
 	return v, nil, true
@@ -303,9 +313,7 @@ func (m *Memo[A, R]) nowMs() int64 {
 
 // refresh recomputes a result in the background, for the early refresh; a
 // failure leaves the cached result in place.
-func (m *Memo[A, R]) refresh(key string, a A) (R, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), m.opts.LoadTimeout)
-	defer cancel()
+func (m *Memo[A, R]) refresh(ctx context.Context, key string, a A) (R, error) {
 	b, err := m.family.backend()
 	if err != nil {
 		m.backendFailed(key, err)
@@ -318,13 +326,25 @@ func (m *Memo[A, R]) refresh(key string, a A) (R, error) {
 // load computes a missing result once per process for all concurrent
 // callers of key.
 func (m *Memo[A, R]) load(ctx context.Context, key string, a A, b backend) (R, error) {
-	v, shared, err := m.flight.do(ctx, key, func() (R, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.LoadTimeout)
-		defer cancel()
-		return m.compute(lctx, key, a, b)
-	})
+	return m.coalesce(ctx, key, func(ctx context.Context) (R, error) { return m.compute(ctx, key, a, b) })
+}
+
+// coalesce runs fn once for all concurrent callers of key (see
+// flightGroup) and counts the callers that joined another's computation.
+func (m *Memo[A, R]) coalesce(ctx context.Context, key string, fn func(context.Context) (R, error)) (R, error) {
+	v, shared, err := m.flight.do(ctx, key, fn)
 	if shared {
 		m.stats.coalesced.Add(1)
+	}
+	return v, err
+}
+
+// call calls the function, counting the call and its error.
+func (m *Memo[A, R]) call(ctx context.Context, a A) (R, error) {
+	m.stats.loads.Add(1)
+	v, err := m.fn(ctx, a)
+	if err != nil {
+		m.stats.errors.Add(1)
 	}
 	return v, err
 }
@@ -337,19 +357,34 @@ func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend) (R
 			return v, nil
 		}
 		if token != "" {
-			defer m.release(ctx, b, key, token)
+			defer m.holdLease(ctx, b, key, token)()
 		}
 	}
 	start := m.opts.Now()
-	m.stats.loads.Add(1)
-	v, err := m.fn(ctx, a)
+	v, err := m.call(ctx, a)
+	if ctx.Err() != nil {
+		// Past LoadTimeout the computation was abandoned, and a newer one
+		// may have stored its result already.
+		return v, err
+	}
 	if err != nil {
-		m.stats.errors.Add(1)
 		m.storeError(ctx, key, b, err)
 		return v, err
 	}
 	m.store(ctx, key, b, v, m.opts.Now().Sub(start))
 	return v, nil
+}
+
+// holdLease releases key's lease when ctx ends, which abandons the
+// computation holding it, or when the returned func is called, whichever
+// comes first.
+func (m *Memo[A, R]) holdLease(ctx context.Context, b backend, key, token string) func() {
+	release := sync.OnceFunc(func() { m.release(ctx, b, key, token) })
+	stop := context.AfterFunc(ctx, release)
+	return func() {
+		stop()
+		release()
+	}
 }
 
 // release deletes key's lease if it still holds token, within CacheTimeout.
@@ -500,20 +535,7 @@ func (m *Memo[A, R]) degraded(ctx context.Context, key string, a A, err error) (
 		var zero R
 		return zero, err
 	}
-	v, shared, err := m.flight.do(ctx, key, func() (R, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.LoadTimeout)
-		defer cancel()
-		m.stats.loads.Add(1)
-		v, err := m.fn(lctx, a)
-		if err != nil {
-			m.stats.errors.Add(1)
-		}
-		return v, err
-	})
-	if shared {
-		m.stats.coalesced.Add(1)
-	}
-	return v, err
+	return m.coalesce(ctx, key, func(ctx context.Context) (R, error) { return m.call(ctx, a) })
 }
 
 func (m *Memo[A, R]) backendFailed(key string, err error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"slices"
 )
 
 // SetCache is a family of sets, each stored in one Redis set of members of
@@ -120,19 +121,20 @@ func (s Set[T]) Discard(ctx context.Context, members ...T) (_ int, err error) {
 }
 
 // Has reports whether member is in the set. Redis: SISMEMBER.
-func (s Set[T]) Has(ctx context.Context, member T) (_ bool, err error) {
-	defer s.counted(nil, &err)
+func (s Set[T]) Has(ctx context.Context, member T) (ok bool, err error) {
+	defer func() { s.f.countRead(ok, err) }()
 	b, enc, err := s.prepare([]T{member})
 	if err != nil {
 		return false, err
 	}
-	ok, err := b.SIsMember(ctx, s.key, enc[0])
+	ok, err = b.SIsMember(ctx, s.key, enc[0])
 	return ok, keyErr("has", s.key, err)
 }
 
 // HasMany reports, for each of members in order, whether it is in the set,
 // in one round trip. Redis: SMISMEMBER.
-func (s Set[T]) HasMany(ctx context.Context, members ...T) ([]bool, error) {
+func (s Set[T]) HasMany(ctx context.Context, members ...T) (oks []bool, err error) {
+	defer func() { s.f.countRead(slices.Contains(oks, true), err) }()
 	if len(members) == 0 {
 		return nil, nil
 	}
@@ -140,18 +142,19 @@ func (s Set[T]) HasMany(ctx context.Context, members ...T) ([]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	oks, err := b.SMIsMember(ctx, s.key, enc...)
+	oks, err = b.SMIsMember(ctx, s.key, enc...)
 	return oks, keyErr("has", s.key, err)
 }
 
 // Len returns the number of members; 0 for a missing set. Redis: SCARD.
-func (s Set[T]) Len(ctx context.Context) (int, error) {
+func (s Set[T]) Len(ctx context.Context) (n int, err error) {
+	defer func() { s.f.countRead(n > 0, err) }()
 	b, err := s.backend()
 	if err != nil {
 		return 0, err
 	}
-	n, err := b.SCard(ctx, s.key)
-	return int(n), keyErr("len", s.key, err)
+	l, err := b.SCard(ctx, s.key)
+	return int(l), keyErr("len", s.key, err)
 }
 
 // Pop removes and returns a random member; an empty set returns
@@ -169,7 +172,8 @@ func (s Set[T]) Pop(ctx context.Context) (T, error) {
 }
 
 // PopN removes and returns up to n random members. Redis: SPOP with count.
-func (s Set[T]) PopN(ctx context.Context, n int) ([]T, error) {
+func (s Set[T]) PopN(ctx context.Context, n int) (out []T, err error) {
+	defer func() { s.f.countRead(len(out) > 0, err) }()
 	if n <= 0 {
 		return nil, nil
 	}
@@ -186,7 +190,8 @@ func (s Set[T]) PopN(ctx context.Context, n int) ([]T, error) {
 
 // Random returns up to n distinct random members without removing them.
 // Redis: SRANDMEMBER with a positive count.
-func (s Set[T]) Random(ctx context.Context, n int) ([]T, error) {
+func (s Set[T]) Random(ctx context.Context, n int) (out []T, err error) {
+	defer func() { s.f.countRead(len(out) > 0, err) }()
 	if n <= 0 {
 		return nil, nil
 	}
@@ -213,6 +218,8 @@ func (s Set[T]) Random(ctx context.Context, n int) ([]T, error) {
 // [ErrIterationBroken]; see [Dict.All].
 func (s Set[T]) All(ctx context.Context) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
+		yield, end := countIteration(s.f, yield)
+		defer end()
 		for page, err := range scanPages(ctx, s.handle, "scan", sscan) {
 			if err != nil {
 				var zero T
@@ -230,7 +237,8 @@ func (s Set[T]) All(ctx context.Context) iter.Seq2[T, error] {
 
 // Members returns every member, in one round trip; a missing set gives an
 // empty slice. For large sets prefer [Set.All]. Redis: SMEMBERS.
-func (s Set[T]) Members(ctx context.Context) ([]T, error) {
+func (s Set[T]) Members(ctx context.Context) (out []T, err error) {
+	defer func() { s.f.countRead(len(out) > 0, err) }()
 	b, err := s.backend()
 	if err != nil {
 		return nil, err
@@ -261,7 +269,8 @@ func (s Set[T]) Difference(ctx context.Context, others ...Set[T]) ([]T, error) {
 	return s.combine(ctx, "SDIFF", others)
 }
 
-func (s Set[T]) combine(ctx context.Context, op string, others []Set[T]) ([]T, error) {
+func (s Set[T]) combine(ctx context.Context, op string, others []Set[T]) (out []T, err error) {
+	defer func() { s.f.countRead(len(out) > 0, err) }()
 	b, keys, err := s.sameConn(append([]Set[T]{s}, others...))
 	if err != nil {
 		return nil, err
@@ -295,7 +304,8 @@ func (s Set[T]) StoreDifference(ctx context.Context, sets ...Set[T]) (int, error
 	return s.combineStore(ctx, "SDIFF", sets)
 }
 
-func (s Set[T]) combineStore(ctx context.Context, op string, sets []Set[T]) (int, error) {
+func (s Set[T]) combineStore(ctx context.Context, op string, sets []Set[T]) (_ int, err error) {
+	defer s.counted(&s.f.stats.sets, &err)
 	if len(sets) == 0 {
 		return 0, fmt.Errorf("caches: %sSTORE into %q: needs at least one source set; nothing changed", op, s.key)
 	}
@@ -332,4 +342,4 @@ func (s Set[T]) sameConn(sets []Set[T]) (backend, []string, error) {
 }
 
 // Clear deletes the whole set and reports whether it existed. Redis: DEL.
-func (s Set[T]) Clear(ctx context.Context) (bool, error) { return s.del(ctx) }
+func (s Set[T]) Clear(ctx context.Context) (bool, error) { return s.clear(ctx) }

@@ -223,7 +223,8 @@ func (z SortedSet[T]) zaddOne(ctx context.Context, rb *redisBackend, mode string
 // increment returns an error wrapping [ErrNotNumber] before anything is
 // sent (an infinite score is set with [SortedSet.Add]), so no increment
 // makes a score NaN.
-func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (float64, error) {
+func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (_ float64, err error) {
+	defer z.counted(&z.f.stats.sets, &err)
 	if math.IsNaN(by) {
 		return 0, keyErr("incr", z.key, errNaNScore)
 	}
@@ -276,7 +277,8 @@ func (z SortedSet[T]) RevRank(ctx context.Context, member T) (int, error) {
 	return z.rank(ctx, member, true)
 }
 
-func (z SortedSet[T]) rank(ctx context.Context, member T, rev bool) (int, error) {
+func (z SortedSet[T]) rank(ctx context.Context, member T, rev bool) (_ int, err error) {
+	defer z.counted(&z.f.stats.hits, &err)
 	b, m, err := z.prepare(member)
 	if err != nil {
 		return 0, err
@@ -312,13 +314,14 @@ func (z SortedSet[T]) Remove(ctx context.Context, members ...T) (_ int, err erro
 }
 
 // Len returns the number of members; 0 for a missing set. Redis: ZCARD.
-func (z SortedSet[T]) Len(ctx context.Context) (int, error) {
+func (z SortedSet[T]) Len(ctx context.Context) (n int, err error) {
+	defer func() { z.f.countRead(n > 0, err) }()
 	b, err := z.backend()
 	if err != nil {
 		return 0, err
 	}
-	n, err := b.ZCard(ctx, z.key)
-	return int(n), keyErr("len", z.key, err)
+	l, err := b.ZCard(ctx, z.key)
+	return int(l), keyErr("len", z.key, err)
 }
 
 // PopMin removes and returns the member with the lowest score (of equal
@@ -334,7 +337,8 @@ func (z SortedSet[T]) PopMax(ctx context.Context) (T, float64, error) {
 	return z.popOne(ctx, true)
 }
 
-func (z SortedSet[T]) popOne(ctx context.Context, max bool) (T, float64, error) {
+func (z SortedSet[T]) popOne(ctx context.Context, max bool) (_ T, _ float64, err error) {
+	defer z.counted(&z.f.stats.hits, &err)
 	var zero T
 	b, err := z.backend()
 	if err != nil {
@@ -369,13 +373,19 @@ func (z SortedSet[T]) popOne(ctx context.Context, max bool) (T, float64, error) 
 // PopMinN removes and returns up to n members with the lowest scores, lowest
 // first. Redis: ZPOPMIN with count.
 func (z SortedSet[T]) PopMinN(ctx context.Context, n int) ([]Scored[T], error) {
-	return z.pop(ctx, n, false)
+	return z.popN(ctx, n, false)
 }
 
 // PopMaxN removes and returns up to n members with the highest scores,
 // highest first. Redis: ZPOPMAX with count.
 func (z SortedSet[T]) PopMaxN(ctx context.Context, n int) ([]Scored[T], error) {
-	return z.pop(ctx, n, true)
+	return z.popN(ctx, n, true)
+}
+
+// popN is pop, counted as a read.
+func (z SortedSet[T]) popN(ctx context.Context, n int, max bool) (out []Scored[T], err error) {
+	defer func() { z.f.countRead(len(out) > 0, err) }()
+	return z.pop(ctx, n, max)
 }
 
 func (z SortedSet[T]) pop(ctx context.Context, n int, max bool) ([]Scored[T], error) {
@@ -406,7 +416,13 @@ func (z SortedSet[T]) RevRange(ctx context.Context, start, stop int) ([]Scored[T
 	return z.rangeByRank(ctx, start, stop, true)
 }
 
-func (z SortedSet[T]) rangeByRank(ctx context.Context, start, stop int, rev bool) ([]Scored[T], error) {
+func (z SortedSet[T]) rangeByRank(ctx context.Context, start, stop int, rev bool) (out []Scored[T], err error) {
+	defer func() { z.f.countRead(len(out) > 0, err) }()
+	return z.ranks(ctx, start, stop, rev)
+}
+
+// ranks is rangeByRank without counting, for the pages of All.
+func (z SortedSet[T]) ranks(ctx context.Context, start, stop int, rev bool) ([]Scored[T], error) {
 	b, err := z.backend()
 	if err != nil {
 		return nil, err
@@ -435,10 +451,11 @@ func (z SortedSet[T]) RevRangeByScore(ctx context.Context, r ScoreRange, offset,
 	return z.rangeByScore(ctx, r, offset, limit, true)
 }
 
-func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, limit int, rev bool) ([]Scored[T], error) {
+func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, limit int, rev bool) (out []Scored[T], err error) {
 	if limit == 0 {
 		return nil, nil
 	}
+	defer func() { z.f.countRead(len(out) > 0, err) }()
 	b, err := z.backend()
 	if err != nil {
 		return nil, err
@@ -455,20 +472,22 @@ func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, li
 }
 
 // Count returns how many members have scores in r. Redis: ZCOUNT.
-func (z SortedSet[T]) Count(ctx context.Context, r ScoreRange) (int, error) {
+func (z SortedSet[T]) Count(ctx context.Context, r ScoreRange) (n int, err error) {
+	defer func() { z.f.countRead(n > 0, err) }()
 	b, err := z.backend()
 	if err != nil {
 		return 0, err
 	}
 	min, max := r.bounds()
-	n, err := b.ZCount(ctx, z.key, min, max)
-	return int(n), keyErr("count", z.key, err)
+	c, err := b.ZCount(ctx, z.key, min, max)
+	return int(c), keyErr("count", z.key, err)
 }
 
 // RemoveRangeByRank removes the members ranked start to stop inclusive
 // (negative from the end) and returns how many went. Redis:
 // ZREMRANGEBYRANK.
-func (z SortedSet[T]) RemoveRangeByRank(ctx context.Context, start, stop int) (int, error) {
+func (z SortedSet[T]) RemoveRangeByRank(ctx context.Context, start, stop int) (_ int, err error) {
+	defer z.counted(&z.f.stats.deletes, &err)
 	b, err := z.backend()
 	if err != nil {
 		return 0, err
@@ -479,7 +498,8 @@ func (z SortedSet[T]) RemoveRangeByRank(ctx context.Context, start, stop int) (i
 
 // RemoveRangeByScore removes the members whose scores are in r and returns
 // how many went. Redis: ZREMRANGEBYSCORE.
-func (z SortedSet[T]) RemoveRangeByScore(ctx context.Context, r ScoreRange) (int, error) {
+func (z SortedSet[T]) RemoveRangeByScore(ctx context.Context, r ScoreRange) (_ int, err error) {
+	defer z.counted(&z.f.stats.deletes, &err)
 	b, err := z.backend()
 	if err != nil {
 		return 0, err
@@ -500,8 +520,10 @@ func (z SortedSet[T]) All(ctx context.Context, pageSize int) iter.Seq2[Scored[T]
 		pageSize = scanPageSize
 	}
 	return func(yield func(Scored[T], error) bool) {
+		yield, end := countIteration(z.f, yield)
+		defer end()
 		for start := 0; ; start += pageSize {
-			page, err := z.Range(ctx, start, start+pageSize-1)
+			page, err := z.ranks(ctx, start, start+pageSize-1, false)
 			if err != nil {
 				yield(Scored[T]{}, err)
 				return
@@ -520,4 +542,4 @@ func (z SortedSet[T]) All(ctx context.Context, pageSize int) iter.Seq2[Scored[T]
 
 // Clear deletes the whole sorted set and reports whether it existed. Redis:
 // DEL.
-func (z SortedSet[T]) Clear(ctx context.Context) (bool, error) { return z.del(ctx) }
+func (z SortedSet[T]) Clear(ctx context.Context) (bool, error) { return z.clear(ctx) }
