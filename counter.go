@@ -12,8 +12,7 @@ import (
 )
 
 // CounterCache is a family of counters, each stored in one Redis hash that
-// maps keys of type K to int64 counts, like Python's collections.Counter but
-// atomic: every change is an HINCRBY on the server, never a read followed by
+// maps keys of type K to int64 counts, atomically: every change is an HINCRBY on the server, never a read followed by
 // a write. Make a handle per hash with [CounterCache.Key]:
 //
 //	var views = caches.NewCounterCache[string](caches.Options{Prefix: "views"})
@@ -119,7 +118,7 @@ func (c Counter[K]) Get(ctx context.Context, k K) (_ int64, err error) {
 	return got.Count, err
 }
 
-// Set sets k's count to n. Redis: HSET, with PEXPIRE, in MULTI.
+// Set sets k's count to n. Redis: HSET and PEXPIRE in one Lua script.
 func (c Counter[K]) Set(ctx context.Context, k K, n int64) (err error) {
 	defer c.counted(&c.f.stats.sets, &err)
 	b, f, err := c.prepare(k)
@@ -130,9 +129,9 @@ func (c Counter[K]) Set(ctx context.Context, k K, n int64) (err error) {
 	return keyErr("set", c.key, err)
 }
 
-// Update adds each count of m to its key, atomically and in one round trip,
-// as Counter.update does in Python. Redis: HINCRBY per key, with PEXPIRE, in
-// MULTI.
+// Update adds each count of m to its key (a key absent from the hash starts
+// at 0), atomically and in one round trip. Redis: HINCRBY per key and
+// PEXPIRE in one Lua script (MULTI/EXEC beyond 2,000 keys).
 func (c Counter[K]) Update(ctx context.Context, m map[K]int64) (err error) {
 	defer c.counted(&c.f.stats.sets, &err)
 	if len(m) == 0 {

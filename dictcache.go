@@ -139,7 +139,7 @@ func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (m map[K]V, err er
 	return out, nil
 }
 
-// Set stores value under field. Redis: HSET, with PEXPIRE, in MULTI.
+// Set stores value under field. Redis: HSET and PEXPIRE in one Lua script.
 func (d Dict[K, V]) Set(ctx context.Context, field K, value V) (err error) {
 	defer d.counted(&d.f.stats.sets, &err)
 	b, f, err := d.prepare(field)
@@ -155,7 +155,8 @@ func (d Dict[K, V]) Set(ctx context.Context, field K, value V) (err error) {
 }
 
 // SetMany stores every entry of m in one round trip. Redis: HSET with all
-// the fields, with PEXPIRE, in MULTI.
+// the fields, and PEXPIRE in one Lua script (MULTI/EXEC beyond
+// 2,000 fields).
 func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) (err error) {
 	defer d.counted(&d.f.stats.sets, &err)
 	if len(m) == 0 {
@@ -182,7 +183,7 @@ func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) (err error) {
 }
 
 // Add stores value under field only if the field does not exist, and
-// reports whether it stored it. Redis: HSETNX, with PEXPIRE, in MULTI.
+// reports whether it stored it. Redis: HSETNX and PEXPIRE in one Lua script.
 func (d Dict[K, V]) Add(ctx context.Context, field K, value V) (_ bool, err error) {
 	defer d.counted(&d.f.stats.sets, &err)
 	b, f, err := d.prepare(field)

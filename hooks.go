@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Hooks connect a [KeyCache] to the data it caches, as CacheMan's and
-// Redisson's read-through and write-through caches do. Every hook is
+// Hooks connect a [KeyCache] to the data it caches: read-through (Load),
+// write-through (Write, Remove) and validation. Every hook is
 // optional and runs in the caller's goroutine (Load in a goroutine of its
 // own, shared by concurrent callers), never under a lock of the library.
 type Hooks[V any] struct {

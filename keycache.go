@@ -100,7 +100,8 @@ func (k Key[V]) GetOr(ctx context.Context, def V) (V, error) {
 }
 
 // Set stores v with the family's TTL, replacing any value and expiry.
-// Redis: SET key value PX ttl.
+// Redis: SET key value EX seconds (PX milliseconds for a TTL that is not a
+// whole number of seconds; no expiry for a family without one).
 func (k Key[V]) Set(ctx context.Context, v V) error {
 	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, k.f.ttl) })
 }
@@ -108,7 +109,8 @@ func (k Key[V]) Set(ctx context.Context, v V) error {
 // SetTTL stores v to expire after ttl instead of the family's TTL; with
 // [NoExpiry] it stores v without an expiry. Any other ttl of zero or less
 // stores nothing and deletes the value that was there, as Redis's EXPIRE
-// does. Redis: SET key value PX ttl (no PX for NoExpiry).
+// does. Redis: SET key value EX seconds (PX milliseconds for a ttl that is
+// not a whole number of seconds; neither for NoExpiry).
 func (k Key[V]) SetTTL(ctx context.Context, v V, ttl time.Duration) error {
 	switch {
 	case ttl == NoExpiry:
@@ -136,7 +138,8 @@ func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
 
 // Add stores v with the family's TTL only if the key does not exist, and
 // reports whether it stored it. An existing key, its value and its expiry
-// are left alone. Redis: SET key value NX PX ttl.
+// are left alone. Redis: SET key value NX, with EX or PX as [Key.Set]
+// sends them.
 func (k Key[V]) Add(ctx context.Context, v V) (_ bool, err error) {
 	defer k.counted(&k.f.stats.sets, &err)
 	b, err := k.backend()

@@ -51,7 +51,7 @@ type MemoOptions[A any] struct {
 
 	// Lease makes one process compute a missing result while the others
 	// sharing the backend wait for it: the computing process holds a lease
-	// key (SET NX PX with a random token) that only it releases, and reads
+	// key (SET NX with a random token and LeaseTTL) that only it releases, and reads
 	// the result once more after taking the lease (another process may have
 	// stored it meanwhile). Default: off, so every process computes on its
 	// own miss (each only once).

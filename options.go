@@ -2,8 +2,7 @@ package caches
 
 import "time"
 
-// DefaultTTL is the time to live of a family whose [Options.TTL] is zero, as
-// in the Python library this one re-creates.
+// DefaultTTL is the time to live of a family whose [Options.TTL] is zero.
 const DefaultTTL = 2 * time.Hour
 
 // NoExpiry as [Options.TTL] makes a family's keys live until deleted. As a

@@ -80,7 +80,7 @@ func (s Set[T]) prepare(members []T) (backend, []string, error) {
 }
 
 // Add adds members and returns how many were not already in the set.
-// Redis: SADD, with PEXPIRE, in MULTI.
+// Redis: SADD and PEXPIRE in one Lua script.
 func (s Set[T]) Add(ctx context.Context, members ...T) (_ int, err error) {
 	defer s.counted(&s.f.stats.sets, &err)
 	if len(members) == 0 {
@@ -95,7 +95,7 @@ func (s Set[T]) Add(ctx context.Context, members ...T) (_ int, err error) {
 }
 
 // Remove removes member, which must be in the set: an absent member returns
-// an error wrapping [ErrNotFound], as Python's set.remove raises KeyError.
+// an error wrapping [ErrNotFound] (use [Set.Discard] to ignore it).
 // Redis: SREM.
 func (s Set[T]) Remove(ctx context.Context, member T) error {
 	n, err := s.Discard(ctx, member)
@@ -285,21 +285,21 @@ func (s Set[T]) combine(ctx context.Context, op string, others []Set[T]) (out []
 // StoreUnion replaces s by the union of sets and returns its size. s gets
 // its family's TTL; an empty result deletes s. With no sets it returns an
 // error naming s and changes nothing (as do StoreIntersect and
-// StoreDifference). Redis: SUNIONSTORE, with
-// PEXPIRE, in MULTI.
+// StoreDifference). Redis: SUNIONSTORE and
+// PEXPIRE in one Lua script.
 func (s Set[T]) StoreUnion(ctx context.Context, sets ...Set[T]) (int, error) {
 	return s.combineStore(ctx, "SUNION", sets)
 }
 
 // StoreIntersect replaces s by the intersection of sets and returns its
-// size. Redis: SINTERSTORE, with PEXPIRE, in MULTI.
+// size. Redis: SINTERSTORE and PEXPIRE in one Lua script.
 func (s Set[T]) StoreIntersect(ctx context.Context, sets ...Set[T]) (int, error) {
 	return s.combineStore(ctx, "SINTER", sets)
 }
 
 // StoreDifference replaces s by the members of the first of sets that are
-// in none of the others, and returns its size. Redis: SDIFFSTORE, with
-// PEXPIRE, in MULTI.
+// in none of the others, and returns its size. Redis: SDIFFSTORE and
+// PEXPIRE in one Lua script.
 func (s Set[T]) StoreDifference(ctx context.Context, sets ...Set[T]) (int, error) {
 	return s.combineStore(ctx, "SDIFF", sets)
 }

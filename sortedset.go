@@ -148,14 +148,14 @@ func (z SortedSet[T]) prepare(member T) (backend, string, error) {
 }
 
 // Add sets member's score, adding the member if needed, and reports whether
-// it was added. Redis: ZADD, with PEXPIRE, in MULTI.
+// it was added. Redis: ZADD and PEXPIRE in one Lua script.
 func (z SortedSet[T]) Add(ctx context.Context, member T, score float64) (bool, error) {
 	n, err := z.zadd(ctx, "", []Scored[T]{{member, score}})
 	return n == 1, err
 }
 
 // AddMany sets the scores of several members in one round trip and returns
-// how many members were added. Redis: ZADD, with PEXPIRE, in MULTI.
+// how many members were added. Redis: ZADD and PEXPIRE in one Lua script.
 func (z SortedSet[T]) AddMany(ctx context.Context, members ...Scored[T]) (int, error) {
 	return z.zadd(ctx, "", members)
 }
@@ -216,7 +216,7 @@ func (z SortedSet[T]) zaddOne(ctx context.Context, rb *redisBackend, mode string
 }
 
 // Incr adds by to member's score, adding the member with score by if
-// needed, and returns the new score. Redis: ZINCRBY, with PEXPIRE, in MULTI.
+// needed, and returns the new score. Redis: ZINCRBY and PEXPIRE in one Lua script.
 //
 // A score is a float64, as in Redis: a sum beyond its range is ±Inf, a
 // legal score that reads back as such. by must be finite: a NaN or infinite

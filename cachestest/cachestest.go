@@ -1,6 +1,6 @@
 // Package cachestest gives tests of code that uses package caches an
-// isolated in-process store with a clock the test moves, in the spirit of
-// miniredis's RunT: no server, no sleeping for TTLs.
+// isolated in-process store with a clock the test moves: no server, no
+// sleeping for TTLs, and the store closed by the test's cleanup.
 //
 // Tests that run in parallel each call [New] and pass the store's Conn to
 // their families through caches.Options.Conn. Code whose families use the
