@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // family is what every cache type shares: its key prefix, TTL and
@@ -259,7 +260,7 @@ func (f *family) invalidateOwn(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := b.DeleteMatching(ctx, globEscape(f.prefix)+":*", invalidateBatch)
+	n, err := b.DeleteMatching(ctx, globEscape(f.prefix)+":*", f.ownsKey, invalidateBatch)
 	if err == nil {
 		var own int64
 		own, err = b.Del(ctx, f.prefix)
@@ -274,14 +275,33 @@ func (f *family) invalidateOwn(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
-// globEscape escapes the characters SCAN MATCH treats specially.
+// ownsKey reports whether key is one of the family's keys made from
+// arguments: the prefix, ':' and more. It keeps an invalidation exact
+// whatever the SCAN MATCH pattern let through.
+func (f *family) ownsKey(key string) bool {
+	return len(key) > len(f.prefix) && key[len(f.prefix)] == ':' && key[:len(f.prefix)] == f.prefix
+}
+
+// globEscape returns a SCAN MATCH pattern for s, byte by byte: the bytes
+// the pattern syntax treats specially are escaped with '\', and valid UTF-8
+// is kept as it is. A byte that is not part of valid UTF-8 becomes '?' (any
+// one byte), because stores that compile patterns into UTF-8 regular
+// expressions (miniredis) fail on it; the pattern then matches more than s,
+// so the keys it finds are checked with [family.ownsKey].
 func globEscape(s string) string {
 	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\^-`, r) {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteByte('?')
+		case strings.IndexByte(`*?[]\^-`, s[i]) >= 0:
 			b.WriteByte('\\')
+			b.WriteByte(s[i])
+		default:
+			b.WriteString(s[i : i+size])
 		}
-		b.WriteRune(r)
+		i += size
 	}
 	return b.String()
 }

@@ -3,6 +3,7 @@ package caches
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -526,14 +527,14 @@ func (r *redisBackend) ZRemRangeByScore(ctx context.Context, key, min, max strin
 	return r.c.ZRemRangeByScore(ctx, key, min, max).Result()
 }
 
-func (r *redisBackend) DeleteMatching(ctx context.Context, match string, batch int64) (int64, error) {
+func (r *redisBackend) DeleteMatching(ctx context.Context, match string, want func(string) bool, batch int64) (int64, error) {
 	cc, ok := r.c.(*redis.ClusterClient)
 	if !ok {
-		return deleteMatching(ctx, r.c, match, batch, false)
+		return deleteMatching(ctx, r.c, match, want, batch, false)
 	}
 	var total atomic.Int64
 	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-		n, err := deleteMatching(ctx, c, match, batch, true)
+		n, err := deleteMatching(ctx, c, match, want, batch, true)
 		total.Add(n)
 		return err
 	})
@@ -541,14 +542,18 @@ func (r *redisBackend) DeleteMatching(ctx context.Context, match string, batch i
 }
 
 // deleteMatching walks one server's keyspace with SCAN MATCH and UNLINKs
-// each page: one command for the page, or, on a cluster node whose page may
-// span slots, one UNLINK per key in a pipeline.
-func deleteMatching(ctx context.Context, c redis.Cmdable, match string, batch int64, perKey bool) (int64, error) {
+// the keys of each page that want accepts: one command for the page, or, on
+// a cluster node whose page may span slots, one UNLINK per key in a
+// pipeline.
+func deleteMatching(ctx context.Context, c redis.Cmdable, match string, want func(string) bool, batch int64, perKey bool) (int64, error) {
 	var cursor, total uint64
 	for {
 		keys, next, err := c.Scan(ctx, cursor, match, batch).Result()
 		if err != nil {
 			return int64(total), err
+		}
+		if want != nil {
+			keys = slices.DeleteFunc(keys, func(k string) bool { return !want(k) })
 		}
 		if len(keys) > 0 {
 			n, err := unlink(ctx, c, keys, perKey)
