@@ -237,9 +237,12 @@ const invalidateBatch = 500
 // depend on it (transitively), on its backend, so for every process sharing
 // it, and returns how many keys went. On Redis it never blocks the server:
 // it walks the keyspace with SCAN MATCH <prefix>:* (the prefix glob-escaped)
-// and deletes each page with UNLINK, on every master of a cluster. It is not
-// a snapshot: a key written while it runs may survive it. To make every old
-// value unreachable at one instant, change the family's prefix instead.
+// and deletes each page with UNLINK, on every master of a cluster. The
+// leases of [Memo] computations still running are left alone (they expire
+// or are released by their owner), so that no other process starts the
+// same computation meanwhile. It is not a snapshot: a key written while it
+// runs may survive it. To make every old value unreachable at one instant,
+// change the family's prefix instead.
 func (f *family) Invalidate(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
@@ -276,10 +279,15 @@ func (f *family) invalidateOwn(ctx context.Context) (int, error) {
 }
 
 // ownsKey reports whether key is one of the family's keys made from
-// arguments: the prefix, ':' and more. It keeps an invalidation exact
-// whatever the SCAN MATCH pattern let through.
+// arguments (the prefix, ':' and more) and not the lease of one: it keeps an
+// invalidation exact whatever the SCAN MATCH pattern let through, and
+// leaves the leases of running Memoize computations to their owners, so
+// that no second process starts the same computation. What follows the
+// prefix and ':' comes from key building, which never writes "%l" (it
+// escapes '%'), so a key there that ends with leaseSuffix is a lease.
 func (f *family) ownsKey(key string) bool {
-	return len(key) > len(f.prefix) && key[len(f.prefix)] == ':' && key[:len(f.prefix)] == f.prefix
+	return len(key) > len(f.prefix) && key[len(f.prefix)] == ':' && key[:len(f.prefix)] == f.prefix &&
+		!strings.HasSuffix(key, leaseSuffix)
 }
 
 // globEscape returns a SCAN MATCH pattern for s, byte by byte: the bytes

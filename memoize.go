@@ -361,8 +361,10 @@ func (m *Memo[A, R]) release(ctx context.Context, b backend, key, token string) 
 
 // leaseKey is the key of key's lease. A raw '%' followed by "le" cannot come
 // out of key building (it escapes '%' as %25), so no handle's key is a
-// lease's.
-func leaseKey(key string) string { return key + "%lease" }
+// lease's, and invalidation tells leases apart by their suffix.
+func leaseKey(key string) string { return key + leaseSuffix }
+
+const leaseSuffix = "%lease"
 
 // acquire takes key's lease and returns its token, or waits while another
 // process holds it: found reports that the other process stored a result
