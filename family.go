@@ -237,7 +237,10 @@ const invalidateBatch = 500
 // depend on it (transitively), on its backend, so for every process sharing
 // it, and returns how many keys went. On Redis it never blocks the server:
 // it walks the keyspace with SCAN MATCH <prefix>:* (the prefix glob-escaped)
-// and deletes each page with UNLINK, on every master of a cluster. The
+// and deletes each page with UNLINK, on every master of a cluster. On a
+// cluster the UNLINKs follow MOVED and ASK, and the masters are scanned
+// again while a resharding moves slots, so no key is left behind (after
+// eight passes with slots still moving it returns an error). The
 // leases of [Memo] computations still running are left alone (they expire
 // or are released by their owner), so that no other process starts the
 // same computation meanwhile. It is not a snapshot: a key written while it
