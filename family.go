@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -35,8 +34,8 @@ type resolvedConn struct {
 func newFamily(o Options) *family {
 	prefix, err := keyPrefix(o.Prefix, o.HashTag)
 	f := &family{prefix: prefix, ttl: familyTTL(o.TTL), connName: o.Connection, conn: o.Conn, err: err}
-	if o.Conn != nil {
-		o.Conn.adopt(f)
+	if o.Conn != nil && err == nil {
+		o.Conn.families.add(f)
 	}
 	return f
 }
@@ -68,8 +67,10 @@ func (f *family) backend() (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.adopt(f)
-	f.resolved.Store(&resolvedConn{gen: gen, conn: c})
+	c.families.add(f)
+	if old := f.resolved.Swap(&resolvedConn{gen: gen, conn: c}); old != nil && old.conn != c {
+		old.conn.families.remove(f)
+	}
 	return c.backend()
 }
 
@@ -158,70 +159,26 @@ func (f *family) count(c *counter, err error) {
 	}
 }
 
-// The dependency graph: dependents[f] lists the families invalidated with f.
-var deps = struct {
-	mu         sync.Mutex // guards dependents
-	dependents map[*family][]*family
-}{dependents: map[*family][]*family{}}
-
 // DependsOn declares that the family depends on each of others: invalidating
 // one of them invalidates this family too, transitively. A declaration that
 // would make a cycle is refused with an error and changes nothing.
 // Declarations live in the process: every process sharing the backend
-// declares the same graph in its code.
+// declares the same graph in its code. A declaration lasts as long as the
+// family that made it: once the program drops a family (no reference to it
+// remains) and the garbage collector reclaims it, it is no longer declared,
+// so invalidating what it depended on no longer deletes its keys (they
+// expire with their TTL); the families that depended on it keep depending,
+// through it, on what it depended on.
 func (f *family) DependsOn(others ...Family) error {
-	deps.mu.Lock()
-	defer deps.mu.Unlock()
-	for _, o := range others {
-		of := o.base()
-		if of == f || reachable(f, of) {
-			return fmt.Errorf("caches: dependency cycle: %s already depends on %s", of.describe(), f.describe())
-		}
+	fams := make([]*family, len(others))
+	for i, o := range others {
+		fams[i] = o.base()
 	}
-	for _, o := range others {
-		of := o.base()
-		deps.dependents[of] = append(deps.dependents[of], f)
-	}
-	return nil
-}
-
-// reachable reports whether to is among from's dependents, transitively.
-// deps.mu must be held.
-func reachable(from, to *family) bool {
-	seen := map[*family]bool{}
-	stack := []*family{from}
-	for len(stack) > 0 {
-		f := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for _, d := range deps.dependents[f] {
-			if d == to {
-				return true
-			}
-			if !seen[d] {
-				seen[d] = true
-				stack = append(stack, d)
-			}
-		}
-	}
-	return false
+	return deps.add(f, fams)
 }
 
 // closure returns f and its dependents, transitively, each once.
-func (f *family) closure() []*family {
-	deps.mu.Lock()
-	defer deps.mu.Unlock()
-	out := []*family{f}
-	seen := map[*family]bool{f: true}
-	for i := 0; i < len(out); i++ {
-		for _, d := range deps.dependents[out[i]] {
-			if !seen[d] {
-				seen[d] = true
-				out = append(out, d)
-			}
-		}
-	}
-	return out
-}
+func (f *family) closure() []*family { return deps.closure(f) }
 
 func (f *family) describe() string {
 	if f.prefix == "" {

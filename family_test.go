@@ -3,11 +3,13 @@ package caches
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -82,7 +84,7 @@ func TestDependsOnRefusesCycles(t *testing.T) {
 	require.ErrorContains(t, a.DependsOn(a), "dependency cycle")
 	deps.mu.Lock()
 	defer deps.mu.Unlock()
-	require.Empty(t, deps.dependents[c.family], "a refused declaration changes nothing")
+	require.Empty(t, deps.nodes[weak.Make(c.family)].dependents, "a refused declaration changes nothing")
 }
 
 func TestHooks(t *testing.T) {
@@ -270,4 +272,96 @@ func TestInvalidateNonUTF8Prefix(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDroppedFamiliesAreCollected creates 20,000 families per "request" on
+// one in-process connection, with dependencies between them and on
+// long-lived families, and drops them: the garbage collector reclaims them,
+// the connection's and the dependency graph's records of them go, and the
+// long-lived families keep their dependencies, including one declared
+// through a dropped family.
+func TestDroppedFamiliesAreCollected(t *testing.T) {
+	ctx := context.Background()
+	conn := NewMemoryConn(MemoryOptions{MaxKeys: 100_000})
+	t.Cleanup(func() { conn.Close() })
+	base := NewKeyCache[int](Options{Prefix: "base", Conn: conn})
+	leaf := NewKeyCache[int](Options{Prefix: "leaf", Conn: conn})
+	throughDropped := NewKeyCache[int](Options{Prefix: "through", Conn: conn})
+	require.NoError(t, leaf.DependsOn(base))
+	before := familyRecords(conn)
+
+	start := time.Now()
+	perRequestFamilies(t, conn, base, throughDropped, 20_000)
+	t.Logf("20,000 families created in %s", time.Since(start))
+	require.NotEqual(t, before, familyRecords(conn), "the families were recorded")
+	want := before
+	want.nodes++ // through, which depends on base once mid is gone
+	want.edges++
+	collected := pollUntil(30*time.Second, 10*time.Millisecond, func() bool {
+		runtime.GC()
+		return familyRecords(conn) == want
+	})
+	require.True(t, collected, "records %+v, want %+v", familyRecords(conn), want)
+
+	for _, f := range []*KeyCache[int]{base, leaf, throughDropped} {
+		require.NoError(t, f.Key(1).Set(ctx, 1))
+	}
+	n, err := base.Invalidate(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, n, "base, its live dependent and the one declared through a dropped family")
+	for _, f := range []*KeyCache[int]{base, leaf, throughDropped} {
+		has, _ := f.Key(1).Has(ctx)
+		require.False(t, has, "%s was invalidated", f.describe())
+	}
+}
+
+// perRequestFamilies creates n families on conn, as a handler creating its
+// families per request would, each depending on base (some through another
+// of them, some memoized), and one that through depends on; all of them are
+// dropped when it returns.
+func perRequestFamilies(t *testing.T, conn *Conn, base, through Family, n int) {
+	ctx := context.Background()
+	mid := NewKeyCache[int](Options{Prefix: "mid", Conn: conn})
+	require.NoError(t, mid.DependsOn(base))
+	require.NoError(t, through.base().DependsOn(mid))
+	var prev Family = base
+	for i := range n {
+		o := Options{Prefix: "req" + strconv.Itoa(i%1000) + ":" + strconv.Itoa(i), Conn: conn}
+		var f Family
+		if i%10 == 0 {
+			m := Memoize(func(ctx context.Context, s string) (string, error) { return s, nil }, MemoOptions[string]{Options: o})
+			_, err := m.Call(ctx, "x")
+			require.NoError(t, err)
+			f = m
+		} else {
+			k := NewKeyCache[int](o)
+			require.NoError(t, k.Key(1).Set(ctx, i))
+			f = k
+		}
+		require.NoError(t, f.base().DependsOn(prev))
+		if prev = f; i%3 == 0 {
+			prev = base
+		}
+	}
+}
+
+// records counts what the library keeps about families: the connection's
+// records by prefix and the dependency graph's nodes and edges.
+type records struct{ prefixes, families, nodes, edges int }
+
+func familyRecords(c *Conn) records {
+	var r records
+	c.families.mu.RLock()
+	r.prefixes = len(c.families.byPrefix)
+	for _, fs := range c.families.byPrefix {
+		r.families += len(fs)
+	}
+	c.families.mu.RUnlock()
+	deps.mu.Lock()
+	defer deps.mu.Unlock()
+	r.nodes = len(deps.nodes)
+	for _, n := range deps.nodes {
+		r.edges += len(n.dependents)
+	}
+	return r
 }
