@@ -25,17 +25,18 @@ type family struct {
 }
 
 // resolvedConn remembers which Conn a name mapped to at a registry
-// generation.
+// generation, and whether the family's prefix was refused there.
 type resolvedConn struct {
 	gen  uint64
 	conn *Conn
+	err  error // wraps ErrPrefixOverlap
 }
 
 func newFamily(o Options) *family {
 	prefix, err := keyPrefix(o.Prefix, o.HashTag)
 	f := &family{prefix: prefix, ttl: familyTTL(o.TTL), connName: o.Connection, conn: o.Conn, err: err}
 	if o.Conn != nil && err == nil {
-		o.Conn.families.add(f)
+		f.err = o.Conn.adopt(f)
 	}
 	return f
 }
@@ -61,15 +62,21 @@ func (f *family) backend() (backend, error) {
 	}
 	gen := registry.gen.Load()
 	if r := f.resolved.Load(); r != nil && r.gen == gen {
+		if r.err != nil {
+			return nil, r.err
+		}
 		return r.conn.backend()
 	}
 	c, err := Connection(f.connName)
 	if err != nil {
 		return nil, err
 	}
-	c.families.add(f)
-	if old := f.resolved.Swap(&resolvedConn{gen: gen, conn: c}); old != nil && old.conn != c {
+	r := &resolvedConn{gen: gen, conn: c, err: c.adopt(f)}
+	if old := f.resolved.Swap(r); old != nil && old.conn != c {
 		old.conn.families.remove(f)
+	}
+	if r.err != nil {
+		return nil, r.err
 	}
 	return c.backend()
 }

@@ -3,6 +3,7 @@ package caches
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"sync"
@@ -346,8 +347,9 @@ func perRequestFamilies(t *testing.T, conn *Conn, base, through Family, n int) {
 }
 
 // records counts what the library keeps about families: the connection's
-// records by prefix and the dependency graph's nodes and edges.
-type records struct{ prefixes, families, nodes, edges int }
+// records by prefix (and of prefixes extending others) and the dependency
+// graph's nodes and edges.
+type records struct{ prefixes, families, extended, nodes, edges int }
 
 func familyRecords(c *Conn) records {
 	var r records
@@ -355,6 +357,9 @@ func familyRecords(c *Conn) records {
 	r.prefixes = len(c.families.byPrefix)
 	for _, fs := range c.families.byPrefix {
 		r.families += len(fs)
+	}
+	for _, ps := range c.families.extended {
+		r.extended += len(ps)
 	}
 	c.families.mu.RUnlock()
 	deps.mu.Lock()
@@ -364,4 +369,121 @@ func familyRecords(c *Conn) records {
 		r.edges += len(n.dependents)
 	}
 	return r
+}
+
+// TestPrefixOverlap declares two families on one connection in turn: when
+// one's prefix (the hash tag applied) is the other's followed by ':' (or by
+// a Memoize lease's suffix), the second is refused and its operations say
+// why, naming both prefixes; the first works.
+func TestPrefixOverlap(t *testing.T) {
+	for _, tc := range []struct {
+		first, second Options
+		refused       bool
+	}{
+		{Options{Prefix: "user"}, Options{Prefix: "user:eu"}, true},
+		{Options{Prefix: "user:eu"}, Options{Prefix: "user"}, true},
+		{Options{Prefix: "a"}, Options{Prefix: "a:b:c"}, true},
+		{Options{Prefix: "a:b:c"}, Options{Prefix: "a"}, true},
+		{Options{Prefix: "user"}, Options{Prefix: "user:"}, true},
+		{Options{Prefix: "user", HashTag: true}, Options{Prefix: "{user}:eu"}, true},
+		{Options{Prefix: "{user}:eu"}, Options{Prefix: "user", HashTag: true}, true},
+		{Options{Prefix: "x"}, Options{Prefix: "x%lease"}, true},
+		{Options{Prefix: "x%lease"}, Options{Prefix: "x"}, true},
+		{Options{Prefix: "user", HashTag: true}, Options{Prefix: "user:eu", HashTag: true}, false},
+		{Options{Prefix: "user"}, Options{Prefix: "{user}:eu"}, false},
+		{Options{Prefix: "user"}, Options{Prefix: "users"}, false},
+		{Options{Prefix: "user"}, Options{Prefix: "user-eu"}, false},
+		{Options{Prefix: "user"}, Options{Prefix: "user"}, false},
+		{Options{Prefix: "user:eu"}, Options{Prefix: "user:us"}, false},
+		{Options{}, Options{Prefix: "user"}, false},
+		{Options{Prefix: "user"}, Options{}, false},
+	} {
+		name := func(o Options) string {
+			if o.HashTag {
+				return fmt.Sprintf("%q tagged", o.Prefix)
+			}
+			return fmt.Sprintf("%q", o.Prefix)
+		}
+		t.Run(name(tc.first)+" then "+name(tc.second), func(t *testing.T) {
+			ctx := context.Background()
+			conn := NewMemoryConn(MemoryOptions{})
+			t.Cleanup(func() { conn.Close() })
+			tc.first.Conn, tc.second.Conn = conn, conn
+			first := NewKeyCache[int](tc.first)
+			second := NewKeyCache[int](tc.second)
+			require.NoError(t, first.Key(1).Set(ctx, 1))
+			err := second.Key(2).Set(ctx, 2)
+			if !tc.refused {
+				require.NoError(t, err)
+				return
+			}
+			requireOverlap(t, err, first.prefix, second.prefix)
+			_, err = second.Invalidate(ctx)
+			requireOverlap(t, err, first.prefix, second.prefix)
+			has, err := first.Key(1).Has(ctx)
+			require.NoError(t, err)
+			require.True(t, has, "the first family is untouched")
+		})
+	}
+}
+
+func requireOverlap(t *testing.T, err error, a, b string) {
+	t.Helper()
+	require.ErrorIs(t, err, ErrPrefixOverlap)
+	require.ErrorContains(t, err, strconv.Quote(a))
+	require.ErrorContains(t, err, strconv.Quote(b))
+}
+
+// TestPrefixOverlapScope checks where the overlap rule applies: per
+// connection, to families given their connection and to those that find
+// it by name (checked at first use), to memoized functions, and only to
+// families the program still holds.
+func TestPrefixOverlapScope(t *testing.T) {
+	ctx := context.Background()
+	t.Run("per connection", func(t *testing.T) {
+		one, two := NewMemoryConn(MemoryOptions{}), NewMemoryConn(MemoryOptions{})
+		t.Cleanup(func() { one.Close(); two.Close() })
+		require.NoError(t, NewKeyCache[int](Options{Prefix: "user", Conn: one}).Key(1).Set(ctx, 1))
+		require.NoError(t, NewKeyCache[int](Options{Prefix: "user:eu", Conn: two}).Key(1).Set(ctx, 1))
+	})
+	t.Run("by name", func(t *testing.T) {
+		conn := NewMemoryConn(MemoryOptions{})
+		t.Cleanup(func() { conn.Close() })
+		require.NoError(t, Register("overlap-test", conn))
+		t.Cleanup(func() { Unregister("overlap-test") })
+		named := NewKeyCache[int](Options{Prefix: "user:eu", Connection: "overlap-test"})
+		direct := NewKeyCache[int](Options{Prefix: "user", Conn: conn})
+		require.NoError(t, direct.Key(1).Set(ctx, 1), "the named family was not used yet")
+		requireOverlap(t, named.Key(1).Set(ctx, 1), "user", "user:eu")
+		_, err := NewDictCache[string, int](Options{Prefix: "user:us", Connection: "overlap-test"}).Key(1).Len(ctx)
+		requireOverlap(t, err, "user", "user:us")
+	})
+	t.Run("memoized", func(t *testing.T) {
+		conn := NewMemoryConn(MemoryOptions{})
+		t.Cleanup(func() { conn.Close() })
+		require.NoError(t, Register("overlap-memo", conn))
+		t.Cleanup(func() { Unregister("overlap-memo") })
+		require.NoError(t, NewKeyCache[int](Options{Prefix: "user", Conn: conn}).Key(1).Set(ctx, 1))
+		var calls atomic.Int32
+		fn := func(ctx context.Context, s string) (string, error) { calls.Add(1); return s, nil }
+		for _, o := range []Options{{Prefix: "user:eu", Conn: conn}, {Prefix: "user:eu", Connection: "overlap-memo"}} {
+			_, err := Memoize(fn, MemoOptions[string]{Options: o}).Call(ctx, "x")
+			requireOverlap(t, err, "user", "user:eu")
+		}
+		require.Zero(t, calls.Load(), "a refused Memo does not compute")
+	})
+	t.Run("dropped families are forgotten", func(t *testing.T) {
+		conn := NewMemoryConn(MemoryOptions{})
+		t.Cleanup(func() { conn.Close() })
+		func() {
+			require.NoError(t, NewKeyCache[int](Options{Prefix: "user", Conn: conn}).Key(1).Set(ctx, 1))
+		}()
+		var err error
+		forgotten := pollUntil(10*time.Second, 10*time.Millisecond, func() bool {
+			runtime.GC()
+			err = NewKeyCache[int](Options{Prefix: "user:eu", Conn: conn}).Key(1).Set(ctx, 1)
+			return err == nil
+		})
+		require.True(t, forgotten, "still refused: %v", err)
+	})
 }

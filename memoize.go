@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
@@ -216,6 +217,9 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 		return zero, err
 	}
 	b, err := m.family.backend()
+	if errors.Is(err, ErrPrefixOverlap) {
+		return zero, err // a refused family, not a failing backend
+	}
 	if err != nil {
 		return m.degraded(ctx, key, a, err)
 	}
