@@ -259,18 +259,19 @@ func (f *family) ownsKey(key string) bool {
 
 // globEscape returns a SCAN MATCH pattern for s, byte by byte: the bytes
 // the pattern syntax treats specially are escaped with '\', and valid UTF-8
-// is kept as it is. A byte that is not part of valid UTF-8 becomes '?' (any
-// one byte), because stores that compile patterns into UTF-8 regular
-// expressions (miniredis) fail on it; the pattern then matches more than s,
-// so the keys it finds are checked with [family.ownsKey].
+// is kept as it is. A byte that is not part of valid UTF-8, and '\' itself,
+// become '?' (any one byte), because stores that compile patterns into
+// UTF-8 regular expressions fail on them (miniredis panics on such a byte,
+// and on "\E" once escaped); the pattern then matches more than s, so the
+// keys it finds are checked with [family.ownsKey].
 func globEscape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case r == utf8.RuneError && size == 1:
+		case r == utf8.RuneError && size == 1, s[i] == '\\':
 			b.WriteByte('?')
-		case strings.IndexByte(`*?[]\^-`, s[i]) >= 0:
+		case strings.IndexByte(`*?[]^-`, s[i]) >= 0:
 			b.WriteByte('\\')
 			b.WriteByte(s[i])
 		default:

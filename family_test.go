@@ -252,20 +252,20 @@ func TestInvalidateNonUTF8Prefix(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		fams := map[string]*KeyCache[int]{}
-		for _, p := range []string{"a\xff", "a\uFFFD", "a\xfe", "a", "caf\xc3\xa9\xe2\x82*", "caf\xc3\xa9\uFFFD\uFFFD*", "caf\xc3\xa9xx*"} {
+		for _, p := range []string{"a\xff", "a\uFFFD", "a\xfe", "a", "caf\xc3\xa9\xe2\x82*", "caf\xc3\xa9\uFFFD\uFFFD*", "caf\xc3\xa9xx*", `b\E`, "b?E"} {
 			fams[p] = NewKeyCache[int](e.opts(p))
 			for i := range 5 {
 				require.NoError(t, fams[p].Key(i).Set(ctx, i))
 			}
 			require.NoError(t, fams[p].Key().Set(ctx, -1))
 		}
-		for _, p := range []string{"a\xff", "caf\xc3\xa9\xe2\x82*"} {
+		for _, p := range []string{"a\xff", "caf\xc3\xa9\xe2\x82*", `b\E`} {
 			n, err := fams[p].Invalidate(ctx)
 			require.NoError(t, err)
 			require.Equal(t, 6, n, "family %q loses its own keys", p)
 		}
 		for p, f := range fams {
-			gone := p == "a\xff" || p == "caf\xc3\xa9\xe2\x82*"
+			gone := p == "a\xff" || p == "caf\xc3\xa9\xe2\x82*" || p == `b\E`
 			for i := range 5 {
 				has, err := f.Key(i).Has(ctx)
 				require.NoError(t, err)
