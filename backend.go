@@ -142,12 +142,13 @@ type backend interface {
 	ZRemRangeByRank(ctx context.Context, key string, start, stop int64) (int64, error)
 	ZRemRangeByScore(ctx context.Context, key, min, max string) (int64, error)
 
-	// DeleteMatching deletes every key matching the glob pattern match (the
-	// syntax of SCAN MATCH) and returns how many it deleted. It never blocks
-	// the server for long: on Redis it is SCAN MATCH COUNT batch and UNLINK of
-	// each page, on every master of a cluster. Keys written meanwhile may or
-	// may not be deleted.
-	DeleteMatching(ctx context.Context, match string, batch int64) (deleted int64, err error)
+	// DeleteMatching deletes every key that matches the glob pattern match
+	// (the syntax of SCAN MATCH) and that want accepts (every matching key
+	// when want is nil), and returns how many it deleted. It never blocks the
+	// server for long: on Redis it is SCAN MATCH COUNT batch and UNLINK of the
+	// wanted keys of each page, on every master of a cluster. Keys written
+	// meanwhile may or may not be deleted.
+	DeleteMatching(ctx context.Context, match string, want func(key string) bool, batch int64) (deleted int64, err error)
 
 	// Close releases the backend's resources. It is called once.
 	Close() error

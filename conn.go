@@ -33,8 +33,7 @@ type Conn struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	famMu    sync.RWMutex         // guards families
-	families map[string][]*family // of an in-process store, by key prefix: for eviction stats
+	families familySet // the families that use it, by key prefix
 }
 
 // Open parses dsn (see the DSN grammar in the package documentation) and
@@ -125,7 +124,7 @@ func OpenMemory(opts MemoryOptions) (*Conn, error) {
 	c := &Conn{desc: memoryDesc(opts)}
 	m, err := memstore.Open(memstore.Options{
 		Now: opts.Now, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes,
-		EvictionSamples: opts.EvictionSamples, OnEvict: c.evicted,
+		EvictionSamples: opts.EvictionSamples, OnEvict: c.families.evicted,
 		Path: opts.File, SavePoints: opts.SavePoints,
 	})
 	if err != nil {
@@ -133,34 +132,6 @@ func OpenMemory(opts MemoryOptions) (*Conn, error) {
 	}
 	c.b, c.mem = m, m
 	return c, nil
-}
-
-// adopt records that f uses the connection, so that evictions from an
-// in-process store count in f's stats.
-func (c *Conn) adopt(f *family) {
-	if c.mem == nil || f.prefix == "" {
-		return
-	}
-	c.famMu.Lock()
-	defer c.famMu.Unlock()
-	if c.families == nil {
-		c.families = map[string][]*family{}
-	}
-	if !slices.Contains(c.families[f.prefix], f) {
-		c.families[f.prefix] = append(c.families[f.prefix], f)
-	}
-}
-
-// evicted counts an eviction in the stats of the families whose prefix
-// the key has: the key itself, or the part before one of its colons.
-func (c *Conn) evicted(key string) {
-	c.famMu.RLock()
-	defer c.famMu.RUnlock()
-	for i := len(key); i > 0; i = strings.LastIndexByte(key[:i], ':') {
-		for _, f := range c.families[key[:i]] {
-			f.stats.evictions.Add(1)
-		}
-	}
 }
 
 // memoryDesc describes an in-process store as its DSN.

@@ -43,7 +43,10 @@
 // bools and fmt.Stringers (and named types of those kinds); empty strings,
 // zeros and false are kept. Arguments are identified by their text: Key(1)
 // and Key("1") are the same key. With [Options.HashTag] the prefix is written
-// {user}, so all keys of the family share one Cluster slot.
+// {user}, so all keys of the family share one Cluster slot. On one
+// connection no family's prefix may be another's followed by ":" (user and
+// user:eu would share keys): the second family is refused with
+// [ErrPrefixOverlap] (see [Options.Prefix]).
 //
 // # Expiry
 //

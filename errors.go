@@ -34,6 +34,13 @@ var (
 	// on one slot.
 	ErrCrossSlot = errors.New("caches: keys on different cluster slots")
 
+	// ErrPrefixOverlap is wrapped by every operation of a family whose
+	// prefix overlaps the prefix of another family on the same connection
+	// in this process: one is the other followed by ":" (see
+	// [Options.Prefix]). The family that came second is refused, so that
+	// neither reads, overwrites or invalidates the other's keys.
+	ErrPrefixOverlap = errors.New("caches: family prefixes overlap")
+
 	// ErrUnknownConnection is wrapped when a family names a connection that
 	// no CACHES_DSN variable and no [Register] call defines.
 	ErrUnknownConnection = errors.New("caches: unknown connection")

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // family is what every cache type shares: its key prefix, TTL and
@@ -25,17 +25,18 @@ type family struct {
 }
 
 // resolvedConn remembers which Conn a name mapped to at a registry
-// generation.
+// generation, and whether the family's prefix was refused there.
 type resolvedConn struct {
 	gen  uint64
 	conn *Conn
+	err  error // wraps ErrPrefixOverlap
 }
 
 func newFamily(o Options) *family {
 	prefix, err := keyPrefix(o.Prefix, o.HashTag)
 	f := &family{prefix: prefix, ttl: familyTTL(o.TTL), connName: o.Connection, conn: o.Conn, err: err}
-	if o.Conn != nil {
-		o.Conn.adopt(f)
+	if o.Conn != nil && err == nil {
+		f.err = o.Conn.adopt(f)
 	}
 	return f
 }
@@ -61,14 +62,22 @@ func (f *family) backend() (backend, error) {
 	}
 	gen := registry.gen.Load()
 	if r := f.resolved.Load(); r != nil && r.gen == gen {
+		if r.err != nil {
+			return nil, r.err
+		}
 		return r.conn.backend()
 	}
 	c, err := Connection(f.connName)
 	if err != nil {
 		return nil, err
 	}
-	c.adopt(f)
-	f.resolved.Store(&resolvedConn{gen: gen, conn: c})
+	r := &resolvedConn{gen: gen, conn: c, err: c.adopt(f)}
+	if old := f.resolved.Swap(r); old != nil && old.conn != c {
+		old.conn.families.remove(f)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
 	return c.backend()
 }
 
@@ -229,70 +238,26 @@ func countIteration[T any](f *family, yield func(T, error) bool) (counted func(T
 	return counted, func() { f.countRead(items, failed) }
 }
 
-// The dependency graph: dependents[f] lists the families invalidated with f.
-var deps = struct {
-	mu         sync.Mutex // guards dependents
-	dependents map[*family][]*family
-}{dependents: map[*family][]*family{}}
-
 // DependsOn declares that the family depends on each of others: invalidating
 // one of them invalidates this family too, transitively. A declaration that
 // would make a cycle is refused with an error and changes nothing.
 // Declarations live in the process: every process sharing the backend
-// declares the same graph in its code.
+// declares the same graph in its code. A declaration lasts as long as the
+// family that made it: once the program drops a family (no reference to it
+// remains) and the garbage collector reclaims it, it is no longer declared,
+// so invalidating what it depended on no longer deletes its keys (they
+// expire with their TTL); the families that depended on it keep depending,
+// through it, on what it depended on.
 func (f *family) DependsOn(others ...Family) error {
-	deps.mu.Lock()
-	defer deps.mu.Unlock()
-	for _, o := range others {
-		of := o.base()
-		if of == f || reachable(f, of) {
-			return fmt.Errorf("caches: dependency cycle: %s already depends on %s", of.describe(), f.describe())
-		}
+	fams := make([]*family, len(others))
+	for i, o := range others {
+		fams[i] = o.base()
 	}
-	for _, o := range others {
-		of := o.base()
-		deps.dependents[of] = append(deps.dependents[of], f)
-	}
-	return nil
-}
-
-// reachable reports whether to is among from's dependents, transitively.
-// deps.mu must be held.
-func reachable(from, to *family) bool {
-	seen := map[*family]bool{}
-	stack := []*family{from}
-	for len(stack) > 0 {
-		f := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for _, d := range deps.dependents[f] {
-			if d == to {
-				return true
-			}
-			if !seen[d] {
-				seen[d] = true
-				stack = append(stack, d)
-			}
-		}
-	}
-	return false
+	return deps.add(f, fams)
 }
 
 // closure returns f and its dependents, transitively, each once.
-func (f *family) closure() []*family {
-	deps.mu.Lock()
-	defer deps.mu.Unlock()
-	out := []*family{f}
-	seen := map[*family]bool{f: true}
-	for i := 0; i < len(out); i++ {
-		for _, d := range deps.dependents[out[i]] {
-			if !seen[d] {
-				seen[d] = true
-				out = append(out, d)
-			}
-		}
-	}
-	return out
-}
+func (f *family) closure() []*family { return deps.closure(f) }
 
 func (f *family) describe() string {
 	if f.prefix == "" {
@@ -308,9 +273,15 @@ const invalidateBatch = 500
 // depend on it (transitively), on its backend, so for every process sharing
 // it, and returns how many keys went. On Redis it never blocks the server:
 // it walks the keyspace with SCAN MATCH <prefix>:* (the prefix glob-escaped)
-// and deletes each page with UNLINK, on every master of a cluster. It is not
-// a snapshot: a key written while it runs may survive it. To make every old
-// value unreachable at one instant, change the family's prefix instead.
+// and deletes each page with UNLINK, on every master of a cluster. On a
+// cluster the UNLINKs follow MOVED and ASK, and the masters are scanned
+// again while a resharding moves slots, so no key is left behind (after
+// eight passes with slots still moving it returns an error). The
+// leases of [Memo] computations still running are left alone (they expire
+// or are released by their owner), so that no other process starts the
+// same computation meanwhile. It is not a snapshot: a key written while it
+// runs may survive it. To make every old value unreachable at one instant,
+// change the family's prefix instead.
 func (f *family) Invalidate(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
@@ -331,7 +302,7 @@ func (f *family) invalidateOwn(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := b.DeleteMatching(ctx, globEscape(f.prefix)+":*", invalidateBatch)
+	n, err := b.DeleteMatching(ctx, globEscape(f.prefix)+":*", f.ownsKey, invalidateBatch)
 	if err == nil {
 		var own int64
 		own, err = b.Del(ctx, f.prefix)
@@ -346,14 +317,39 @@ func (f *family) invalidateOwn(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
-// globEscape escapes the characters SCAN MATCH treats specially.
+// ownsKey reports whether key is one of the family's keys made from
+// arguments (the prefix, ':' and more) and not the lease of one: it keeps an
+// invalidation exact whatever the SCAN MATCH pattern let through, and
+// leaves the leases of running Memoize computations to their owners, so
+// that no second process starts the same computation. What follows the
+// prefix and ':' comes from key building, which never writes "%l" (it
+// escapes '%'), so a key there that ends with leaseSuffix is a lease.
+func (f *family) ownsKey(key string) bool {
+	return len(key) > len(f.prefix) && key[len(f.prefix)] == ':' && key[:len(f.prefix)] == f.prefix &&
+		!strings.HasSuffix(key, leaseSuffix)
+}
+
+// globEscape returns a SCAN MATCH pattern for s, byte by byte: the bytes
+// the pattern syntax treats specially are escaped with '\', and valid UTF-8
+// is kept as it is. A byte that is not part of valid UTF-8, and '\' itself,
+// become '?' (any one byte), because stores that compile patterns into
+// UTF-8 regular expressions fail on them (miniredis panics on such a byte,
+// and on "\E" once escaped); the pattern then matches more than s, so the
+// keys it finds are checked with [family.ownsKey].
 func globEscape(s string) string {
 	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\^-`, r) {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1, s[i] == '\\':
+			b.WriteByte('?')
+		case strings.IndexByte(`*?[]^-`, s[i]) >= 0:
 			b.WriteByte('\\')
+			b.WriteByte(s[i])
+		default:
+			b.WriteString(s[i : i+size])
 		}
-		b.WriteRune(r)
+		i += size
 	}
 	return b.String()
 }

@@ -3,11 +3,14 @@ package caches
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -82,7 +85,7 @@ func TestDependsOnRefusesCycles(t *testing.T) {
 	require.ErrorContains(t, a.DependsOn(a), "dependency cycle")
 	deps.mu.Lock()
 	defer deps.mu.Unlock()
-	require.Empty(t, deps.dependents[c.family], "a refused declaration changes nothing")
+	require.Empty(t, deps.nodes[weak.Make(c.family)].dependents, "a refused declaration changes nothing")
 }
 
 func TestHooks(t *testing.T) {
@@ -239,4 +242,248 @@ func fillFamily(ctx context.Context, c *redis.Client, prefix string, n int) erro
 		}
 	}
 	return nil
+}
+
+// TestInvalidateNonUTF8Prefix invalidates families whose prefixes are not
+// valid UTF-8: each loses exactly its own keys, and families whose keys a
+// rune-wise escaping (the bad byte turned into U+FFFD) or a one-byte
+// wildcard would match keep theirs.
+func TestInvalidateNonUTF8Prefix(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		fams := map[string]*KeyCache[int]{}
+		for _, p := range []string{"a\xff", "a\uFFFD", "a\xfe", "a", "caf\xc3\xa9\xe2\x82*", "caf\xc3\xa9\uFFFD\uFFFD*", "caf\xc3\xa9xx*", `b\E`, "b?E"} {
+			fams[p] = NewKeyCache[int](e.opts(p))
+			for i := range 5 {
+				require.NoError(t, fams[p].Key(i).Set(ctx, i))
+			}
+			require.NoError(t, fams[p].Key().Set(ctx, -1))
+		}
+		for _, p := range []string{"a\xff", "caf\xc3\xa9\xe2\x82*", `b\E`} {
+			n, err := fams[p].Invalidate(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 6, n, "family %q loses its own keys", p)
+		}
+		for p, f := range fams {
+			gone := p == "a\xff" || p == "caf\xc3\xa9\xe2\x82*" || p == `b\E`
+			for i := range 5 {
+				has, err := f.Key(i).Has(ctx)
+				require.NoError(t, err)
+				require.Equal(t, !gone, has, "key %q", f.Key(i).String())
+			}
+		}
+	})
+}
+
+// TestDroppedFamiliesAreCollected creates 20,000 families per "request" on
+// one in-process connection, with dependencies between them and on
+// long-lived families, and drops them: the garbage collector reclaims them,
+// the connection's and the dependency graph's records of them go, and the
+// long-lived families keep their dependencies, including one declared
+// through a dropped family.
+func TestDroppedFamiliesAreCollected(t *testing.T) {
+	ctx := context.Background()
+	conn := NewMemoryConn(MemoryOptions{MaxKeys: 100_000})
+	t.Cleanup(func() { conn.Close() })
+	base := NewKeyCache[int](Options{Prefix: "base", Conn: conn})
+	leaf := NewKeyCache[int](Options{Prefix: "leaf", Conn: conn})
+	throughDropped := NewKeyCache[int](Options{Prefix: "through", Conn: conn})
+	require.NoError(t, leaf.DependsOn(base))
+	before := familyRecords(conn)
+
+	start := time.Now()
+	perRequestFamilies(t, conn, base, throughDropped, 20_000)
+	t.Logf("20,000 families created in %s", time.Since(start))
+	require.NotEqual(t, before, familyRecords(conn), "the families were recorded")
+	want := before
+	want.nodes++ // through, which depends on base once mid is gone
+	want.edges++
+	collected := pollUntil(30*time.Second, 10*time.Millisecond, func() bool {
+		runtime.GC()
+		return familyRecords(conn) == want
+	})
+	require.True(t, collected, "records %+v, want %+v", familyRecords(conn), want)
+
+	for _, f := range []*KeyCache[int]{base, leaf, throughDropped} {
+		require.NoError(t, f.Key(1).Set(ctx, 1))
+	}
+	n, err := base.Invalidate(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, n, "base, its live dependent and the one declared through a dropped family")
+	for _, f := range []*KeyCache[int]{base, leaf, throughDropped} {
+		has, _ := f.Key(1).Has(ctx)
+		require.False(t, has, "%s was invalidated", f.describe())
+	}
+}
+
+// perRequestFamilies creates n families on conn, as a handler creating its
+// families per request would, each depending on base (some through another
+// of them, some memoized), and one that through depends on; all of them are
+// dropped when it returns.
+func perRequestFamilies(t *testing.T, conn *Conn, base, through Family, n int) {
+	ctx := context.Background()
+	mid := NewKeyCache[int](Options{Prefix: "mid", Conn: conn})
+	require.NoError(t, mid.DependsOn(base))
+	require.NoError(t, through.base().DependsOn(mid))
+	var prev Family = base
+	for i := range n {
+		o := Options{Prefix: "req" + strconv.Itoa(i%1000) + ":" + strconv.Itoa(i), Conn: conn}
+		var f Family
+		if i%10 == 0 {
+			m := Memoize(func(ctx context.Context, s string) (string, error) { return s, nil }, MemoOptions[string]{Options: o})
+			_, err := m.Call(ctx, "x")
+			require.NoError(t, err)
+			f = m
+		} else {
+			k := NewKeyCache[int](o)
+			require.NoError(t, k.Key(1).Set(ctx, i))
+			f = k
+		}
+		require.NoError(t, f.base().DependsOn(prev))
+		if prev = f; i%3 == 0 {
+			prev = base
+		}
+	}
+}
+
+// records counts what the library keeps about families: the connection's
+// records by prefix (and of prefixes extending others) and the dependency
+// graph's nodes and edges.
+type records struct{ prefixes, families, extended, nodes, edges int }
+
+func familyRecords(c *Conn) records {
+	var r records
+	c.families.mu.RLock()
+	r.prefixes = len(c.families.byPrefix)
+	for _, fs := range c.families.byPrefix {
+		r.families += len(fs)
+	}
+	for _, ps := range c.families.extended {
+		r.extended += len(ps)
+	}
+	c.families.mu.RUnlock()
+	deps.mu.Lock()
+	defer deps.mu.Unlock()
+	r.nodes = len(deps.nodes)
+	for _, n := range deps.nodes {
+		r.edges += len(n.dependents)
+	}
+	return r
+}
+
+// TestPrefixOverlap declares two families on one connection in turn: when
+// one's prefix (the hash tag applied) is the other's followed by ':' (or by
+// a Memoize lease's suffix), the second is refused and its operations say
+// why, naming both prefixes; the first works.
+func TestPrefixOverlap(t *testing.T) {
+	for _, tc := range []struct {
+		first, second Options
+		refused       bool
+	}{
+		{Options{Prefix: "user"}, Options{Prefix: "user:eu"}, true},
+		{Options{Prefix: "user:eu"}, Options{Prefix: "user"}, true},
+		{Options{Prefix: "a"}, Options{Prefix: "a:b:c"}, true},
+		{Options{Prefix: "a:b:c"}, Options{Prefix: "a"}, true},
+		{Options{Prefix: "user"}, Options{Prefix: "user:"}, true},
+		{Options{Prefix: "user", HashTag: true}, Options{Prefix: "{user}:eu"}, true},
+		{Options{Prefix: "{user}:eu"}, Options{Prefix: "user", HashTag: true}, true},
+		{Options{Prefix: "x"}, Options{Prefix: "x%lease"}, true},
+		{Options{Prefix: "x%lease"}, Options{Prefix: "x"}, true},
+		{Options{Prefix: "user", HashTag: true}, Options{Prefix: "user:eu", HashTag: true}, false},
+		{Options{Prefix: "user"}, Options{Prefix: "{user}:eu"}, false},
+		{Options{Prefix: "user"}, Options{Prefix: "users"}, false},
+		{Options{Prefix: "user"}, Options{Prefix: "user-eu"}, false},
+		{Options{Prefix: "user"}, Options{Prefix: "user"}, false},
+		{Options{Prefix: "user:eu"}, Options{Prefix: "user:us"}, false},
+		{Options{}, Options{Prefix: "user"}, false},
+		{Options{Prefix: "user"}, Options{}, false},
+	} {
+		name := func(o Options) string {
+			if o.HashTag {
+				return fmt.Sprintf("%q tagged", o.Prefix)
+			}
+			return fmt.Sprintf("%q", o.Prefix)
+		}
+		t.Run(name(tc.first)+" then "+name(tc.second), func(t *testing.T) {
+			ctx := context.Background()
+			conn := NewMemoryConn(MemoryOptions{})
+			t.Cleanup(func() { conn.Close() })
+			tc.first.Conn, tc.second.Conn = conn, conn
+			first := NewKeyCache[int](tc.first)
+			second := NewKeyCache[int](tc.second)
+			require.NoError(t, first.Key(1).Set(ctx, 1))
+			err := second.Key(2).Set(ctx, 2)
+			if !tc.refused {
+				require.NoError(t, err)
+				return
+			}
+			requireOverlap(t, err, first.prefix, second.prefix)
+			_, err = second.Invalidate(ctx)
+			requireOverlap(t, err, first.prefix, second.prefix)
+			has, err := first.Key(1).Has(ctx)
+			require.NoError(t, err)
+			require.True(t, has, "the first family is untouched")
+		})
+	}
+}
+
+func requireOverlap(t *testing.T, err error, a, b string) {
+	t.Helper()
+	require.ErrorIs(t, err, ErrPrefixOverlap)
+	require.ErrorContains(t, err, strconv.Quote(a))
+	require.ErrorContains(t, err, strconv.Quote(b))
+}
+
+// TestPrefixOverlapScope checks where the overlap rule applies: per
+// connection, to families given their connection and to those that find
+// it by name (checked at first use), to memoized functions, and only to
+// families the program still holds.
+func TestPrefixOverlapScope(t *testing.T) {
+	ctx := context.Background()
+	t.Run("per connection", func(t *testing.T) {
+		one, two := NewMemoryConn(MemoryOptions{}), NewMemoryConn(MemoryOptions{})
+		t.Cleanup(func() { one.Close(); two.Close() })
+		require.NoError(t, NewKeyCache[int](Options{Prefix: "user", Conn: one}).Key(1).Set(ctx, 1))
+		require.NoError(t, NewKeyCache[int](Options{Prefix: "user:eu", Conn: two}).Key(1).Set(ctx, 1))
+	})
+	t.Run("by name", func(t *testing.T) {
+		conn := NewMemoryConn(MemoryOptions{})
+		t.Cleanup(func() { conn.Close() })
+		require.NoError(t, Register("overlap-test", conn))
+		t.Cleanup(func() { Unregister("overlap-test") })
+		named := NewKeyCache[int](Options{Prefix: "user:eu", Connection: "overlap-test"})
+		direct := NewKeyCache[int](Options{Prefix: "user", Conn: conn})
+		require.NoError(t, direct.Key(1).Set(ctx, 1), "the named family was not used yet")
+		requireOverlap(t, named.Key(1).Set(ctx, 1), "user", "user:eu")
+		_, err := NewDictCache[string, int](Options{Prefix: "user:us", Connection: "overlap-test"}).Key(1).Len(ctx)
+		requireOverlap(t, err, "user", "user:us")
+	})
+	t.Run("memoized", func(t *testing.T) {
+		conn := NewMemoryConn(MemoryOptions{})
+		t.Cleanup(func() { conn.Close() })
+		require.NoError(t, Register("overlap-memo", conn))
+		t.Cleanup(func() { Unregister("overlap-memo") })
+		require.NoError(t, NewKeyCache[int](Options{Prefix: "user", Conn: conn}).Key(1).Set(ctx, 1))
+		var calls atomic.Int32
+		fn := func(ctx context.Context, s string) (string, error) { calls.Add(1); return s, nil }
+		for _, o := range []Options{{Prefix: "user:eu", Conn: conn}, {Prefix: "user:eu", Connection: "overlap-memo"}} {
+			_, err := Memoize(fn, MemoOptions[string]{Options: o}).Call(ctx, "x")
+			requireOverlap(t, err, "user", "user:eu")
+		}
+		require.Zero(t, calls.Load(), "a refused Memo does not compute")
+	})
+	t.Run("dropped families are forgotten", func(t *testing.T) {
+		conn := NewMemoryConn(MemoryOptions{})
+		t.Cleanup(func() { conn.Close() })
+		func() {
+			require.NoError(t, NewKeyCache[int](Options{Prefix: "user", Conn: conn}).Key(1).Set(ctx, 1))
+		}()
+		var err error
+		forgotten := pollUntil(10*time.Second, 10*time.Millisecond, func() bool {
+			runtime.GC()
+			err = NewKeyCache[int](Options{Prefix: "user:eu", Conn: conn}).Key(1).Set(ctx, 1)
+			return err == nil
+		})
+		require.True(t, forgotten, "still refused: %v", err)
+	})
 }

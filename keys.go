@@ -30,12 +30,29 @@ import (
 // strings, zeros and false are kept as arguments. Arguments are identified
 // by their text alone: Key(1) and Key("1") are the same key.
 //
-// The prefix is used verbatim. Choose prefixes so that no family's prefix is
-// another's followed by ":" (family "user" and family "user:eu" could name
-// the same key).
-//
 // With [Options.HashTag] the prefix is wrapped in braces, {user}:42:eu, so
 // that every key of the family hashes to one Redis Cluster slot.
+//
+// The prefix is used verbatim, so two families could name one key if one's
+// prefix were the other's followed by ":": family "user" with Key("eu", 1)
+// and family "user:eu" with Key(1) both give user:eu:1, and invalidating
+// "user" would delete "user:eu"'s keys. The library refuses that: on one
+// connection, no family's prefix may be another's followed by ":" (nor by
+// "%lease", the suffix of Memoize's lease keys). The prefixes compared are
+// those the keys start with, the hash tag applied: {user} and {user}:eu
+// overlap, {user} and {user:eu} do not. The family that comes second is
+// refused: each of its operations returns an error wrapping
+// [ErrPrefixOverlap] that names both prefixes. A family given
+// [Options.Conn] comes when it is created; one that finds its connection by
+// name comes at its first operation (and again whenever the registry maps
+// the name anew). The same prefix twice is allowed (one family declared
+// twice), families on different connections never overlap, and a prefix is
+// forgotten once no family using it remains (the program dropped them and
+// the garbage collector reclaimed them). A family without prefix is not
+// checked: its arguments alone make its keys, so keeping them apart from
+// other families' keys is up to the caller (and it cannot be invalidated).
+// The check covers one process: processes sharing a Redis must follow the
+// same rule in their code.
 
 const keyEscapes = "%:{}"
 

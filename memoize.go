@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
@@ -228,6 +229,9 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 		return zero, err
 	}
 	b, err := m.family.backend()
+	if errors.Is(err, ErrPrefixOverlap) {
+		return zero, err // a refused family, not a failing backend
+	}
 	if err != nil {
 		return m.degraded(ctx, key, a, err)
 	}
@@ -398,8 +402,10 @@ func (m *Memo[A, R]) release(ctx context.Context, b backend, key, token string) 
 
 // leaseKey is the key of key's lease. A raw '%' followed by "le" cannot come
 // out of key building (it escapes '%' as %25), so no handle's key is a
-// lease's.
-func leaseKey(key string) string { return key + "%lease" }
+// lease's, and invalidation tells leases apart by their suffix.
+func leaseKey(key string) string { return key + leaseSuffix }
+
+const leaseSuffix = "%lease"
 
 // acquire takes key's lease and returns its token, or waits while another
 // process holds it: found reports that the other process stored a result

@@ -385,3 +385,62 @@ func TestMemoizeKeysAndInvalidate(t *testing.T) {
 		require.Equal(t, "c:v2:a", key)
 	})
 }
+
+// TestMemoizeInvalidateLeavesLeases invalidates a Memo while one of its
+// computations holds the lease: the results go, the lease stays, and a
+// second process keeps waiting for it instead of computing the same value.
+func TestMemoizeInvalidateLeavesLeases(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		release := make(chan struct{})
+		var once sync.Once
+		free := func() { once.Do(func() { close(release) }) }
+		t.Cleanup(free)
+		var slowCalls atomic.Int32
+		fn := func(ctx context.Context, id string) (string, error) {
+			if id == "slow" {
+				slowCalls.Add(1)
+				<-release
+			}
+			return "v-" + id, nil
+		}
+		o := memoOpts(e, "leased")
+		o.Lease = true
+		o.LeasePoll = time.Millisecond
+		one := Memoize(fn, o)
+		for _, id := range []string{"a", "b", "c"} {
+			_, err := one.Call(ctx, id)
+			require.NoError(t, err)
+		}
+		results := make(chan string, 2)
+		go func() { v, _ := one.Call(ctx, "slow"); results <- v }()
+		key, _ := one.Key("slow")
+		lease := leaseKey(key)
+		waitFor(t, "the slow call holds its lease", func() bool {
+			held, _ := e.b.Exists(ctx, lease)
+			return held
+		})
+
+		n, err := one.InvalidateAll(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 3, n, "the three results go, the lease is not counted")
+		held, err := e.b.Exists(ctx, lease)
+		require.NoError(t, err)
+		require.True(t, held, "the lease %q survives the invalidation", lease)
+		for _, id := range []string{"a", "b", "c"} {
+			k, _ := one.Key(id)
+			exists, err := e.b.Exists(ctx, k)
+			require.NoError(t, err)
+			require.False(t, exists, "result %q is gone", k)
+		}
+
+		o.Conn = e.second(t)
+		two := Memoize(fn, o)
+		go func() { v, _ := two.Call(ctx, "slow"); results <- v }()
+		waitFor(t, "process two waits for the lease", func() bool { return two.Stats().LeaseWaits == 1 })
+		free()
+		require.Equal(t, "v-slow", <-results)
+		require.Equal(t, "v-slow", <-results)
+		require.Equal(t, int32(1), slowCalls.Load(), "one computation across both processes")
+	})
+}

@@ -18,7 +18,11 @@ const NoExpiry time.Duration = -1
 type Options struct {
 	// Prefix starts every key of the family (see "Keys" in the package
 	// documentation). Changing it invalidates every stored value at once.
-	// Default: none, so the key is made of the arguments alone.
+	// On one connection no family's prefix may be another's followed by
+	// ":" ("user" and "user:eu" would share keys): the family that comes
+	// second is refused, and its operations return an error wrapping
+	// [ErrPrefixOverlap] that names both prefixes. Default: none, so the key
+	// is made of the arguments alone, and no check applies.
 	Prefix string
 
 	// TTL is how long a key lives after each write to it. Every write

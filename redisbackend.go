@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -610,32 +612,98 @@ func (r *redisBackend) ZRemRangeByScore(ctx context.Context, key, min, max strin
 	return r.c.ZRemRangeByScore(ctx, key, min, max).Result()
 }
 
-func (r *redisBackend) DeleteMatching(ctx context.Context, match string, batch int64) (int64, error) {
+// DeleteMatching walks the keyspace with SCAN MATCH and UNLINKs the keys of
+// each page that want accepts.
+//
+// On a cluster it works in passes. A pass scans every master
+// (ForEachMaster, which reloads the topology first) and UNLINKs each key
+// through the cluster client, one command per key in a pipeline: the
+// client routes a key by its slot and follows MOVED and ASK, so a key whose
+// slot moved between the SCAN and the UNLINK is still deleted. A slot that
+// moves during a pass can also carry keys from a master not yet scanned to
+// one already scanned, so each master's own view of its slots (CLUSTER
+// NODES, with its MIGRATING and IMPORTING marks) is read before and after
+// its scan. When some master's slots moved or were moving, another pass
+// runs, until a pass sees every slot still, or a pass after the first finds
+// nothing (the keys a move carried are found where it left them), at most
+// clusterPasses passes; if slots are still moving then, the error says that
+// keys may remain.
+func (r *redisBackend) DeleteMatching(ctx context.Context, match string, want func(string) bool, batch int64) (int64, error) {
 	cc, ok := r.c.(*redis.ClusterClient)
 	if !ok {
-		return deleteMatching(ctx, r.c, match, batch, false)
+		return deleteMatching(ctx, r.c, r.c, match, want, batch, false)
 	}
-	var total atomic.Int64
-	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-		n, err := deleteMatching(ctx, c, match, batch, true)
-		total.Add(n)
-		return err
-	})
-	return total.Load(), err
+	var total int64
+	for pass := 1; pass <= clusterPasses; pass++ {
+		n, moving, err := clusterDeletePass(ctx, cc, match, want, batch)
+		total += n
+		if err != nil || !moving || (pass > 1 && n == 0) {
+			return total, err
+		}
+	}
+	return total, fmt.Errorf("cluster slots kept moving during %d passes of SCAN MATCH %q: keys may remain", clusterPasses, match)
 }
 
-// deleteMatching walks one server's keyspace with SCAN MATCH and UNLINKs
-// each page: one command for the page, or, on a cluster node whose page may
+// clusterPasses bounds the passes of a cluster DeleteMatching.
+const clusterPasses = 8
+
+// clusterDeletePass scans every master once, deletes what it finds and
+// reports whether a master's slots moved or were moving meanwhile.
+func clusterDeletePass(ctx context.Context, cc *redis.ClusterClient, match string, want func(string) bool, batch int64) (int64, bool, error) {
+	var total atomic.Int64
+	var moving atomic.Bool
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		before, err := ownSlots(ctx, node)
+		if err != nil {
+			return err
+		}
+		n, err := deleteMatching(ctx, node, cc, match, want, batch, true)
+		total.Add(n)
+		if err != nil {
+			return err
+		}
+		after, err := ownSlots(ctx, node)
+		if after != before || strings.Contains(after, "[") {
+			moving.Store(true)
+		}
+		return err
+	})
+	return total.Load(), moving.Load(), err
+}
+
+// ownSlots returns the slots a master serves as it sees them: the slot
+// fields of its own line of CLUSTER NODES, where a slot it is migrating or
+// importing shows as [slot->-node] or [slot-<-node].
+func ownSlots(ctx context.Context, node *redis.Client) (string, error) {
+	nodes, err := node.ClusterNodes(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(nodes, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 8 && slices.Contains(strings.Split(fields[2], ","), "myself") {
+			return strings.Join(fields[8:], " "), nil
+		}
+	}
+	return "", fmt.Errorf("CLUSTER NODES of %s has no line for the node itself", node.Options().Addr)
+}
+
+// deleteMatching walks one server's keyspace with SCAN MATCH through scan
+// and UNLINKs the keys of each page that want accepts through del: one
+// command for the page, or, when del is a cluster client and the page may
 // span slots, one UNLINK per key in a pipeline.
-func deleteMatching(ctx context.Context, c redis.Cmdable, match string, batch int64, perKey bool) (int64, error) {
+func deleteMatching(ctx context.Context, scan, del redis.Cmdable, match string, want func(string) bool, batch int64, perKey bool) (int64, error) {
 	var cursor, total uint64
 	for {
-		keys, next, err := c.Scan(ctx, cursor, match, batch).Result()
+		keys, next, err := scan.Scan(ctx, cursor, match, batch).Result()
 		if err != nil {
 			return int64(total), err
 		}
+		if want != nil {
+			keys = slices.DeleteFunc(keys, func(k string) bool { return !want(k) })
+		}
 		if len(keys) > 0 {
-			n, err := unlink(ctx, c, keys, perKey)
+			n, err := unlink(ctx, del, keys, perKey)
 			total += uint64(n)
 			if err != nil {
 				return int64(total), err

@@ -87,7 +87,7 @@ func TestAccounting(t *testing.T) {
 				case 1:
 					s.FastForward(time.Duration(rng.IntN(2)) * time.Hour)
 				case 2:
-					_, err := s.DeleteMatching(bg, pick(g, "a", "[bc]", "*"), 1)
+					_, err := s.DeleteMatching(bg, pick(g, "a", "[bc]", "*"), nil, 1)
 					must(t, err)
 				case 3:
 					_, _, _, err := s.HPopRandom(bg, g.key())

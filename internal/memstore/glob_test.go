@@ -70,6 +70,13 @@ func TestGlobMatch(t *testing.T) {
 		{"[a-\xe9]", []string{"\xe9", "\xff", "\x00", "a"}, []string{"b", "\xe8"}},
 		{"caf\xc3\xa9", []string{"café"}, []string{"cafe"}},
 		{"?", []string{"\xc3"}, []string{"é"}}, // bytes, not runes
+		// Invalid UTF-8 on either side is compared byte by byte, never as U+FFFD.
+		{"a\xff:*", []string{"a\xff:1", "a\xff:"}, []string{"a\uFFFD:1", "a\xfe:1", "a:1"}},
+		{"a\uFFFD:*", []string{"a\uFFFD:1"}, []string{"a\xff:1"}},
+		{"a?:*", []string{"a\xff:1", "a\xfe:1"}, []string{"a\uFFFD:1", "a:1"}},
+		{"a\\\xff", []string{"a\xff"}, []string{"a\\\xff", "a\xfe"}},
+		{"[\\\xff]", []string{"\xff"}, []string{"\\", "\xfe"}},
+		{"caf\xc3\xa9\xe2\x82\\*", []string{"caf\xc3\xa9\xe2\x82*"}, []string{"caf\xc3\xa9\uFFFD\uFFFD*", "caf\xc3\xa9\xe2\x82x"}},
 	} {
 		for _, s := range tc.match {
 			if !globMatch(tc.pattern, s) {
@@ -115,24 +122,24 @@ func TestDeleteMatching(t *testing.T) {
 	must(t, s.Set(bg, "user:gone", "v", time.Second))
 	clock.Advance(2 * time.Second) // expired, not reclaimed
 
-	n, err := s.DeleteMatching(bg, `user\*`, 0)
+	n, err := s.DeleteMatching(bg, `user\*`, nil, 0)
 	must(t, err)
 	equal(t, `deleted by user\*`, n, int64(1))
-	n, err = s.DeleteMatching(bg, "user:*", 7)
+	n, err = s.DeleteMatching(bg, "user:*", nil, 7)
 	must(t, err)
 	equal(t, "deleted by user:*", n, int64(3002))
 	equal(t, "DBSize", s.DBSize(), 3000)
 	if k, _ := s.memStats(); k != 3000 {
 		t.Errorf("%d keys in memory: the expired match was not reclaimed", k)
 	}
-	n, err = s.DeleteMatching(bg, "user:*", 7)
+	n, err = s.DeleteMatching(bg, "user:*", nil, 7)
 	must(t, err)
 	equal(t, "deleted again", n, int64(0))
 	must(t, s.Set(bg, "", "empty key", 0))
-	n, err = s.DeleteMatching(bg, "**", 0)
+	n, err = s.DeleteMatching(bg, "**", nil, 0)
 	must(t, err)
 	equal(t, "deleted by **", n, int64(3000))
-	n, err = s.DeleteMatching(bg, "*", -1)
+	n, err = s.DeleteMatching(bg, "*", nil, -1)
 	must(t, err)
 	equal(t, "deleted by *", n, int64(1))
 	equal(t, "Keys", s.Keys(), []string{})
@@ -163,7 +170,7 @@ func TestDeleteMatchingBatches(t *testing.T) {
 	}
 	// Err is called on entry and before each batch: the fourth call comes
 	// before the third batch.
-	n, err := s.DeleteMatching(&cancelAfter{Context: bg, n: 4}, "k*", 10)
+	n, err := s.DeleteMatching(&cancelAfter{Context: bg, n: 4}, "k*", nil, 10)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}

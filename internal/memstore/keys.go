@@ -155,15 +155,17 @@ const defaultDeleteBatch = 1000
 
 // DeleteMatching deletes every key matching the glob pattern match, with
 // the syntax and semantics of SCAN … MATCH (see globMatch and scanMatch),
-// and returns how many it deleted, as SCAN MATCH COUNT batch followed by
-// UNLINK of each page does on Redis. It visits the shards one at a time:
+// that want accepts (every matching key when want is nil), and returns how
+// many it deleted, as SCAN MATCH COUNT batch followed by UNLINK of the
+// wanted keys of each page does on Redis. want is called under a shard's
+// read lock and must not call the store. It visits the shards one at a time:
 // it lists a shard's matching keys under the read lock, then deletes them
 // under the write lock at most batch at a time (batch <= 0 means 1000), so
 // that a writer waits for one batch at most. Keys found expired are
 // reclaimed but not counted, and keys written meanwhile may or may not be
 // deleted. Once ctx is done it stops between batches and returns the count
 // so far with ctx's error.
-func (s *Store) DeleteMatching(ctx context.Context, match string, batch int64) (deleted int64, err error) {
+func (s *Store) DeleteMatching(ctx context.Context, match string, want func(key string) bool, batch int64) (deleted int64, err error) {
 	if err := s.enter(ctx); err != nil {
 		return 0, err
 	}
@@ -173,7 +175,7 @@ func (s *Store) DeleteMatching(ctx context.Context, match string, batch int64) (
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		keys := sh.matching(match)
+		keys := sh.matching(match, want)
 		sh.mu.RUnlock()
 		for len(keys) > 0 {
 			if err := s.enter(ctx); err != nil {
@@ -189,12 +191,13 @@ func (s *Store) DeleteMatching(ctx context.Context, match string, batch int64) (
 	return deleted, nil
 }
 
-// matching returns the shard's keys that SCAN MATCH pattern would return,
-// including expired ones. The caller holds mu, for reading at least.
-func (sh *shard) matching(pattern string) []string {
+// matching returns the shard's keys that SCAN MATCH pattern would return
+// and want accepts (all of them when want is nil), including expired ones.
+// The caller holds mu, for reading at least.
+func (sh *shard) matching(pattern string, want func(string) bool) []string {
 	var keys []string
 	for k := range sh.items {
-		if scanMatch(pattern, k) {
+		if scanMatch(pattern, k) && (want == nil || want(k)) {
 			keys = append(keys, k)
 		}
 	}

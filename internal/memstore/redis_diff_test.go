@@ -72,7 +72,7 @@ type commands interface {
 	ZCount(ctx context.Context, key, min, max string) (int64, error)
 	ZRemRangeByRank(ctx context.Context, key string, start, stop int64) (int64, error)
 	ZRemRangeByScore(ctx context.Context, key, min, max string) (int64, error)
-	DeleteMatching(ctx context.Context, match string, batch int64) (int64, error)
+	DeleteMatching(ctx context.Context, match string, want func(string) bool, batch int64) (int64, error)
 }
 
 var _ commands = (*Store)(nil)
@@ -478,8 +478,9 @@ func scanPage(ctx context.Context, rdb *redis.Client, cursor uint64, match strin
 	return cmd.Result()
 }
 
-// DeleteMatching is SCAN MATCH COUNT batch with a DEL of each page.
-func (r refStore) DeleteMatching(ctx context.Context, match string, batch int64) (int64, error) {
+// DeleteMatching is SCAN MATCH COUNT batch with a DEL of the keys of each
+// page that want accepts.
+func (r refStore) DeleteMatching(ctx context.Context, match string, want func(string) bool, batch int64) (int64, error) {
 	if batch <= 0 {
 		batch = defaultDeleteBatch
 	}
@@ -488,6 +489,9 @@ func (r refStore) DeleteMatching(ctx context.Context, match string, batch int64)
 		keys, next, err := scanPage(ctx, r.rdb, cursor, match, batch)
 		if err != nil {
 			return deleted, err
+		}
+		if want != nil {
+			keys = slices.DeleteFunc(keys, func(k string) bool { return !want(k) })
 		}
 		if len(keys) > 0 {
 			n, err := r.rdb.Del(ctx, keys...).Result()
@@ -733,7 +737,9 @@ var diffOps = []func(ctx context.Context, g diffGen, c commands) any{
 		return fmt.Sprintln(c.ZRemRangeByScore(ctx, g.key(), g.bound(), g.bound()))
 	},
 	func(ctx context.Context, g diffGen, c commands) any {
-		return fmt.Sprintln(c.DeleteMatching(ctx, pick(g, "*", "a", "[ab]", "?", "[^a]", "b*", "x*", `\a`, "[c-d]", "*[bd]"), pick[int64](g, 0, 1, 2)))
+		notB := func(k string) bool { return k != "b" }
+		return fmt.Sprintln(c.DeleteMatching(ctx, pick(g, "*", "a", "[ab]", "?", "[^a]", "b*", "x*", `\a`, "[c-d]", "*[bd]"),
+			pick(g, nil, notB), pick[int64](g, 0, 1, 2)))
 	},
 }
 
@@ -849,11 +855,12 @@ func TestDeleteMatchingAgainstRedis(t *testing.T) {
 	rdb := startRedis(t)
 	keys := []string{"", "a", "b", "ab", "abc", "a*b", "axb", `a\*b`, `a\b`, "a?", "user:1", "user:", "user:22",
 		`user\:1`, "user1", "{user}:1", "{user}:", "{user}", "[a]", "]", "[", "^", "-", "a-b", `\`, "*", "?",
-		"hello", "hallo", "hillo", "hbllo", "h\xe9llo", "caf\xc3\xa9", "\x00", "\x01a", "\xff", "\x7f", "\xe0"}
+		"hello", "hallo", "hillo", "hbllo", "h\xe9llo", "caf\xc3\xa9", "\x00", "\x01a", "\xff", "\x7f", "\xe0",
+		"a\xff:1", "a\xff:", "a\xfe:1", "a\uFFFD:1", "a\\\xff:1", "caf\xc3\xa9\xe2\x82*:1", "caf\xc3\xa9\uFFFD\uFFFD*:1"}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	g := diffGen{rand.New(rand.NewPCG(seed, 0))}
-	const alphabet = "abc*?[]^-\\:{}\xe9\x00"
+	const alphabet = "abc*?[]^-\\:{}\xe9\x00\xff\xbd"
 	randomString := func(n int) string {
 		b := make([]byte, g.r.IntN(n+1))
 		for i := range b {
@@ -870,7 +877,8 @@ func TestDeleteMatchingAgainstRedis(t *testing.T) {
 	patterns := []string{"*", "**", "", "?", "??", "a*", "*b", "a*b", `a\*b`, `a\\*b`, "{user}:*", `\{user\}:*`,
 		"user:*", `user\:*`, `user\\:*`, "user?*", "h?llo", "h*llo", "h[ae]llo", "h[^e]llo", "h[a-b]llo", "[a-c]*",
 		"[z-a]", "[a-]", "[]]", "[^]]", "[ab", "[", "[^", `[\`, `\`, `a\`, `[\]]`, `[\-]*`, "*[", "[*]", "[?]",
-		"\x00", "[\x01-\xff]*", "[\xe0-\xef]", "[a-\xe9]*", "*\xa9", "[^a-z]*", "*\\*", "a**?", "*?*"}
+		"\x00", "[\x01-\xff]*", "[\xe0-\xef]", "[a-\xe9]*", "*\xa9", "[^a-z]*", "*\\*", "a**?", "*?*",
+		"a\xff:*", "a?:*", "a\uFFFD:*", "a\\\xff:*", "a\\\\\xff:*", "[\\\xff]*", "[^\xff]*", "caf\xc3\xa9\xe2\x82\\*:*", "caf\xc3\xa9??\\*:*"}
 	for range 300 {
 		patterns = append(patterns, randomString(5))
 	}
@@ -892,7 +900,7 @@ func TestDeleteMatchingAgainstRedis(t *testing.T) {
 			must(t, s.Set(bg, k, "v", 0))
 		}
 		before := s.Keys()
-		n, err := s.DeleteMatching(bg, p, 3)
+		n, err := s.DeleteMatching(bg, p, nil, 3)
 		must(t, err)
 		after := s.Keys()
 		got := slices.DeleteFunc(before, func(k string) bool { return slices.Contains(after, k) })

@@ -217,10 +217,14 @@ func (c *Cluster) slotMap(ctx context.Context, cl *redis.Client) ([]slotRange, e
 }
 
 // MasterFor returns the address of the master that serves key's slot, by
-// the slot map the nodes agreed on at start (this package never moves
-// slots).
+// the slot map the nodes last agreed on (at start, or after
+// [SlotMigration.Finish]).
 func (c *Cluster) MasterFor(key string) string {
-	slot := Slot(key)
+	return c.slotMaster(Slot(key))
+}
+
+// slotMaster returns the address of the master that serves slot.
+func (c *Cluster) slotMaster(slot int) string {
 	i := sort.Search(len(c.slots), func(i int) bool { return c.slots[i].end >= slot })
 	return c.slots[i].addr
 }

@@ -374,3 +374,40 @@ func TestSkipOrFail(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterMoveSlot(t *testing.T) {
+	c := sharedCluster.Get(t)
+	ctx := context.Background()
+	require.NoError(t, c.FlushAll(ctx))
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, Password: c.Password})
+	defer cc.Close()
+	const k = "{moving}:1"
+	require.NoError(t, cc.Set(ctx, k, "v", 0).Err())
+	from := c.MasterFor(k)
+	to := c.Addrs[0]
+	if to == from {
+		to = c.Addrs[1]
+	}
+
+	m, err := c.StartSlotMigration(ctx, Slot(k), to)
+	require.NoError(t, err)
+	moved, err := m.Migrate(ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, 1, moved)
+	got, err := cc.Get(ctx, k).Result()
+	require.NoError(t, err, "the client follows ASK while the slot moves")
+	require.Equal(t, "v", got)
+	require.NoError(t, m.Finish(ctx))
+	require.Equal(t, to, c.MasterFor(k), "the slot map is current")
+	direct := redis.NewClient(&redis.Options{Addr: to, Password: c.Password})
+	defer direct.Close()
+	got, err = direct.Get(ctx, k).Result()
+	require.NoError(t, err, "the key is on its new master")
+	require.Equal(t, "v", got)
+
+	require.NoError(t, c.MoveSlot(ctx, Slot(k), from))
+	require.Equal(t, from, c.MasterFor(k))
+	got, err = cc.Get(ctx, k).Result()
+	require.NoError(t, err, "the client follows MOVED")
+	require.Equal(t, "v", got)
+}
