@@ -23,7 +23,7 @@ import (
 // through the registry ([Register], the CACHES_DSN variables) or take one
 // directly in [Options.Conn].
 type Conn struct {
-	name string
+	name atomic.Pointer[string] // nil for the default connection; Register sets it while String may read it
 	desc string // what String returns; never holds a password
 	b    backend
 	mem  *memstore.Store // the in-process store, for memory connections
@@ -53,7 +53,8 @@ func (s *dsnSpec) conn() (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.name, c.desc = s.name, s.redacted
+	c.desc = s.redacted
+	c.setName(s.name)
 	return c, nil
 }
 
@@ -212,15 +213,24 @@ func (c *Conn) MemoryStats() (stats MemoryStats, ok bool) {
 
 // Name returns the connection's name: the DSN fragment, the name it was
 // registered under, or "" for the default connection.
-func (c *Conn) Name() string { return c.name }
+func (c *Conn) Name() string {
+	if p := c.name.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// setName sets the name that Name returns.
+func (c *Conn) setName(name string) { c.name.Store(&name) }
 
 // String describes the connection without its password, e.g.
 // "redis://app:xxxxx@cache:6379/0#sessions".
 func (c *Conn) String() string {
-	if c.name == "" {
+	name := c.Name()
+	if name == "" {
 		return c.desc
 	}
-	return c.desc + "#" + c.name
+	return c.desc + "#" + name
 }
 
 // GoString is String, so that %#v never prints a password either.
@@ -281,7 +291,7 @@ func Register(name string, c *Conn) error {
 		delete(r.implicit, name)
 		r.conns[name].Close()
 	}
-	c.name = name
+	c.setName(name)
 	r.conns[name], r.origin[name] = c, "Register"
 	r.gen.Add(1)
 	return nil

@@ -251,3 +251,31 @@ func TestRegisterAndClose(t *testing.T) {
 	require.ErrorIs(t, err, ErrClosed, "Close closed the registered connection")
 	require.NoError(t, fam.Key("k").Set(ctx, "after"), "after Close the registry starts again")
 }
+
+// TestRegisterRacesString shows that Register may rename a connection while
+// other goroutines describe it (run with -race).
+func TestRegisterRacesString(t *testing.T) {
+	clearEnv(t)
+	c := NewMemoryConn(MemoryOptions{})
+	t.Cleanup(func() { c.Close() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 100 {
+			name := fmt.Sprint("race", i)
+			if err := Register(name, c); err != nil {
+				t.Error(err)
+				return
+			}
+			Unregister(name)
+		}
+	}()
+	for range 1000 {
+		if s, n := c.String(), c.Name(); !strings.HasPrefix(s, "memory://") || (n != "" && !strings.HasPrefix(n, "race")) {
+			t.Fatalf("String %q, Name %q", s, n)
+		}
+	}
+	<-done
+	require.Equal(t, "race99", c.Name())
+	require.Equal(t, "memory://#race99", c.String())
+}
