@@ -23,7 +23,9 @@ import (
 // through the registry ([Register], the CACHES_DSN variables) or take one
 // directly in [Options.Conn].
 type Conn struct {
-	name atomic.Pointer[string] // nil for the default connection; Register sets it while String may read it
+	// name is nil for the default connection; Register sets it while
+	// String may read it.
+	name atomic.Pointer[string]
 	desc string // what String returns; never holds a password
 	b    backend
 	mem  *memstore.Store // the in-process store, for memory connections
