@@ -132,7 +132,7 @@ func OpenMemory(opts MemoryOptions) (*Conn, error) {
 		Path: opts.File, SavePoints: opts.SavePoints,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("caches: %w", err)
+		return nil, fmt.Errorf("caches: file: %w", err)
 	}
 	c.b, c.mem = m, m
 	return c, nil

@@ -5,12 +5,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gocaches/caches/internal/fsutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -165,7 +167,7 @@ func takeLibOptions(u *url.URL) (libOptions, error) {
 		if !strings.HasPrefix(u.Scheme, "rediss") {
 			return o, errors.New("ca_cert needs TLS: use a rediss scheme")
 		}
-		pem, err := os.ReadFile(path)
+		pem, err := readRegular(path)
 		if err != nil {
 			return o, fmt.Errorf("ca_cert: %w", err)
 		}
@@ -178,6 +180,17 @@ func takeLibOptions(u *url.URL) (libOptions, error) {
 	q.Del("ca_cert")
 	u.RawQuery = q.Encode()
 	return o, nil
+}
+
+// readRegular reads the regular file at path, refusing any other kind
+// without blocking on it.
+func readRegular(path string) ([]byte, error) {
+	f, err := fsutil.OpenRegular(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // apply sets the options on a go-redis configuration.

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/gocaches/caches/internal/fsutil"
 )
 
 // A snapshot file holds, in order:
@@ -391,23 +393,29 @@ func appendString(buf []byte, s string) []byte {
 // load fills the new, not yet shared store from the snapshot at path; a
 // missing file leaves it empty.
 func (s *Store) load(path string) error {
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("memstore: load %s: %w", path, err)
+		return fmt.Errorf("memstore: load %s: %w", path, unwrapPath(err))
 	}
 	defer f.Close()
 	info, err := f.Stat()
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("memstore: load %s: %w", path, err)
-	case !info.Mode().IsRegular():
-		return fmt.Errorf("memstore: load %s: not a regular file (%s)", path, info.Mode().Type())
 	}
 	d := &decoder{path: path, r: bufio.NewReader(f), size: info.Size()}
 	return d.decode(s, s.nowMs())
+}
+
+// unwrapPath returns the cause of a *fs.PathError, whose path the caller
+// names already, and other errors as they are.
+func unwrapPath(err error) error {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // snapshotError is the error of a load that found a file not to be a
