@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -177,4 +178,10 @@ func TestMemoryFileLocked(t *testing.T) {
 	again, err := OpenMemory(MemoryOptions{File: file})
 	require.NoError(t, err, "Close let go of the file")
 	require.NoError(t, again.Close())
+}
+
+// TestSavePointIsOurs shows that SavePoint is a type of this package, whose
+// fields go doc lists, not an alias of the in-process store's.
+func TestSavePointIsOurs(t *testing.T) {
+	require.Equal(t, "github.com/gocaches/caches", reflect.TypeFor[SavePoint]().PkgPath())
 }

@@ -59,8 +59,9 @@ const (
 // SavePoint is a condition for saving automatically, as one "save <seconds>
 // <changes>" line of redis.conf: the store saves once at least Changes
 // changes have been made since the last save and at least Within has passed
-// since it. A Changes below 1 counts as 1, and a Within of 0 or less does
-// not wait.
+// since it, by the store's clock, where the last save is the start of the
+// last successful one or, before any, Open (see LastSave). A Changes below
+// 1 counts as 1, and a Within of 0 or less does not wait.
 type SavePoint struct {
 	Changes int
 	Within  time.Duration
