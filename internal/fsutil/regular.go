@@ -16,20 +16,15 @@ import (
 // the opened file again, in case another one was swapped in between. A
 // missing name is created when flag has os.O_CREATE.
 func OpenRegular(name string, flag int, perm fs.FileMode) (*os.File, error) {
-	info, err := os.Stat(name)
-	switch {
-	case err == nil:
-		if err := regular(name, info); err != nil {
-			return nil, err
-		}
-	case !errors.Is(err, fs.ErrNotExist) || flag&os.O_CREATE == 0:
+	if err := CheckRegular(name); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(name, flag|oNonblock, perm)
 	if err != nil {
 		return nil, err
 	}
-	if info, err = f.Stat(); err == nil {
+	info, err := f.Stat()
+	if err == nil {
 		err = regular(name, info)
 	}
 	if err != nil {
@@ -37,6 +32,20 @@ func OpenRegular(name string, flag int, perm fs.FileMode) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// CheckRegular returns nil if name is a regular file or does not exist, the
+// error of OpenRegular if it is another kind of file, and the error of
+// os.Stat if that fails otherwise. It opens nothing.
+func CheckRegular(name string) error {
+	info, err := os.Stat(name)
+	switch {
+	case err == nil:
+		return regular(name, info)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	}
+	return err
 }
 
 // regular returns nil if info describes a regular file, and otherwise an

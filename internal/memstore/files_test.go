@@ -3,7 +3,9 @@
 package memstore
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +32,9 @@ func TestOpenNonRegular(t *testing.T) {
 		case err := <-done:
 			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a regular file") {
 				t.Errorf("Open(%s) = %v, want an error naming it as not a regular file", path, err)
+			}
+			if _, err := os.Stat(path + ".lock"); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("Open(%s) created a lock file beside it: %v", path, err)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("Open(%s) still blocked after 5s", path)
@@ -86,5 +91,28 @@ func checkSaved(t *testing.T, path, victim string) {
 	must(t, err)
 	if !info.Mode().IsRegular() || info.Mode().Perm() != 0o600 {
 		t.Fatalf("Path is %v after a save, want a regular file, mode 0600", info.Mode())
+	}
+}
+
+// TestLockFileSymlink shows that Open does not follow a symlink planted at
+// the lock file's path, whether its target exists or not: it refuses the
+// file, and creates or changes nothing through the link.
+func TestLockFileSymlink(t *testing.T) {
+	dir := t.TempDir()
+	path, victim, absent := filepath.Join(dir, "store.snap"), filepath.Join(dir, "victim"), filepath.Join(dir, "absent")
+	must(t, os.WriteFile(victim, []byte("precious"), 0o644))
+	for _, target := range []string{victim, absent} {
+		must(t, os.Symlink(target, path+".lock"))
+		if s, err := Open(Options{Path: path, ExpiryInterval: -1, SavePoints: []SavePoint{}}); err == nil {
+			_ = s.Close()
+			t.Errorf("Open followed the lock file's link to %s", target)
+		}
+		must(t, os.Remove(path+".lock"))
+	}
+	if _, err := os.Stat(absent); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open created the link's target: %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Errorf("the victim holds %q", b)
 	}
 }

@@ -373,6 +373,11 @@ func lockPath(path string) (*os.File, error) {
 	if path == "" {
 		return nil, nil
 	}
+	// Refuse a path that cannot be loaded before creating a lock file
+	// beside it (in /dev, say).
+	if err := fsutil.CheckRegular(path); err != nil {
+		return nil, fmt.Errorf("memstore: load %s: %w", path, unwrapPath(err))
+	}
 	name := path + ".lock"
 	f, err := fsutil.OpenRegular(name, os.O_RDWR|os.O_CREATE|oNofollow, 0o600)
 	if err != nil {
