@@ -352,7 +352,8 @@ func createTemp(path string) (*os.File, error) {
 
 // removeStaleTemps removes the temporary files that saves interrupted by a
 // crash left next to path. Open calls it holding path's lock, so no save of
-// another store is writing them.
+// another store is writing them (where there is no flock, such a save would
+// fail rather than write a mixed file).
 func removeStaleTemps(path string) {
 	dir, prefix := filepath.Dir(path), filepath.Base(path)+tempInfix
 	entries, _ := os.ReadDir(dir)
@@ -405,7 +406,7 @@ type lockedError struct {
 }
 
 func (e *lockedError) Error() string {
-	return "memstore: open " + e.path + ": another store holds the file (it holds the lock " + e.path + ".lock), in this process or another"
+	return "memstore: open " + e.path + ": another store holds the file, in this process or another (it holds " + e.path + ".lock)"
 }
 
 func (e *lockedError) Unwrap() error { return ErrLocked }
