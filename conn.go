@@ -23,7 +23,9 @@ import (
 // through the registry ([Register], the CACHES_DSN variables) or take one
 // directly in [Options.Conn].
 type Conn struct {
-	name string
+	// name is nil for the default connection; Register sets it while
+	// String may read it.
+	name atomic.Pointer[string]
 	desc string // what String returns; never holds a password
 	b    backend
 	mem  *memstore.Store // the in-process store, for memory connections
@@ -52,7 +54,8 @@ func (s *dsnSpec) conn() (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.name, c.desc = s.name, s.redacted
+	c.desc = s.redacted
+	c.setName(s.name)
 	return c, nil
 }
 
@@ -90,19 +93,52 @@ type MemoryOptions struct {
 	EvictionSamples int
 
 	// File, when set, persists the store: [OpenMemory] loads it, and the
-	// store saves it after SavePoints, on [Conn.Save] and on Close. Saves
-	// write a temporary file, fsync it and rename it over File, so a crash
-	// never leaves a file that cannot be loaded. Expiries are kept as
-	// absolute deadlines. Default: not persisted.
+	// store saves it at its SavePoints, on [Conn.Save] and on Close. Each
+	// save writes a new temporary file of its own next to File, created
+	// exclusively with mode 0600, fsyncs it, renames it over File and
+	// fsyncs the directory, so a crash never leaves a file that cannot be
+	// loaded, and File is always a fresh file of mode 0600, never written
+	// through a link. The store holds File from OpenMemory to Close by a
+	// lock on File+".lock" (flock; not on systems without it, Windows among
+	// them): a second store on File, in this process or another, is
+	// refused with an error naming it. File's directory must exist; a File
+	// that is not a regular file (a named pipe, a device) is refused.
+	// Expiries are kept as absolute deadlines. Default: not persisted.
 	File string
-	// SavePoints trigger automatic saves: after Changes writes within
-	// Within. Default (nil): 1 change in 15 minutes, 10 in 5 minutes, 10,000
-	// in 1 minute; an empty, non-nil slice: no automatic saves.
+	// SavePoints trigger automatic saves (see [SavePoint]). Default (nil):
+	// 1 change in 15 minutes, 10 in 5 minutes, 10,000 in 1 minute; an
+	// empty, non-nil slice: no automatic saves.
 	SavePoints []SavePoint
 }
 
-// SavePoint is one automatic-save rule of [MemoryOptions.SavePoints].
-type SavePoint = memstore.SavePoint
+// SavePoint is one automatic-save rule of [MemoryOptions.SavePoints], the
+// rule of one line "save <seconds> <changes>" of redis.conf: the store
+// saves itself once at least Changes writes have been made since the last
+// save and at least Within has passed since it, where the last save is the
+// start of the last successful one or, before any, the opening of the
+// store. Time is that of [MemoryOptions.Now]: automatic saves follow that
+// clock, so a test that moves it triggers them. After a failed save, the
+// next automatic one waits five seconds, as Redis does.
+type SavePoint struct {
+	// Changes is the number of writes, counted as
+	// [MemoryStats.Changes] counts them; below 1 counts as 1.
+	Changes int
+	// Within is the time since the last save; 0 or less does not wait.
+	Within time.Duration
+}
+
+// memSavePoints converts points for the in-process store, keeping nil (the
+// defaults) apart from empty (no automatic saves).
+func memSavePoints(points []SavePoint) []memstore.SavePoint {
+	if points == nil {
+		return nil
+	}
+	out := make([]memstore.SavePoint, len(points))
+	for i, p := range points {
+		out[i] = memstore.SavePoint(p)
+	}
+	return out
+}
 
 // NewMemoryConn returns a connection to a new, empty in-process store that
 // behaves like Redis for every command the caches use. Its expired keys are
@@ -125,10 +161,10 @@ func OpenMemory(opts MemoryOptions) (*Conn, error) {
 	m, err := memstore.Open(memstore.Options{
 		Now: opts.Now, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes,
 		EvictionSamples: opts.EvictionSamples, OnEvict: c.families.evicted,
-		Path: opts.File, SavePoints: opts.SavePoints,
+		Path: opts.File, SavePoints: memSavePoints(opts.SavePoints),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("caches: %w", err)
+		return nil, fmt.Errorf("caches: file: %w", err)
 	}
 	c.b, c.mem = m, m
 	return c, nil
@@ -183,15 +219,24 @@ func (c *Conn) MemoryStats() (stats MemoryStats, ok bool) {
 
 // Name returns the connection's name: the DSN fragment, the name it was
 // registered under, or "" for the default connection.
-func (c *Conn) Name() string { return c.name }
+func (c *Conn) Name() string {
+	if p := c.name.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// setName sets the name that Name returns.
+func (c *Conn) setName(name string) { c.name.Store(&name) }
 
 // String describes the connection without its password, e.g.
 // "redis://app:xxxxx@cache:6379/0#sessions".
 func (c *Conn) String() string {
-	if c.name == "" {
+	name := c.Name()
+	if name == "" {
 		return c.desc
 	}
-	return c.desc + "#" + c.name
+	return c.desc + "#" + name
 }
 
 // GoString is String, so that %#v never prints a password either.
@@ -252,7 +297,7 @@ func Register(name string, c *Conn) error {
 		delete(r.implicit, name)
 		r.conns[name].Close()
 	}
-	c.name = name
+	c.setName(name)
 	r.conns[name], r.origin[name] = c, "Register"
 	r.gen.Add(1)
 	return nil

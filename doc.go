@@ -30,8 +30,14 @@
 // sentinels and, as the path, the master's name and an optional database;
 // memory the in-process store. The options are go-redis's (dial_timeout,
 // read_timeout, pool_size, max_retries, …; see redis.ParseURL); an unknown
-// option is an error. Errors name the variable at fault and never contain a
-// password, nor does [Conn.String].
+// option is an error, and so is a value that cannot be right: a port outside
+// 1–65535, a negative database number, a #name that is not printable UTF-8.
+// A user name or password writes /, ?, #, @ and % percent-encoded (%2F, %3F,
+// %23, %40, %25), and an @ anywhere after the host is written %40: a DSN with
+// a raw @ after its host is refused, since its password could not be told
+// from its host, path or options. Errors name the variable at fault and
+// never contain any part of the user name or password, nor does
+// [Conn.String].
 //
 // # Keys
 //

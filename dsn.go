@@ -5,12 +5,18 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/gocaches/caches/internal/fsutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -59,11 +65,18 @@ type dsnSpec struct {
 	open     func() (*Conn, error)
 }
 
-// parseDSN parses one DSN. Its errors never contain a password.
+// parseDSN parses one DSN. Its errors never contain any part of the
+// userinfo, nor a password option.
 func parseDSN(dsn string) (*dsnSpec, error) {
+	if err := checkUserinfo(dsn); err != nil {
+		return nil, err
+	}
 	body, name, _ := strings.Cut(dsn, "#")
 	if unescaped, err := url.PathUnescape(name); err == nil {
 		name = unescaped
+	}
+	if err := checkName(name); err != nil {
+		return nil, err
 	}
 	scheme, rest, ok := strings.Cut(body, "://")
 	if !ok {
@@ -88,6 +101,48 @@ func parseDSN(dsn string) (*dsnSpec, error) {
 		return nil, redactErr(err, dsn, passwords(u)...)
 	}
 	return spec, nil
+}
+
+// checkUserinfo makes sure that the userinfo of dsn (user:password@) ends
+// where a URL parser sees it end: at the last @ before the first /, ? or #
+// that follows the scheme. An @ after that point is refused, since it may
+// end a password that holds an unencoded /, ? or #, which would otherwise
+// be parsed, and quoted in errors or shown by String, as a host, path,
+// option or name. The userinfo's percent-encoding is checked here too, so
+// that no parser error quotes it. The errors quote nothing.
+func checkUserinfo(dsn string) error {
+	_, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return nil
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if strings.Contains(rest[end:], "@") {
+		return errors.New("an @ follows the host: percent-encode /, ?, # and @ in a user name or password " +
+			"(%2F, %3F, %23, %40), and an @ in a path, option or #name (%40)")
+	}
+	at := strings.LastIndexByte(rest[:end], '@')
+	if at < 0 {
+		return nil
+	}
+	if _, err := url.Parse("redis://" + rest[:at] + "@h"); err != nil {
+		return errors.New("malformed user name or password: percent-encode its reserved characters and %")
+	}
+	return nil
+}
+
+// checkName refuses a connection name (the #name, unescaped) that is not
+// printable UTF-8.
+func checkName(name string) error {
+	switch {
+	case !utf8.ValidString(name):
+		return errors.New("invalid #name: not valid UTF-8")
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return errors.New("invalid #name: it contains a control character")
+	}
+	return nil
 }
 
 // splitHosts turns "h1:1,h2:2/path?q" into "base://h1:1/path?q" and returns
@@ -127,6 +182,14 @@ func (s *dsnSpec) setOpener(base, variant string, extra []string, u *url.URL) er
 		if err != nil {
 			return err
 		}
+		if err := checkDB(opts.DB); err != nil {
+			return err
+		}
+		if opts.Network != "unix" {
+			if err := checkPorts(opts.Addr); err != nil {
+				return err
+			}
+		}
 		ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
 		s.open = func() (*Conn, error) { return newRedisConn(redis.NewClient(opts), true), nil }
 	case "cluster":
@@ -135,6 +198,29 @@ func (s *dsnSpec) setOpener(base, variant string, extra []string, u *url.URL) er
 		return s.setSentinel(base, extra, u, ours)
 	default:
 		return fmt.Errorf("unknown scheme %q (want one of %s)", base+"+"+variant, dsnSchemes)
+	}
+	return nil
+}
+
+// checkPorts refuses an address whose port is not a number from 1 to
+// 65535.
+func checkPorts(addrs ...string) error {
+	for _, a := range addrs {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return fmt.Errorf("invalid host %q: %w", a, err)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("invalid port in %q: want 1 to 65535", a)
+		}
+	}
+	return nil
+}
+
+// checkDB refuses a negative database number.
+func checkDB(db int) error {
+	if db < 0 {
+		return fmt.Errorf("invalid db %d (the path or db=): want a database number, 0 or more", db)
 	}
 	return nil
 }
@@ -165,7 +251,7 @@ func takeLibOptions(u *url.URL) (libOptions, error) {
 		if !strings.HasPrefix(u.Scheme, "rediss") {
 			return o, errors.New("ca_cert needs TLS: use a rediss scheme")
 		}
-		pem, err := os.ReadFile(path)
+		pem, err := readRegular(path)
 		if err != nil {
 			return o, fmt.Errorf("ca_cert: %w", err)
 		}
@@ -178,6 +264,17 @@ func takeLibOptions(u *url.URL) (libOptions, error) {
 	q.Del("ca_cert")
 	u.RawQuery = q.Encode()
 	return o, nil
+}
+
+// readRegular reads the regular file at path, refusing any other kind
+// without blocking on it.
+func readRegular(path string) ([]byte, error) {
+	f, err := fsutil.OpenRegular(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // apply sets the options on a go-redis configuration.
@@ -211,6 +308,9 @@ func (s *dsnSpec) setCluster(base string, extra []string, u *url.URL, ours libOp
 	if err != nil {
 		return err
 	}
+	if err := checkPorts(opts.Addrs...); err != nil {
+		return err
+	}
 	ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
 	s.open = func() (*Conn, error) { return newRedisConn(redis.NewClusterClient(opts), true), nil }
 	return nil
@@ -240,6 +340,12 @@ func (s *dsnSpec) setSentinel(base string, extra []string, u *url.URL, ours libO
 	u.Path, u.RawPath, u.RawQuery = "", "", q.Encode()
 	opts, err := redis.ParseFailoverURL(u.String())
 	if err != nil {
+		return err
+	}
+	if err := checkDB(opts.DB); err != nil {
+		return err
+	}
+	if err := checkPorts(opts.SentinelAddrs...); err != nil {
 		return err
 	}
 	if opts.Password == "" && opts.Username == "" {
@@ -280,14 +386,17 @@ func memoryOptions(q url.Values) (MemoryOptions, error) {
 		switch name {
 		case "file":
 			o.File = v
+			if v == "" {
+				err = errors.New("want a path")
+			}
 		case "save":
 			o.SavePoints, err = parseSavePoints(v)
 		case "max_keys":
-			o.MaxKeys, err = strconv.Atoi(v)
+			o.MaxKeys, err = parseCount(v)
 		case "max_bytes":
 			o.MaxBytes, err = parseBytes(v)
 		case "eviction_samples":
-			o.EvictionSamples, err = strconv.Atoi(v)
+			o.EvictionSamples, err = parseCount(v)
 		default:
 			return o, fmt.Errorf("unknown option %q for memory:// (want file, save, max_keys, max_bytes or eviction_samples)", name)
 		}
@@ -319,8 +428,17 @@ func parseSavePoints(v string) ([]SavePoint, error) {
 	return points, nil
 }
 
+// parseCount reads a count: a decimal integer, 0 or more.
+func parseCount(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, errors.New("want a whole number, 0 or more")
+	}
+	return n, nil
+}
+
 // parseBytes reads a size with an optional b, kb, mb or gb suffix (powers
-// of 1024).
+// of 1024), refusing one that does not fit an int64.
 func parseBytes(v string) (int64, error) {
 	l := strings.ToLower(v)
 	mult := int64(1)
@@ -333,11 +451,14 @@ func parseBytes(v string) (int64, error) {
 			break
 		}
 	}
-	n, err := strconv.ParseInt(l, 10, 64)
-	if err != nil || n < 0 {
+	n, err := strconv.ParseUint(l, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange), err == nil && n > math.MaxInt64/uint64(mult):
+		return 0, errors.New("too large: want at most 8 EiB (9223372036854775807 bytes)")
+	case err != nil:
 		return 0, errors.New("want a non-negative number of bytes, optionally with kb, mb or gb")
 	}
-	return n * mult, nil
+	return int64(n) * mult, nil
 }
 
 // passwords returns every secret u carries, for redaction.

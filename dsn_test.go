@@ -144,6 +144,25 @@ func TestDSNErrors(t *testing.T) {
 		{"memory host", "memory://u:s3cret@host", "no host"},
 		{"escaped password", "redis://u:s3cret%40x@host/0?bogus=1", "bogus"},
 		{"password option", "redis+sentinel://h:26379/m?password=s3cret&nope=1", "nope"},
+		{"slash in password", "redis://u:s3cret/x@host:6379/0", "percent-encode"},
+		{"question mark in password", "redis://u:s3cret?x@host:6379", "percent-encode"},
+		{"hash in password", "redis://u:1234#s3cret@host:6379", "percent-encode"},
+		{"numeric password with slash", "redis+sentinel://u:1234/s3cret@host:26379", "percent-encode"},
+		{"bad escape in password", "redis://u:s3cret%zz@host", "password"},
+		{"port 0", "redis://u:s3cret@host:0", "port"},
+		{"port 65536", "redis://u:s3cret@host:65536", "port"},
+		{"cluster port", "redis+cluster://u:s3cret@a:7000,b:70000", "port"},
+		{"sentinel port", "redis+sentinel://u:s3cret@a:0,b:26379/m", "port"},
+		{"negative db", "redis://u:s3cret@host/-1", "db"},
+		{"negative db option", "unix://u:s3cret@/tmp/redis.sock?db=-1", "db"},
+		{"negative sentinel db", "redis+sentinel://u:s3cret@h:26379/m/-1", "db"},
+		{"negative max_keys", "memory://?max_keys=-5", "max_keys"},
+		{"negative eviction_samples", "memory://?eviction_samples=-1", "eviction_samples"},
+		{"max_bytes overflow", "memory://?max_bytes=9999999999gb", "max_bytes"},
+		{"empty file", "memory://?file=", "file"},
+		{"control character in name", "memory://#a%01b", "#name"},
+		{"raw control character in name", "memory://#a\tb", "#name"},
+		{"invalid UTF-8 in name", "memory://#a%FFb", "#name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,4 +269,32 @@ func TestRegisterAndClose(t *testing.T) {
 	_, err = replacement.backend()
 	require.ErrorIs(t, err, ErrClosed, "Close closed the registered connection")
 	require.NoError(t, fam.Key("k").Set(ctx, "after"), "after Close the registry starts again")
+}
+
+// TestRegisterRacesString shows that Register may rename a connection while
+// other goroutines describe it (run with -race).
+func TestRegisterRacesString(t *testing.T) {
+	clearEnv(t)
+	c := NewMemoryConn(MemoryOptions{})
+	t.Cleanup(func() { c.Close() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 100 {
+			name := fmt.Sprint("race", i)
+			if err := Register(name, c); err != nil {
+				t.Error(err)
+				return
+			}
+			Unregister(name)
+		}
+	}()
+	for range 1000 {
+		if s, n := c.String(), c.Name(); !strings.HasPrefix(s, "memory://") || (n != "" && !strings.HasPrefix(n, "race")) {
+			t.Fatalf("String %q, Name %q", s, n)
+		}
+	}
+	<-done
+	require.Equal(t, "race99", c.Name())
+	require.Equal(t, "memory://#race99", c.String())
 }

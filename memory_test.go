@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -151,4 +152,36 @@ func TestMemoryAutoSave(t *testing.T) {
 	info, err := os.Stat(file)
 	require.NoError(t, err)
 	require.Positive(t, info.Size())
+}
+
+// TestMemoryFileLocked shows that a second in-process store on a file held
+// by a live one is refused, naming the file, and that saves leave the file
+// with mode 0600.
+func TestMemoryFileLocked(t *testing.T) {
+	clearEnv(t)
+	file := filepath.Join(t.TempDir(), "held.db")
+	first, err := Open("memory://?file=" + file)
+	require.NoError(t, err)
+	_, err = Open("memory://?file=" + file + "#second")
+	require.ErrorContains(t, err, file)
+	require.ErrorContains(t, err, "another store holds the file")
+	t.Setenv("CACHES_DSN_HELD", "memory://?file="+file+"#held")
+	err = Configure()
+	require.ErrorContains(t, err, "CACHES_DSN_HELD")
+	require.ErrorContains(t, err, "another store holds the file")
+
+	require.NoError(t, first.Save())
+	info, err := os.Stat(file)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	require.NoError(t, first.Close())
+	again, err := OpenMemory(MemoryOptions{File: file})
+	require.NoError(t, err, "Close let go of the file")
+	require.NoError(t, again.Close())
+}
+
+// TestSavePointIsOurs shows that SavePoint is a type of this package, whose
+// fields go doc lists, not an alias of the in-process store's.
+func TestSavePointIsOurs(t *testing.T) {
+	require.Equal(t, "github.com/gocaches/caches", reflect.TypeFor[SavePoint]().PkgPath())
 }

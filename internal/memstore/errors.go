@@ -23,6 +23,7 @@ const (
 	msgClosed         = "memstore: store is closed"
 	msgNoPath         = "memstore: store has no Path to save to"
 	msgBadSnapshot    = "memstore: bad snapshot file"
+	msgLocked         = "memstore: another store holds the file"
 
 	// msgWrongArgsPrefix and msgWrongArgsSuffix surround the lower-case
 	// command name in Redis's arity error.
@@ -77,6 +78,9 @@ var (
 	// is not a valid snapshot: corrupt, truncated, of another format or of
 	// an unsupported version.
 	ErrBadSnapshot = errors.New(msgBadSnapshot)
+	// ErrLocked is wrapped by the error Open returns for a Path that
+	// another open store, in this process or another, holds.
+	ErrLocked = errors.New(msgLocked)
 )
 
 // wrongArgs returns Redis's arity error for the command cmd.

@@ -11,8 +11,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/gocaches/caches/internal/fsutil"
 )
 
 // A snapshot file holds, in order:
@@ -56,8 +59,9 @@ const (
 // SavePoint is a condition for saving automatically, as one "save <seconds>
 // <changes>" line of redis.conf: the store saves once at least Changes
 // changes have been made since the last save and at least Within has passed
-// since it. A Changes below 1 counts as 1, and a Within of 0 or less does
-// not wait.
+// since it, by the store's clock, where the last save is the start of the
+// last successful one or, before any, Open (see LastSave). A Changes below
+// 1 counts as 1, and a Within of 0 or less does not wait.
 type SavePoint struct {
 	Changes int
 	Within  time.Duration
@@ -75,6 +79,7 @@ var defaultSavePoints = []SavePoint{
 type persistence struct {
 	path   string
 	points []SavePoint
+	lock   *os.File      // path+".lock", flocked from Open to Close
 	wakeup chan struct{} // a buffered poke for the saver to check the save points now
 	done   chan struct{} // closed by the saver when it exits; nil without one
 
@@ -123,15 +128,32 @@ func (p *persistence) wake() {
 // a valid snapshot (corrupt, truncated, of another format or version), is an
 // error that names the file and says what is wrong, wrapping ErrBadSnapshot
 // in the second case; then nothing is started and nothing is ever written,
-// so the file is left as it was. Keys that have expired by the store's clock
-// are dropped as they are loaded, and keys beyond MaxKeys or MaxBytes are
-// evicted. Without a Path, Open is New and never fails.
+// so the file is left as it was. A file that is not a regular one (a named
+// pipe, a device, a directory) is refused without being read.
+//
+// The store holds the file from Open to Close: Open takes an exclusive
+// flock on Path+".lock" (created, mode 0600, in Path's directory, which
+// must exist, and never removed), and fails with an error wrapping
+// ErrLocked, naming the file, while another store, in this process or
+// another, holds it. On systems without flock (Windows among them) the
+// lock file is created but not locked, and a second store is not refused.
+// Open then removes the temporary files that saves interrupted by a crash
+// left. Keys that have expired by the store's clock are dropped as they are
+// loaded, and keys beyond MaxKeys or MaxBytes are evicted. Without a Path,
+// Open is New and never fails.
 func Open(opts Options) (*Store, error) {
+	lock, err := lockPath(opts.Path)
+	if err != nil {
+		return nil, err
+	}
 	s := newStore(opts)
 	if p := s.persist; p != nil {
+		p.lock = lock
 		if err := s.load(p.path); err != nil {
+			p.unlock()
 			return nil, err
 		}
+		removeStaleTemps(p.path)
 		p.lastSave = s.Now()
 	}
 	s.evict()
@@ -145,10 +167,13 @@ func Open(opts Options) (*Store, error) {
 // after the lock is released. A snapshot is therefore consistent shard by
 // shard, not across shards: a multi-key command that runs during a save may
 // be in it for some of its keys only. Keys expired when their shard is
-// encoded are left out. The file (mode 0600) is replaced atomically: a crash
-// at any moment leaves either the previous snapshot or this one, and at
-// worst a stale Path+".tmp", which the next save overwrites. Saves are
-// serialised. Save fails with ErrNoPath for a store without a Path.
+// encoded are left out. The snapshot goes to a temporary file of its own,
+// Path+".tmp-" and random digits, created exclusively with mode 0600 (so it
+// never follows a link planted there nor keeps another file's mode), which
+// is synced and renamed over Path: a crash at any moment leaves either the
+// previous snapshot or this one, and at worst a stale temporary file, which
+// the next Open removes. Path is thus always a new file of mode 0600. Saves
+// are serialised. Save fails with ErrNoPath for a store without a Path.
 func (s *Store) Save() error {
 	switch {
 	case s.closed.Load():
@@ -272,16 +297,17 @@ func (s *Store) save(final bool) error {
 	return err
 }
 
-// writeSnapshot writes the store to path atomically: to path+".tmp", which
-// it syncs and renames over path before syncing the directory, so that a
-// crash at any point leaves path with either its old content or the whole
-// snapshot. It returns the shards' change count the snapshot includes.
+// writeSnapshot writes the store to path atomically: to a temporary file
+// of its own in path's directory, created exclusively, which it syncs and
+// renames over path before syncing the directory, so that a crash at any
+// point leaves path with either its old content or the whole snapshot. It
+// returns the shards' change count the snapshot includes.
 func (s *Store) writeSnapshot(path string) (uint64, error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := createTemp(path)
 	if err != nil {
 		return 0, fmt.Errorf("memstore: save %s: %w", path, err)
 	}
+	tmp := f.Name()
 	changes, err := s.encode(f)
 	if err == nil {
 		err = f.Sync()
@@ -301,6 +327,89 @@ func (s *Store) writeSnapshot(path string) (uint64, error) {
 	}
 	return changes, nil
 }
+
+// tempInfix follows path's base name in the name of a temporary file,
+// before the random digits that os.CreateTemp adds.
+const tempInfix = ".tmp-"
+
+// createTemp creates a new temporary file, mode 0600, next to path. It is
+// created exclusively (O_EXCL), under a name no other save uses, so it
+// never follows a link planted in its place, never keeps another file's
+// mode and never shares its content with another saver.
+func createTemp(path string) (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+tempInfix+"*")
+	if err != nil {
+		return nil, err
+	}
+	// os.CreateTemp asks for 0600, which a umask may narrow further.
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
+// removeStaleTemps removes the temporary files that saves interrupted by a
+// crash left next to path. Open calls it holding path's lock, so no save of
+// another store is writing them (where there is no flock, such a save would
+// fail rather than write a mixed file).
+func removeStaleTemps(path string) {
+	dir, prefix := filepath.Dir(path), filepath.Base(path)+tempInfix
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), prefix)
+		if ok && digits != "" && strings.Trim(digits, "0123456789") == "" {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// lockPath takes the lock that keeps a second store from opening path:
+// an exclusive flock on path+".lock", created if needed and never removed
+// (removing it would let two stores lock two different files). It returns
+// nil for an empty path, and an error wrapping ErrLocked, naming path, when
+// another store holds the lock.
+func lockPath(path string) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
+	// Refuse a path that cannot be loaded before creating a lock file
+	// beside it (in /dev, say).
+	if err := fsutil.CheckRegular(path); err != nil {
+		return nil, fmt.Errorf("memstore: load %s: %w", path, unwrapPath(err))
+	}
+	name := path + ".lock"
+	f, err := fsutil.OpenRegular(name, os.O_RDWR|os.O_CREATE|oNofollow, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: open %s: lock: %w", path, err)
+	}
+	ok, err := tryLock(f)
+	if ok {
+		return f, nil
+	}
+	_ = f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("memstore: open %s: lock %s: %w", path, name, err)
+	}
+	return nil, &lockedError{path}
+}
+
+// unlock releases the lock that Open took.
+func (p *persistence) unlock() {
+	_ = p.lock.Close()
+}
+
+// lockedError is the error of an Open whose path another store holds.
+type lockedError struct {
+	path string
+}
+
+func (e *lockedError) Error() string {
+	return "memstore: open " + e.path + ": another store holds the file, in this process or another (it holds " + e.path + ".lock)"
+}
+
+func (e *lockedError) Unwrap() error { return ErrLocked }
 
 // syncDir syncs the directory dir, making a rename in it durable.
 func syncDir(dir string) error {
@@ -391,23 +500,29 @@ func appendString(buf []byte, s string) []byte {
 // load fills the new, not yet shared store from the snapshot at path; a
 // missing file leaves it empty.
 func (s *Store) load(path string) error {
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("memstore: load %s: %w", path, err)
+		return fmt.Errorf("memstore: load %s: %w", path, unwrapPath(err))
 	}
 	defer f.Close()
 	info, err := f.Stat()
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("memstore: load %s: %w", path, err)
-	case !info.Mode().IsRegular():
-		return fmt.Errorf("memstore: load %s: not a regular file (%s)", path, info.Mode().Type())
 	}
 	d := &decoder{path: path, r: bufio.NewReader(f), size: info.Size()}
 	return d.decode(s, s.nowMs())
+}
+
+// unwrapPath returns the cause of a *fs.PathError, whose path the caller
+// names already, and other errors as they are.
+func unwrapPath(err error) error {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // snapshotError is the error of a load that found a file not to be a

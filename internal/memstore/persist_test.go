@@ -208,9 +208,8 @@ func TestAutoSave(t *testing.T) {
 	}
 	s.FastForward(time.Millisecond)
 	waitFor(t, func() bool { return s.LastSave() != saved })
-	r, err := Open(Options{Path: path, Now: clock.Now, ExpiryInterval: -1, SavePoints: []SavePoint{}})
-	must(t, err)
-	defer r.Close()
+	r := newStore(Options{Now: clock.Now}) // s holds the file: read it without its lock
+	must(t, r.load(path))
 	equal(t, "keys saved automatically", r.DBSize(), 103)
 }
 
@@ -239,17 +238,19 @@ func TestSavePointOptions(t *testing.T) {
 // TestSaveRetryDelay shows that after a failed save the save points wait
 // five seconds before trying again, as Redis does.
 func TestSaveRetryDelay(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sub", "store.snap")
+	dir := filepath.Join(t.TempDir(), "sub")
+	path := filepath.Join(dir, "store.snap")
+	must(t, os.Mkdir(dir, 0o755))
 	clock := newFakeClock()
 	s := openTest(t, path, clock)
+	must(t, os.RemoveAll(dir)) // the saves fail until it is back
 	s.persist.points = []SavePoint{{Changes: 1}}
 	must(t, s.Set(bg, "a", "1", 0))
 	s.autoSave()
 	if s.LastSaveError() == nil || !strings.Contains(s.LastSaveError().Error(), path) {
 		t.Fatalf("LastSaveError = %v", s.LastSaveError())
 	}
-	must(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
+	must(t, os.Mkdir(dir, 0o755))
 	s.FastForward(4 * time.Second)
 	if s.savePointReached(s.Now()) {
 		t.Fatal("retrying within five seconds of a failure")
@@ -274,7 +275,7 @@ func TestCloseSaves(t *testing.T) {
 	gone := filepath.Join(dir, "gone")
 	must(t, os.Mkdir(gone, 0o755))
 	g := openTest(t, filepath.Join(gone, "store.snap"), clock)
-	must(t, os.Remove(gone))
+	must(t, os.RemoveAll(gone))
 	err := g.Close()
 	if err == nil || !strings.Contains(err.Error(), gone) {
 		t.Fatalf("Close = %v, want the save's error", err)
@@ -402,8 +403,8 @@ func TestOpenBadFile(t *testing.T) {
 		if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
 			t.Fatalf("%s: the file changed", what)
 		}
-		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-			t.Fatalf("%s: %d files in the directory", what, len(entries))
+		if entries, _ := os.ReadDir(dir); len(entries) != 2 || entries[1].Name() != "bad.snap.lock" {
+			t.Fatalf("%s: %v in the directory, want the file and its lock only", what, entries)
 		}
 	}
 	for i := range good {
@@ -580,25 +581,38 @@ func generationValue(gen int64, i int) string {
 // generation, and returns it (0 for an empty store).
 func checkGeneration(t *testing.T, s *Store) int64 {
 	t.Helper()
-	v, ok, err := s.Get(bg, "gen")
+	gen, err := wholeGeneration(s)
 	must(t, err)
-	if !ok {
-		equal(t, "keys of a store without generation", s.DBSize(), 0)
-		return 0
+	return gen
+}
+
+// wholeGeneration returns the generation the store holds (0 for an empty
+// store), or an error saying how it does not hold a whole one.
+func wholeGeneration(s *Store) (int64, error) {
+	v, ok, err := s.Get(bg, "gen")
+	switch {
+	case err != nil:
+		return 0, err
+	case !ok && s.DBSize() != 0:
+		return 0, fmt.Errorf("%d keys without a generation", s.DBSize())
+	case !ok:
+		return 0, nil
 	}
 	gen, err := strconv.ParseInt(v, 10, 64)
-	must(t, err)
+	if err != nil {
+		return 0, err
+	}
 	for i := range crashKeys {
 		if got, _, _ := s.Get(bg, fmt.Sprint("k", i)); got != generationValue(gen, i) {
-			t.Fatalf("generation %d: k%d = %.20q…", gen, i, got)
+			return 0, fmt.Errorf("generation %d: k%d = %.20q…", gen, i, got)
 		}
 	}
 	h, _, _ := s.HGet(bg, "h", "gen")
 	z, _, _ := s.ZScore(bg, "z", "gen")
 	if h != v || z != float64(gen) {
-		t.Fatalf("generation %d: h %s, z %v", gen, h, z)
+		return 0, fmt.Errorf("generation %d: h %s, z %v", gen, h, z)
 	}
-	return gen
+	return gen, nil
 }
 
 // TestCrashSafety kills a process that saves in a tight loop at random
@@ -617,12 +631,15 @@ func TestCrashSafety(t *testing.T) {
 		}
 		saved := crashOnce(t, path)
 		kills++
-		if _, err := os.Stat(path + ".tmp"); err == nil {
+		if stale, _ := filepath.Glob(path + tempInfix + "*"); len(stale) > 0 {
 			midSave++
 		}
 		r, err := Open(Options{Path: path, ExpiryInterval: -1, SavePoints: []SavePoint{}})
 		if err != nil {
 			t.Fatalf("kill %d: %v", kills, err)
+		}
+		if stale, _ := filepath.Glob(path + tempInfix + "*"); len(stale) > 0 {
+			t.Fatalf("kill %d: Open left the temporary files %v", kills, stale)
 		}
 		gen := checkGeneration(t, r)
 		must(t, r.Close()) // saves the same generation back

@@ -74,7 +74,8 @@ type Options struct {
 
 	// Path is the file the store is loaded from by Open and saved to (see
 	// persist.go); empty means no persistence. A store with a Path must be
-	// created with Open: New panics.
+	// created with Open: New panics. The store holds Path, through a lock on
+	// Path+".lock", until Close: a second store on it is refused.
 	Path string
 	// SavePoints are the conditions under which the store saves itself to
 	// Path, as Redis's save directive: it saves once any of them is met.
@@ -365,6 +366,7 @@ func (s *Store) Close() error {
 				<-s.persist.done
 			}
 			s.closeErr = s.save(true)
+			s.persist.unlock()
 		}
 		for i := range s.shards {
 			sh := &s.shards[i]
