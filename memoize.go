@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gocaches/caches/internal/coarsetime"
 	"github.com/gocaches/caches/internal/memstore"
 )
 
@@ -117,7 +116,8 @@ type Memo[A, R any] struct {
 	rawKey func(A) (string, error) // for raw-kind arguments: their text, no boxing
 	flight flightGroup[R]
 	rand   func() float64 // uniform in (0, 1]; replaced in tests
-	// realClock: MemoOptions.Now was unset, so hits may read the coarse clock.
+	// realClock: MemoOptions.Now was unset, so hits may read the backend's
+	// coarse clock.
 	realClock bool
 	stats     memoCounters
 }
@@ -229,7 +229,7 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 		return m.degraded(ctx, key, a, keyErr("get", key, err))
 	}
 	if ok {
-		if v, err, hit := m.hit(key, a, s); hit {
+		if v, err, hit := m.hit(key, a, s, b); hit {
 			return v, err
 		}
 	}
@@ -250,8 +250,8 @@ func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend) (context.Context, 
 	return context.WithTimeout(ctx, budget)
 }
 
-// hit decodes a stored entry; hit is false when it is unusable.
-func (m *Memo[A, R]) hit(key string, a A, s string) (v R, err error, hit bool) {
+// hit decodes a stored entry read from b; hit is false when it is unusable.
+func (m *Memo[A, R]) hit(key string, a A, s string, b backend) (v R, err error, hit bool) {
 	e, ok := parseEntry(s)
 	if !ok {
 		return v, nil, false
@@ -265,7 +265,7 @@ func (m *Memo[A, R]) hit(key string, a A, s string) (v R, err error, hit bool) {
 		return v, nil, false
 	}
 	m.stats.hits.Add(1)
-	if m.refreshEarly(e) && m.flight.start(key, func() (R, error) { return m.refresh(key, a) }) {
+	if m.refreshEarly(e, b) && m.flight.start(key, func() (R, error) { return m.refresh(key, a) }) {
 		m.stats.early.Add(1)
 	}
 	return v, nil, true
@@ -275,7 +275,7 @@ func (m *Memo[A, R]) hit(key string, a A, s string) (v R, err error, hit bool) {
 // expiry, which grows likelier as expiry nears and for slow computations.
 // A result computed in under a millisecond (delta 0) has no head start, so
 // its hits skip the clock and the draw.
-func (m *Memo[A, R]) refreshEarly(e memoEntry) bool {
+func (m *Memo[A, R]) refreshEarly(e memoEntry, b backend) bool {
 	if m.opts.Beta < 0 || e.delta <= 0 {
 		return false
 	}
@@ -284,15 +284,15 @@ func (m *Memo[A, R]) refreshEarly(e memoEntry) bool {
 		return false
 	}
 	gap := float64(e.delta) * m.opts.Beta * -math.Log(m.rand())
-	return float64(m.nowMs())+gap >= float64(expiry)
+	return float64(m.nowMs(b))+gap >= float64(expiry)
 }
 
 // nowMs is the clock of early refresh, in unix milliseconds: the coarse
-// clock a Redis connection holds when MemoOptions.Now is unset (a hit then
-// reads no time.Now), the configured clock otherwise.
-func (m *Memo[A, R]) nowMs() int64 {
+// clock of b when MemoOptions.Now is unset and b keeps one (a hit on the
+// in-process store then reads no time.Now), the configured clock otherwise.
+func (m *Memo[A, R]) nowMs(b backend) int64 {
 	if m.realClock {
-		if ms, ok := coarsetime.Millis(); ok {
+		if ms, ok := b.CoarseMillis(); ok {
 			return ms
 		}
 	}
