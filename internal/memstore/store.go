@@ -49,9 +49,13 @@ type Options struct {
 	// Shards is how many independently locked shards hold the keys,
 	// rounded up to a power of two (at most 65536); 0 or less means 64.
 	Shards int
-	// ExpiryInterval is how often the background reaper deletes expired
-	// keys; 0 means 100ms and a negative value starts no reaper (expired
-	// keys are then reclaimed by writes, FastForward and SetTime only).
+	// ExpiryInterval is the least time between two passes of the
+	// background reaper, which deletes expired keys: it sleeps until the
+	// earliest deadline, and not at all while no key has an expiry (on a
+	// clock set by Now, which may jump, it passes every ExpiryInterval
+	// while any key has one). 0 means 100ms and a negative value starts no
+	// reaper (expired keys are then reclaimed by writes, FastForward and
+	// SetTime only).
 	ExpiryInterval time.Duration
 
 	// MaxKeys bounds the number of keys held in memory, expired keys not
@@ -165,6 +169,8 @@ type shard struct {
 	// bound is the store's bound, shared by all its shards, or nil when the
 	// store is unbounded.
 	bound *bound
+	// reaper wakes the store's reaper, nil without one.
+	reaper *reaperWake
 	// pool holds the entries of items in no particular order, in a bounded
 	// store, for eviction to pick keys at random from (see enlist).
 	pool []*entry
@@ -269,7 +275,7 @@ type Store struct {
 	shards  []shard
 	mask    uint64
 	closed  atomic.Bool
-	coarse  bool   // expiry decisions read the process-wide coarse clock
+	coarse  bool   // the clock is time.Now, read through the coarse clock; the goroutines can sleep toward a deadline
 	bound   *bound // nil when the store is unbounded
 	onEvict func(key string)
 	persist *persistence // nil without a Path
@@ -278,12 +284,13 @@ type Store struct {
 	closeErr  error         // the error of the save made by Close
 	stop      chan struct{} // closed by Close to stop the goroutines; nil without any
 	done      chan struct{} // closed by the reaper when it exits; nil without one
+	reapWake  *reaperWake   // nil without a reaper
 }
 
 // New returns an empty Store configured by opts. A zero field takes its
 // default: Now nil reads time.Now, Shards 0 or less makes 64 shards (other
 // counts are rounded up to a power of two, at most 65536), and
-// ExpiryInterval 0 runs the background reaper every 100ms. A negative
+// ExpiryInterval 0 runs the background reaper at most every 100ms. A negative
 // ExpiryInterval starts no reaper goroutine; Close must be called to stop
 // one that was started.
 //
@@ -338,6 +345,10 @@ func (s *Store) start(opts Options) {
 	}
 	if interval > 0 {
 		s.done = make(chan struct{})
+		s.reapWake = &reaperWake{ch: make(chan struct{}, 1)}
+		for i := range s.shards {
+			s.shards[i].reaper = s.reapWake
+		}
 		go s.reaper(interval)
 	}
 	if saver {
@@ -419,20 +430,22 @@ func (s *Store) CoarseMillis() (int64, bool) {
 }
 
 // FastForward moves the store's clock d ahead, then reclaims every key that
-// has expired, like miniredis's FastForward, and has the saver check the
-// save points.
+// has expired, like miniredis's FastForward, has the reaper plan again and
+// has the saver check the save points.
 func (s *Store) FastForward(d time.Duration) {
 	s.offset.Add(int64(d))
 	s.reap(s.nowMs(), -1)
+	s.reapWake.poke()
 	s.persist.wake()
 }
 
 // SetTime moves the store's clock so that Now returns t (advancing with the
-// configured clock from there), then reclaims every key that has expired
-// and has the saver check the save points.
+// configured clock from there), then reclaims every key that has expired,
+// has the reaper plan again and has the saver check the save points.
 func (s *Store) SetTime(t time.Time) {
 	s.offset.Store(int64(t.Sub(s.now())))
 	s.reap(s.nowMs(), -1)
+	s.reapWake.poke()
 	s.persist.wake()
 }
 
