@@ -104,7 +104,7 @@ func (sh *shard) remove(e *entry) {
 	sh.clearDeadline(e)
 	sh.drop(e)
 	sh.shrink()
-	sh.changes.Add(1)
+	sh.changed()
 }
 
 // drop deletes e's key, which has no expiry or has just left the heap, from
@@ -126,7 +126,7 @@ func (sh *shard) clear() {
 // sets it like PEXPIRE, ttl == 0 removes it like PERSIST, and a negative
 // ttl deletes the key as PEXPIRE with a time not in the future does.
 func (sh *shard) wrote(e *entry, ttl time.Duration, now int64) {
-	sh.changes.Add(1)
+	sh.changed()
 	sh.account(e, 0)
 	sh.bound.stamp(e, now)
 	switch {

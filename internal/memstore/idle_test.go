@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,9 +13,10 @@ import (
 )
 
 // The tests of this file check that an idle store costs nothing: the
-// coarse clock parks, and the reaper waits without a timer while no key has
-// an expiry and sleeps toward the earliest deadline otherwise. They observe
-// the goroutines' plans, polled with a deadline; none asserts on wall time.
+// coarse clock parks, the reaper waits without a timer while no key has an
+// expiry and sleeps toward the earliest deadline otherwise, and the saver
+// waits without a timer while there are no changes. They observe the
+// goroutines' plans, polled with a deadline; none asserts on wall time.
 
 // reaperWaitsFor polls until the reaper's published plan is at.
 func reaperWaitsFor(t *testing.T, s *Store, at int64) {
@@ -144,5 +146,115 @@ func TestReapPlan(t *testing.T) {
 	wait, timed, bound := s.reapPlan(clock.Now().Add(time.Hour).UnixMilli(), true, time.Second)
 	if wait != time.Second || !timed || bound != math.MinInt64 {
 		t.Errorf("on a settable clock: reapPlan = %v, %v, %d; want every interval, no wake-up by writes", wait, timed, bound)
+	}
+}
+
+// watchStep returns how many more changes each shard of s must take to
+// wake the saver, 0 when no shard wakes it, and math.MaxUint64 when the
+// shards disagree.
+func watchStep(s *Store) uint64 {
+	var step uint64
+	for i := range s.shards {
+		sh := &s.shards[i]
+		n := uint64(0)
+		if at := sh.saveAt.Load(); at != math.MaxUint64 {
+			n = at - sh.changes.Load()
+		}
+		if i > 0 && n != step {
+			return math.MaxUint64
+		}
+		step = n
+	}
+	return step
+}
+
+// TestSaverWaitsWithoutChanges shows the saver waiting for the first
+// change with no timer, saving after it, and waiting again.
+func TestSaverWaitsWithoutChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.snap")
+	s, err := Open(Options{Path: path, ExpiryInterval: -1, SavePoints: []SavePoint{{Changes: 1, Within: 300 * time.Millisecond}}})
+	must(t, err)
+	defer s.Close()
+	waitFor(t, func() bool { return watchStep(s) == 1 })
+	opened := s.LastSave()
+	must(t, s.Set(bg, "k", "v", 0))
+	waitFor(t, func() bool { return s.LastSave() != opened })
+	equal(t, "Changes after the save", s.Changes(), int64(0))
+	waitFor(t, func() bool { return watchStep(s) == 1 })
+}
+
+// TestSaverWokenByChanges shows the write that meets a save point waking
+// the saver, which has no timer to wake it.
+func TestSaverWokenByChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.snap")
+	s, err := Open(Options{Path: path, Shards: 4, ExpiryInterval: -1, SavePoints: []SavePoint{{Changes: 100}}})
+	must(t, err)
+	defer s.Close()
+	opened := s.LastSave()
+	for i := range 99 {
+		must(t, s.Set(bg, fmt.Sprint("k", i), "v", 0))
+	}
+	equal(t, "LastSave before the 100th change", s.LastSave(), opened)
+	must(t, s.Set(bg, "last", "v", 0))
+	waitFor(t, func() bool { return s.LastSave() != opened })
+}
+
+func TestPlanSave(t *testing.T) {
+	s := newStore(Options{Path: "unused", Shards: 2, SavePoints: []SavePoint{{Changes: 2, Within: time.Hour}, {Changes: 5, Within: time.Minute}}})
+	p := s.persist
+	p.lastSave = s.Now()
+	plan := func(what string, wantWait time.Duration, wantTimed bool, wantStep uint64) {
+		t.Helper()
+		wait, timed := s.planSave()
+		if timed != wantTimed || wait > wantWait || wait < wantWait-time.Second || watchStep(s) != wantStep {
+			t.Errorf("%s: planSave = %v, %v, step %d; want %v, %v, step %d", what, wait, timed, watchStep(s), wantWait, wantTimed, wantStep)
+		}
+	}
+	plan("no changes", 0, false, 1)
+	must(t, s.Set(bg, "a", "1", 0))
+	plan("one change", 0, false, 1)
+	must(t, s.Set(bg, "b", "1", 0))
+	plan("two changes", time.Hour, true, 2) // 3 more meet the second point: 2 on one of 2 shards
+	for i := range 3 {
+		must(t, s.Set(bg, fmt.Sprint("c", i), "1", 0))
+	}
+	plan("five changes", time.Minute, true, 0)
+	p.lastErr, p.lastTry = fmt.Errorf("failed"), s.Now().Add(2*time.Minute)
+	plan("after a failed save", 2*time.Minute+saveRetryDelay, true, 0)
+
+	clock := newFakeClock()
+	s = newStore(Options{Path: "unused", Now: clock.Now, SavePoints: []SavePoint{{Changes: 1, Within: time.Hour}}})
+	s.persist.lastSave = s.Now()
+	must(t, s.Set(bg, "a", "1", 0))
+	if wait, timed := s.planSave(); wait != saveCheckInterval || !timed {
+		t.Errorf("on a settable clock: planSave = %v, %v; want every %v", wait, timed, saveCheckInterval)
+	}
+}
+
+// TestSaverMissesNoChange has goroutines make exactly the changes a save
+// point needs, round after round, while the saver plans: a change that
+// failed to wake it would leave the round unsaved, as it has no timer.
+func TestSaverMissesNoChange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.snap")
+	s, err := Open(Options{Path: path, Shards: 8, ExpiryInterval: -1, SavePoints: []SavePoint{{Changes: 400}}})
+	must(t, err)
+	defer s.Close()
+	for round := range 10 {
+		saved := s.LastSave()
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 100 {
+					if err := s.Set(bg, fmt.Sprint("w", w, "k", i), fmt.Sprint(round), 0); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		waitFor(t, func() bool { return s.LastSave() != saved && s.Changes() == 0 })
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"context"
 	"github.com/gocaches/caches/internal/coarsetime"
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -166,11 +167,16 @@ type shard struct {
 	// changes counts the writes to the shard, for the save points; it only
 	// grows. It is written under mu and read without it.
 	changes atomic.Uint64
+	// saveAt is the change count at which a write wakes the saver (see
+	// watchChanges); math.MaxUint64 without a saver.
+	saveAt atomic.Uint64
 	// bound is the store's bound, shared by all its shards, or nil when the
 	// store is unbounded.
 	bound *bound
-	// reaper wakes the store's reaper, nil without one.
+	// reaper wakes the store's reaper, nil without one. saver is the
+	// store's persistence, nil without a Path: changed wakes its saver.
 	reaper *reaperWake
+	saver  *persistence
 	// pool holds the entries of items in no particular order, in a bounded
 	// store, for eviction to pick keys at random from (see enlist).
 	pool []*entry
@@ -262,7 +268,7 @@ func (sh *shard) removedFrom(e *entry) {
 		sh.remove(e)
 		return
 	}
-	sh.changes.Add(1)
+	sh.changed()
 	sh.account(e, 0)
 }
 
@@ -328,6 +334,8 @@ func newStore(opts Options) *Store {
 	for i := range s.shards {
 		s.shards[i].items = make(map[string]*entry)
 		s.shards[i].bound = s.bound
+		s.shards[i].saver = s.persist
+		s.shards[i].saveAt.Store(math.MaxUint64)
 	}
 	return s
 }
