@@ -150,6 +150,11 @@ type backend interface {
 	// meanwhile may or may not be deleted.
 	DeleteMatching(ctx context.Context, match string, want func(key string) bool, batch int64) (deleted int64, err error)
 
+	// CoarseMillis returns the real time in unix milliseconds from a clock
+	// cheaper to read than time.Now, and true, when the backend keeps one
+	// (the in-process store on the real clock); otherwise 0 and false.
+	CoarseMillis() (ms int64, ok bool)
+
 	// Close releases the backend's resources. It is called once.
 	Close() error
 }

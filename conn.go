@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gocaches/caches/internal/coarsetime"
 	"github.com/gocaches/caches/internal/memstore"
 	"github.com/redis/go-redis/v9"
 )
@@ -30,7 +29,6 @@ type Conn struct {
 	b    backend
 	mem  *memstore.Store // the in-process store, for memory connections
 
-	clock     bool // holds the coarse clock until Close
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -67,11 +65,9 @@ func NewRedisConn(client redis.UniversalClient) *Conn {
 }
 
 // newRedisConn returns a connection over client, which Close closes when
-// owned. A Redis connection holds the coarse clock (internal/coarsetime)
-// that Memoize's hits read instead of time.Now.
+// owned.
 func newRedisConn(client redis.UniversalClient, owned bool) *Conn {
-	coarsetime.Acquire()
-	return &Conn{desc: fmt.Sprintf("redis client %T", client), b: newRedisBackend(client, owned), clock: true}
+	return &Conn{desc: fmt.Sprintf("redis client %T", client), b: newRedisBackend(client, owned)}
 }
 
 // MemoryOptions configure an in-process store. The zero value is the
@@ -249,9 +245,6 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.closeErr = c.b.Close()
-		if c.clock {
-			coarsetime.Release()
-		}
 	})
 	return c.closeErr
 }

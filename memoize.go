@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gocaches/caches/internal/coarsetime"
 	"github.com/gocaches/caches/internal/memstore"
 )
 
@@ -127,7 +126,8 @@ type Memo[A, R any] struct {
 	rawKey func(A) (string, error) // for raw-kind arguments: their text, no boxing
 	flight flightGroup[R]
 	rand   func() float64 // uniform in (0, 1]; replaced in tests
-	// realClock: MemoOptions.Now was unset, so hits may read the coarse clock.
+	// realClock: MemoOptions.Now was unset, so hits may read the backend's
+	// coarse clock.
 	realClock bool
 	stats     memoCounters
 }
@@ -245,7 +245,7 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 		return m.degraded(ctx, key, a, keyErr("get", key, err))
 	}
 	if ok {
-		if v, err, hit := m.hit(key, a, s); hit {
+		if v, err, hit := m.hit(key, a, s, b); hit {
 			return v, err
 		}
 	}
@@ -266,8 +266,8 @@ func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend) (context.Context, 
 	return context.WithTimeout(ctx, budget)
 }
 
-// hit decodes a stored entry; hit is false when it is unusable.
-func (m *Memo[A, R]) hit(key string, a A, s string) (v R, err error, hit bool) {
+// hit decodes a stored entry read from b; hit is false when it is unusable.
+func (m *Memo[A, R]) hit(key string, a A, s string, b backend) (v R, err error, hit bool) {
 	e, ok := parseEntry(s)
 	if !ok {
 		return v, nil, false
@@ -281,7 +281,7 @@ func (m *Memo[A, R]) hit(key string, a A, s string) (v R, err error, hit bool) {
 		return v, nil, false
 	}
 	m.stats.hits.Add(1)
-	if m.refreshEarly(e) && m.flight.start(context.Background(), key, func(ctx context.Context) (R, error) { return m.refresh(ctx, key, a) }) {
+	if m.refreshEarly(e, b) && m.flight.start(context.Background(), key, func(ctx context.Context) (R, error) { return m.refresh(ctx, key, a) }) {
 		m.stats.early.Add(1)
 	}
 	return v, nil, true
@@ -291,7 +291,7 @@ func (m *Memo[A, R]) hit(key string, a A, s string) (v R, err error, hit bool) {
 // expiry, which grows likelier as expiry nears and for slow computations.
 // A result computed in under a millisecond (delta 0) has no head start, so
 // its hits skip the clock and the draw.
-func (m *Memo[A, R]) refreshEarly(e memoEntry) bool {
+func (m *Memo[A, R]) refreshEarly(e memoEntry, b backend) bool {
 	if m.opts.Beta < 0 || e.delta <= 0 {
 		return false
 	}
@@ -300,15 +300,15 @@ func (m *Memo[A, R]) refreshEarly(e memoEntry) bool {
 		return false
 	}
 	gap := float64(e.delta) * m.opts.Beta * -math.Log(m.rand())
-	return float64(m.nowMs())+gap >= float64(expiry)
+	return float64(m.nowMs(b))+gap >= float64(expiry)
 }
 
 // nowMs is the clock of early refresh, in unix milliseconds: the coarse
-// clock a Redis connection holds when MemoOptions.Now is unset (a hit then
-// reads no time.Now), the configured clock otherwise.
-func (m *Memo[A, R]) nowMs() int64 {
+// clock of b when MemoOptions.Now is unset and b keeps one (a hit on the
+// in-process store then reads no time.Now), the configured clock otherwise.
+func (m *Memo[A, R]) nowMs(b backend) int64 {
 	if m.realClock {
-		if ms, ok := coarsetime.Millis(); ok {
+		if ms, ok := b.CoarseMillis(); ok {
 			return ms
 		}
 	}

@@ -25,6 +25,10 @@ func newRedisBackend(c redis.UniversalClient, owned bool) *redisBackend {
 	return &redisBackend{c: c, owned: owned}
 }
 
+// CoarseMillis returns false: a round trip to Redis costs far more than
+// time.Now, so a Redis backend keeps no clock of its own.
+func (r *redisBackend) CoarseMillis() (int64, bool) { return 0, false }
+
 func (r *redisBackend) Close() error {
 	if !r.owned {
 		return nil

@@ -2,8 +2,49 @@ package memstore
 
 import (
 	"container/heap"
+	"math"
+	"sync/atomic"
 	"time"
 )
+
+// maxReapSleep bounds the reaper's sleep toward a distant deadline. Timers
+// follow the monotonic clock and deadlines the wall clock, which can step
+// (or run on while the machine is suspended): the bound caps how late a
+// key is reclaimed then, at the cost of one wake-up an hour.
+const maxReapSleep = time.Hour
+
+// reaperWake lets writes wake the reaper when they set a deadline earlier
+// than the one it sleeps toward.
+type reaperWake struct {
+	// at is the store time, in unix ms, of the deadline the reaper sleeps
+	// toward: a write that sets an earlier one wakes it. It is
+	// math.MaxInt64 while the reaper waits with no deadline to wait for,
+	// so that any deadline wakes it, and math.MinInt64 while it will pass
+	// within its interval whatever is written. Only the reaper stores it;
+	// writes only load it.
+	at atomic.Int64
+	ch chan struct{} // a pending wake-up, buffered
+}
+
+// deadlineSet wakes the reaper if deadline (unix ms) is earlier than the
+// one it sleeps toward. w is nil in a store without reaper.
+func (w *reaperWake) deadlineSet(deadline int64) {
+	if w != nil && deadline < w.at.Load() {
+		w.poke()
+	}
+}
+
+// poke wakes the reaper to plan again, without blocking. w is nil in a
+// store without reaper.
+func (w *reaperWake) poke() {
+	if w == nil {
+		return
+	}
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
 
 // expiryHeap is a shard's min-heap of the entries that have an expiry,
 // ordered by deadline. Each entry records its position in heapIndex, so a
@@ -37,14 +78,16 @@ func (h *expiryHeap) Pop() any {
 	return e
 }
 
-// setDeadline makes e expire after deadline (unix ms).
+// setDeadline makes e expire after deadline (unix ms), and wakes the
+// reaper if it sleeps toward a later one.
 func (sh *shard) setDeadline(e *entry, deadline int64) {
 	e.deadline = deadline
 	if e.heapIndex >= 0 {
 		heap.Fix(&sh.expiry, e.heapIndex)
-		return
+	} else {
+		heap.Push(&sh.expiry, e)
 	}
-	heap.Push(&sh.expiry, e)
+	sh.reaper.deadlineSet(deadline)
 }
 
 // clearDeadline removes e's expiry and reports whether it had one.
@@ -61,7 +104,7 @@ func (sh *shard) remove(e *entry) {
 	sh.clearDeadline(e)
 	sh.drop(e)
 	sh.shrink()
-	sh.changes.Add(1)
+	sh.changed()
 }
 
 // drop deletes e's key, which has no expiry or has just left the heap, from
@@ -83,7 +126,7 @@ func (sh *shard) clear() {
 // sets it like PEXPIRE, ttl == 0 removes it like PERSIST, and a negative
 // ttl deletes the key as PEXPIRE with a time not in the future does.
 func (sh *shard) wrote(e *entry, ttl time.Duration, now int64) {
-	sh.changes.Add(1)
+	sh.changed()
 	sh.account(e, 0)
 	sh.bound.stamp(e, now)
 	switch {
@@ -138,18 +181,81 @@ func (s *Store) reap(now int64, budget int) {
 	}
 }
 
-// reaper is the background goroutine that reclaims expired keys every
-// interval until Close.
+// reaper is the background goroutine that reclaims expired keys until
+// Close. It sleeps until the earliest deadline in the store, but passes at
+// least interval apart so that keys expiring close together are reclaimed
+// together, and it does not wake at all while no key has an expiry. A
+// write that sets an earlier deadline, FastForward and SetTime wake it to
+// plan again. On a clock set by Options.Now, which may jump at any time,
+// it passes every interval while any key has an expiry.
 func (s *Store) reaper(interval time.Duration) {
 	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	last := time.Now() // of the last pass
 	for {
+		if wait, ok := s.planReap(interval - time.Since(last)); ok {
+			timer.Reset(wait)
+		} else {
+			timer.Stop()
+		}
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
+		case <-s.reapWake.ch:
+		case <-timer.C:
 			s.reap(s.nowMs(), reapBudget)
+			last = time.Now()
 		}
 	}
+}
+
+// planReap returns how long the reaper may sleep, false when only a new
+// deadline can give it work, given that it must not pass again within
+// floor. It publishes in reapWake.at the deadline a write must beat to
+// wake it. The shards are scanned twice, with a publication in between: a
+// deadline the second scan misses was set after that publication, so its
+// write compared it with a bound no earlier than the final plan's.
+func (s *Store) planReap(floor time.Duration) (time.Duration, bool) {
+	next, ok := s.earliestDeadline()
+	_, _, bound := s.reapPlan(next, ok, floor)
+	s.reapWake.at.Store(bound)
+	if again, found := s.earliestDeadline(); found && (!ok || again < next) {
+		next, ok = again, true
+	}
+	wait, timed, bound := s.reapPlan(next, ok, floor)
+	s.reapWake.at.Store(bound)
+	return wait, timed
+}
+
+// reapPlan returns the reaper's sleep toward the earliest deadline next
+// (ok false when there is none), false when it has none to wait for, and
+// the bound for reapWake.at.
+func (s *Store) reapPlan(next int64, ok bool, floor time.Duration) (wait time.Duration, timed bool, bound int64) {
+	floor = max(floor, 0)
+	switch {
+	case !ok:
+		return 0, false, math.MaxInt64
+	case !s.coarse:
+		return floor, true, math.MinInt64
+	}
+	ms := min(next+1-s.Now().UnixMilli(), maxReapSleep.Milliseconds())
+	if wait = time.Duration(ms) * time.Millisecond; wait <= floor {
+		return floor, true, math.MinInt64
+	}
+	return wait, true, next
+}
+
+// earliestDeadline returns the earliest deadline in the store (unix ms),
+// false when no key has an expiry.
+func (s *Store) earliestDeadline() (next int64, ok bool) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		if len(sh.expiry) > 0 && (!ok || sh.expiry[0].deadline < next) {
+			next, ok = sh.expiry[0].deadline, true
+		}
+		sh.mu.RUnlock()
+	}
+	return next, ok
 }

@@ -127,7 +127,7 @@ func (sh *shard) expireAt(key string, now, deadline int64) bool {
 		sh.remove(e)
 	default:
 		sh.setDeadline(e, deadline)
-		sh.changes.Add(1)
+		sh.changed()
 	}
 	return true
 }
@@ -145,7 +145,7 @@ func (s *Store) Persist(ctx context.Context, key string) (bool, error) {
 	if e == nil || !sh.clearDeadline(e) {
 		return false, nil
 	}
-	sh.changes.Add(1)
+	sh.changed()
 	return true, nil
 }
 

@@ -48,8 +48,9 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 const (
-	// saveCheckInterval is how often the saver checks the save points, as
-	// Redis's serverCron does at its default hz of 10.
+	// saveCheckInterval is how often the saver checks the save points on a
+	// clock set by Options.Now while the changes meet one, as Redis's
+	// serverCron does at its default hz of 10.
 	saveCheckInterval = 100 * time.Millisecond
 	// saveRetryDelay is how long the saver waits after a failed save
 	// before it tries again, as Redis's CONFIG_BGSAVE_RETRY_DELAY.
@@ -110,8 +111,8 @@ func newPersistence(opts Options) *persistence {
 	}
 }
 
-// wake has the saver check the save points now rather than at its next
-// tick.
+// wake has the saver check the save points now rather than when it
+// planned to.
 func (p *persistence) wake() {
 	if p == nil {
 		return
@@ -231,20 +232,120 @@ func (s *Store) LastSaveError() error {
 }
 
 // saver is the background goroutine that saves the store when a save point
-// is reached, checking every saveCheckInterval and whenever woken, until
-// Close.
+// is reached, until Close. It checks the save points when the earliest one
+// that the changes made so far meet comes due, when a write may have made
+// enough changes to meet another (see watchChanges), and whenever
+// FastForward or SetTime wake it; in between it sleeps, with no timer while
+// there are no changes. On a clock set by Options.Now, which may jump at
+// any time, it checks every saveCheckInterval while the changes meet a save
+// point.
 func (s *Store) saver() {
 	defer close(s.persist.done)
-	t := time.NewTicker(saveCheckInterval)
-	defer t.Stop()
+	timer := time.NewTimer(saveCheckInterval)
+	defer timer.Stop()
 	for {
+		if wait, ok := s.planSave(); ok {
+			timer.Reset(wait)
+		} else {
+			timer.Stop()
+		}
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
+		case <-timer.C:
 		case <-s.persist.wakeup:
 		}
 		s.autoSave()
+	}
+}
+
+// planSave returns how long the saver may sleep before a save point that
+// the changes made so far meet comes due, false when they meet none, and
+// has a write wake it when more changes could meet another.
+func (s *Store) planSave() (time.Duration, bool) {
+	counts, total := s.changeCounts()
+	due, need := s.persist.nextSavePoint(total)
+	s.watchChanges(counts, need)
+	switch {
+	case due.IsZero():
+		return 0, false
+	case !s.coarse:
+		return saveCheckInterval, true
+	}
+	return max(due.Sub(s.Now()), 0), true
+}
+
+// changeCounts returns the shards' change counts and their sum.
+func (s *Store) changeCounts() ([]uint64, uint64) {
+	counts := make([]uint64, len(s.shards))
+	var total uint64
+	for i := range s.shards {
+		counts[i] = s.shards[i].changes.Load()
+		total += counts[i]
+	}
+	return counts, total
+}
+
+// nextSavePoint returns, for a total change count, the earliest time at
+// which a save point that the changes meet allows a save (zero when they
+// meet none), and the fewest more changes that would meet another
+// (math.MaxInt64 when none would).
+func (p *persistence) nextSavePoint(total uint64) (due time.Time, need int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	changes := int64(total - min(p.saved, total)) // a save that followed the count saved more
+	need = math.MaxInt64
+	for _, sp := range p.points {
+		if n := int64(max(sp.Changes, 1)); changes < n {
+			need = min(need, n-changes)
+			continue
+		}
+		at := p.lastSave.Add(sp.Within)
+		if p.lastErr != nil {
+			at = later(at, p.lastTry.Add(saveRetryDelay))
+		}
+		if due.IsZero() || at.Before(due) {
+			due = at
+		}
+	}
+	return due, need
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// watchChanges has a write wake the saver once need more changes than
+// counts (the shards' change counts) may have been made, math.MaxInt64
+// meaning never. Counting them all would take a contended counter;
+// instead each shard wakes it once it has taken ceil(need/shards) more
+// than its count, which one shard has done by the time need more changes
+// are made in all. A change that raced the threshold's store is seen by
+// the load that follows it.
+func (s *Store) watchChanges(counts []uint64, need int64) {
+	step := uint64(math.MaxUint64)
+	if need != math.MaxInt64 {
+		step = uint64((need + int64(len(s.shards)) - 1) / int64(len(s.shards)))
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		at := counts[i] + min(step, math.MaxUint64-counts[i])
+		sh.saveAt.Store(at)
+		if sh.changes.Load() >= at {
+			s.persist.wake()
+		}
+	}
+}
+
+// changed counts a write for the save points, and wakes the saver when the
+// shard reaches the count it watches for.
+func (sh *shard) changed() {
+	if sh.changes.Add(1) >= sh.saveAt.Load() {
+		sh.saver.wake()
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"context"
 	"github.com/gocaches/caches/internal/coarsetime"
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -49,9 +50,13 @@ type Options struct {
 	// Shards is how many independently locked shards hold the keys,
 	// rounded up to a power of two (at most 65536); 0 or less means 64.
 	Shards int
-	// ExpiryInterval is how often the background reaper deletes expired
-	// keys; 0 means 100ms and a negative value starts no reaper (expired
-	// keys are then reclaimed by writes, FastForward and SetTime only).
+	// ExpiryInterval is the least time between two passes of the
+	// background reaper, which deletes expired keys: it sleeps until the
+	// earliest deadline, and not at all while no key has an expiry (on a
+	// clock set by Now, which may jump, it passes every ExpiryInterval
+	// while any key has one). 0 means 100ms and a negative value starts no
+	// reaper (expired keys are then reclaimed by writes, FastForward and
+	// SetTime only).
 	ExpiryInterval time.Duration
 
 	// MaxKeys bounds the number of keys held in memory, expired keys not
@@ -163,9 +168,16 @@ type shard struct {
 	// changes counts the writes to the shard, for the save points; it only
 	// grows. It is written under mu and read without it.
 	changes atomic.Uint64
+	// saveAt is the change count at which a write wakes the saver (see
+	// watchChanges); math.MaxUint64 without a saver.
+	saveAt atomic.Uint64
 	// bound is the store's bound, shared by all its shards, or nil when the
 	// store is unbounded.
 	bound *bound
+	// reaper wakes the store's reaper, nil without one. saver is the
+	// store's persistence, nil without a Path: changed wakes its saver.
+	reaper *reaperWake
+	saver  *persistence
 	// pool holds the entries of items in no particular order, in a bounded
 	// store, for eviction to pick keys at random from (see enlist).
 	pool []*entry
@@ -257,7 +269,7 @@ func (sh *shard) removedFrom(e *entry) {
 		sh.remove(e)
 		return
 	}
-	sh.changes.Add(1)
+	sh.changed()
 	sh.account(e, 0)
 }
 
@@ -270,7 +282,7 @@ type Store struct {
 	shards  []shard
 	mask    uint64
 	closed  atomic.Bool
-	coarse  bool   // expiry decisions read the process-wide coarse clock
+	coarse  bool   // the clock is time.Now, read through the coarse clock; the goroutines can sleep toward a deadline
 	bound   *bound // nil when the store is unbounded
 	onEvict func(key string)
 	persist *persistence // nil without a Path
@@ -279,12 +291,13 @@ type Store struct {
 	closeErr  error         // the error of the save made by Close
 	stop      chan struct{} // closed by Close to stop the goroutines; nil without any
 	done      chan struct{} // closed by the reaper when it exits; nil without one
+	reapWake  *reaperWake   // nil without a reaper
 }
 
 // New returns an empty Store configured by opts. A zero field takes its
 // default: Now nil reads time.Now, Shards 0 or less makes 64 shards (other
 // counts are rounded up to a power of two, at most 65536), and
-// ExpiryInterval 0 runs the background reaper every 100ms. A negative
+// ExpiryInterval 0 runs the background reaper at most every 100ms. A negative
 // ExpiryInterval starts no reaper goroutine; Close must be called to stop
 // one that was started.
 //
@@ -318,11 +331,12 @@ func newStore(opts Options) *Store {
 	}
 	if s.now == nil {
 		s.now, s.coarse = time.Now, true
-		coarsetime.Acquire()
 	}
 	for i := range s.shards {
 		s.shards[i].items = make(map[string]*entry)
 		s.shards[i].bound = s.bound
+		s.shards[i].saver = s.persist
+		s.shards[i].saveAt.Store(math.MaxUint64)
 	}
 	return s
 }
@@ -340,6 +354,10 @@ func (s *Store) start(opts Options) {
 	}
 	if interval > 0 {
 		s.done = make(chan struct{})
+		s.reapWake = &reaperWake{ch: make(chan struct{}, 1)}
+		for i := range s.shards {
+			s.shards[i].reaper = s.reapWake
+		}
 		go s.reaper(interval)
 	}
 	if saver {
@@ -374,9 +392,6 @@ func (s *Store) Close() error {
 			sh.clear()
 			sh.mu.Unlock()
 		}
-		if s.coarse {
-			coarsetime.Release()
-		}
 	})
 	return s.closeErr
 }
@@ -403,8 +418,8 @@ func (s *Store) Now() time.Time {
 // Redis expiries, and moves a bounded store's access clock to it.
 func (s *Store) nowMs() int64 {
 	var now int64
-	if ms, ok := coarsetime.Millis(); s.coarse && ok {
-		now = ms + s.offset.Load()/int64(time.Millisecond)
+	if s.coarse {
+		now = coarsetime.Millis() + s.offset.Load()/int64(time.Millisecond)
 	} else {
 		now = s.Now().UnixMilli()
 	}
@@ -412,21 +427,35 @@ func (s *Store) nowMs() int64 {
 	return now
 }
 
+// CoarseMillis returns the real time in unix milliseconds, up to about a
+// millisecond late, and true when the store's clock is the real one
+// (Options.Now nil), so that callers can read the time for each command
+// more cheaply than with time.Now; otherwise it returns 0 and false. It
+// ignores the offset moved by FastForward and SetTime.
+func (s *Store) CoarseMillis() (int64, bool) {
+	if !s.coarse {
+		return 0, false
+	}
+	return coarsetime.Millis(), true
+}
+
 // FastForward moves the store's clock d ahead, then reclaims every key that
-// has expired, like miniredis's FastForward, and has the saver check the
-// save points.
+// has expired, like miniredis's FastForward, has the reaper plan again and
+// has the saver check the save points.
 func (s *Store) FastForward(d time.Duration) {
 	s.offset.Add(int64(d))
 	s.reap(s.nowMs(), -1)
+	s.reapWake.poke()
 	s.persist.wake()
 }
 
 // SetTime moves the store's clock so that Now returns t (advancing with the
-// configured clock from there), then reclaims every key that has expired
-// and has the saver check the save points.
+// configured clock from there), then reclaims every key that has expired,
+// has the reaper plan again and has the saver check the save points.
 func (s *Store) SetTime(t time.Time) {
 	s.offset.Store(int64(t.Sub(s.now())))
 	s.reap(s.nowMs(), -1)
+	s.reapWake.poke()
 	s.persist.wake()
 }
 
