@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gocaches/caches/internal/unixms"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -171,25 +172,10 @@ func (r *redisBackend) PExpire(ctx context.Context, key string, ttl time.Duratio
 // PExpireAt sends the deadline in milliseconds itself: go-redis's PExpireAt
 // computes it through UnixNano, which overflows after 2262.
 func (r *redisBackend) PExpireAt(ctx context.Context, key string, at time.Time) (bool, error) {
-	cmd := redis.NewBoolCmd(ctx, "pexpireat", key, unixMilli(at))
+	cmd := redis.NewBoolCmd(ctx, "pexpireat", key, unixms.Of(at))
 	_ = r.c.Process(ctx, cmd)
 	return cmd.Result()
 }
-
-// unixMilli returns t in Unix milliseconds, clamped to the int64 range
-// (more than 292 million years from 1970), beyond which t.UnixMilli is
-// undefined.
-func unixMilli(t time.Time) int64 {
-	switch {
-	case t.After(maxUnixMilli):
-		return math.MaxInt64
-	case t.Before(minUnixMilli):
-		return math.MinInt64
-	}
-	return t.UnixMilli()
-}
-
-var minUnixMilli, maxUnixMilli = time.UnixMilli(math.MinInt64), time.UnixMilli(math.MaxInt64)
 
 // msDuration converts a remaining time in milliseconds to a Duration: the
 // largest Duration for a time that a Duration cannot hold to the

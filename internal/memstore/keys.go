@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"time"
+
+	"github.com/gocaches/caches/internal/unixms"
 )
 
 // Del deletes keys, as DEL does, and returns how many of them existed. It
@@ -99,22 +101,8 @@ func (s *Store) PExpireAt(ctx context.Context, key string, at time.Time) (bool, 
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return sh.expireAt(key, s.nowMs(), unixMilli(at)), nil
+	return sh.expireAt(key, s.nowMs(), unixms.Of(at)), nil
 }
-
-// unixMilli returns t in Unix milliseconds, clamped to the int64 range,
-// beyond which t.UnixMilli is undefined.
-func unixMilli(t time.Time) int64 {
-	switch {
-	case t.After(maxUnixMilli):
-		return math.MaxInt64
-	case t.Before(minUnixMilli):
-		return math.MinInt64
-	}
-	return t.UnixMilli()
-}
-
-var minUnixMilli, maxUnixMilli = time.UnixMilli(math.MinInt64), time.UnixMilli(math.MaxInt64)
 
 // expireAt makes key expire after deadline (unix ms), deleting it when the
 // deadline is not after now, and reports whether the key exists.
