@@ -1,5 +1,5 @@
 // Package coarsetime is a process-wide clock with millisecond resolution
-// that costs two atomic loads to read while reads are frequent: a goroutine
+// that costs an atomic load to read while reads are frequent: a goroutine
 // stores the time every millisecond while the clock is read. Redis does the
 // same (it caches the time once per event-loop iteration). On some virtual
 // machines time.Now costs 55–85 ns, nearly half of an in-process Get.
@@ -33,8 +33,11 @@ const (
 )
 
 var clock struct {
-	ms   atomic.Int64 // unix milliseconds; 0 while parked
-	used atomic.Bool  // set by a read since the last tick; a read stores it only when it finds it unset
+	// now is the time in unix milliseconds shifted left by one, with the
+	// low bit clear when a tick stores it and set by the first read after
+	// it, so that the ticker learns from its next swap whether the clock
+	// was read; 0 while parked.
+	now atomic.Int64
 	// state is parked or running; the read that moves it to running
 	// starts the goroutine, which moves it back as it exits.
 	state atomic.Int32
@@ -43,21 +46,35 @@ var clock struct {
 	seen atomic.Int64
 }
 
+// read is the low bit of clock.now: read since the last tick.
+const read = 1
+
 // Millis returns the time in unix milliseconds: up to about a millisecond
-// late while the clock runs, time.Now's reading while it is parked.
+// late while the clock runs, time.Now's reading while it is parked. Its
+// common path, a running clock already read since the last tick, is one
+// atomic load, and is inlined.
 func Millis() int64 {
-	if ms := clock.ms.Load(); ms != 0 {
-		if !clock.used.Load() {
-			clock.used.Store(true)
-		}
-		return ms
+	if v := clock.now.Load(); v&read != 0 {
+		return v >> 1
 	}
-	return parkedMillis()
+	return millisSlow()
 }
 
 // Running reports whether the clock's goroutine is running, for tests.
 func Running() bool {
 	return clock.state.Load() == running
+}
+
+// millisSlow is Millis for the first read since a tick, which marks the
+// clock read, and for reads of the parked clock.
+func millisSlow() int64 {
+	v := clock.now.Load()
+	if v == 0 {
+		return parkedMillis()
+	}
+	// A failure means a tick stored a newer time: the next read marks it.
+	clock.now.CompareAndSwap(v, v|read)
+	return v >> 1
 }
 
 // parkedMillis is Millis while the clock is parked: it reads time.Now and
@@ -70,15 +87,14 @@ func parkedMillis() int64 {
 		return now
 	}
 	if clock.state.CompareAndSwap(parked, running) {
-		clock.used.Store(true)
-		clock.ms.Store(now)
+		clock.now.Store(now<<1 | read)
 		go tick()
 	}
 	return now
 }
 
 // tick stores the time every millisecond until parkAfter passes without a
-// read, then parks the clock. It clears ms before it gives up the running
+// read, then parks the clock. It clears now before it gives up the running
 // state, so that a read never sees a time the goroutine no longer moves
 // once another can be started.
 func tick() {
@@ -86,13 +102,12 @@ func tick() {
 	defer t.Stop()
 	lastRead := time.Now()
 	for now := range t.C {
-		clock.ms.Store(now.UnixMilli())
+		prev := clock.now.Swap(now.UnixMilli() << 1)
 		switch {
-		case clock.used.Load():
-			clock.used.Store(false)
+		case prev&read != 0:
 			lastRead = now
 		case now.Sub(lastRead) >= parkAfter:
-			clock.ms.Store(0)
+			clock.now.Store(0)
 			clock.state.Store(parked)
 			return
 		}
