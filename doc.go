@@ -17,27 +17,9 @@
 //
 //	scheme://[user[:password]@]host[:port][,host:port…][/path][?option=value…][#name]
 //
-//	redis://user:secret@cache.internal:6379/2?dial_timeout=3s#sessions
-//	rediss://cache.internal:6380/0
-//	unix:///run/redis.sock?db=1
-//	redis+cluster://user:secret@10.0.0.1:7000,10.0.0.2:7000
-//	redis+sentinel://:secret@10.0.0.1:26379,10.0.0.2:26379/mymaster/0
-//	memory://
-//
-// redis and rediss (TLS) name one server, the path being the database
-// number; unix a server on a Unix socket; redis+cluster (rediss+cluster) the
-// seed nodes of a Redis Cluster; redis+sentinel (rediss+sentinel) the
-// sentinels and, as the path, the master's name and an optional database;
-// memory the in-process store. The options are go-redis's (dial_timeout,
-// read_timeout, pool_size, max_retries, …; see redis.ParseURL); an unknown
-// option is an error, and so is a value that cannot be right: a port outside
-// 1–65535, a negative database number, a #name that is not printable UTF-8.
-// A user name or password writes /, ?, #, @ and % percent-encoded (%2F, %3F,
-// %23, %40, %25), and an @ anywhere after the host is written %40: a DSN with
-// a raw @ after its host is refused, since its password could not be told
-// from its host, path or options. Errors name the variable at fault and
-// never contain any part of the user name or password, nor does
-// [Conn.String].
+// with the schemes redis, rediss, unix, redis+cluster, rediss+cluster,
+// redis+sentinel, rediss+sentinel and memory. [Open] documents the grammar,
+// every option and the errors; an error from a variable names the variable.
 //
 // # Keys
 //

@@ -20,9 +20,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DSN grammar
-//
-// A DSN names one connection:
+// Open parses dsn and returns a connection named by its fragment. Redis
+// clients connect lazily, so Open does not fail when the server is down; the
+// first operation does. This is the grammar of every DSN, in CACHES_DSN
+// variables too:
 //
 //	scheme://[user[:password]@]host[:port][,host:port…][/path][?option=value…][#name]
 //
@@ -42,18 +43,52 @@ import (
 //	    an optional database number; the credentials are used for the
 //	    sentinels and, unless the username/password options say otherwise,
 //	    for the master (rediss+sentinel for TLS)
-//	memory://
+//	memory://?file=/var/lib/app/cache.db&max_keys=100000
 //	    the in-process store
 //
-// Options are the go-redis ones (redis.ParseURL, redis.ParseClusterURL and
-// redis.ParseFailoverURL document them: dial_timeout, read_timeout,
-// pool_size, max_retries, skip_verify, …) and two of the library's:
+// The Redis schemes take go-redis's options (redis.ParseURL,
+// redis.ParseClusterURL and redis.ParseFailoverURL document them:
+// dial_timeout, read_timeout, pool_size, max_retries, skip_verify, …) and
+// two of the library's:
 //
-//	ca_cert=/etc/ssl/redis-ca.pem   trust this CA (PEM) for rediss schemes
+//	ca_cert=/etc/ssl/redis-ca.pem   trust this CA (a regular PEM file) for rediss schemes
 //	context_timeout_enabled=false   let calls outlive their context deadline
 //	                                (default true: a deadline bounds every call)
 //
-// An unknown option is an error that names it.
+// memory:// takes these (see [MemoryOptions]):
+//
+//	file=/var/lib/app/cache.db      persist to this regular file
+//	save=900:1,300:10,60:10000      save after <changes> writes in <seconds>
+//	                                (empty: never automatically)
+//	max_keys=100000                 evict beyond this many keys
+//	max_bytes=64mb                  evict beyond this estimated size (b, kb, mb, gb)
+//	eviction_samples=5              keys sampled per eviction
+//
+// An unknown option is an error that names it, and so is a value that
+// cannot be right: a port outside 1–65535, a negative database number or
+// bound, a size beyond int64, an empty file, a #name that is not printable
+// UTF-8. A user name or password writes /, ?, #, @ and % percent-encoded
+// (%2F, %3F, %23, %40, %25), and an @ anywhere after the host is written
+// %40: a DSN with a raw @ after its host is refused, since its password
+// could not be told from its host, path or options. Errors never contain
+// any part of the user name or password, nor does [Conn.String].
+func Open(dsn string) (*Conn, error) {
+	spec, err := parseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("caches: DSN %s: %w", redactForError(dsn), err)
+	}
+	return spec.conn()
+}
+
+func (s *dsnSpec) conn() (*Conn, error) {
+	c, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	c.desc = s.redacted
+	c.setName(s.name)
+	return c, nil
+}
 
 // dsnSchemes lists the schemes [parseDSN] accepts, for error messages.
 const dsnSchemes = "redis, rediss, unix, redis+cluster, rediss+cluster, redis+sentinel, rediss+sentinel, memory"
@@ -370,14 +405,7 @@ func (s *dsnSpec) setMemory(u *url.URL) error {
 	return nil
 }
 
-// memoryOptions reads the options of a memory DSN:
-//
-//	file=/var/lib/app/cache.db      persist to this file
-//	save=900:1,300:10,60:10000      save after <changes> writes in <seconds>
-//	                                (empty: never automatically)
-//	max_keys=100000                 evict beyond this many keys
-//	max_bytes=64mb                  evict beyond this estimated size (b, kb, mb, gb)
-//	eviction_samples=5              keys sampled per eviction
+// memoryOptions reads the options of a memory DSN, listed on [Open].
 func memoryOptions(q url.Values) (MemoryOptions, error) {
 	var o MemoryOptions
 	var err error
@@ -517,4 +545,13 @@ func redactErr(err error, dsn string, secrets ...string) error {
 		}
 	}
 	return errors.New(msg)
+}
+
+// redactForError shows a DSN in an error without its secrets; a DSN too
+// malformed to parse is shown only by its scheme.
+func redactForError(dsn string) string {
+	if scheme, _, ok := strings.Cut(dsn, "://"); ok && !strings.ContainsAny(scheme, ":@/") {
+		return scheme + "://…"
+	}
+	return "(malformed)"
 }

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/gocaches/caches/internal/stats"
 )
 
 // flightGroup runs one computation per key at a time and hands its result
@@ -22,8 +24,8 @@ import (
 // caller: no caller ever gets a zero value and a nil error from a function
 // that did not return.
 type flightGroup[T any] struct {
-	timeout   time.Duration // bounds each computation; set by the owner before use
-	abandoned *counter      // computations abandoned at their timeout; set by the owner
+	timeout   time.Duration  // bounds each computation; set by the owner before use
+	abandoned *stats.Counter // computations abandoned at their timeout; set by the owner
 
 	mu    sync.Mutex            // guards calls, and the waiters and settled of every flight
 	calls map[string]*flight[T] // unsettled computations by key

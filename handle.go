@@ -3,6 +3,8 @@ package caches
 import (
 	"context"
 	"time"
+
+	"github.com/gocaches/caches/internal/stats"
 )
 
 // handle is what every cache's handle shares: its family and Redis key, and
@@ -30,7 +32,7 @@ func (h handle) String() string { return h.key }
 // counted records the outcome of an operation in the family's stats: a nil
 // *err increments c, ErrNotFound counts a miss, other errors an error. Use
 // it deferred, with the operation's named error result.
-func (h *handle) counted(c *counter, err *error) {
+func (h *handle) counted(c *stats.Counter, err *error) {
 	h.f.count(c, *err)
 }
 

@@ -2,8 +2,6 @@ package caches
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 )
 
@@ -59,67 +57,4 @@ func (c *KeyCache[V]) WithHooks(h Hooks[V]) *KeyCache[V] {
 	c.hooks = h
 	c.loads.timeout, c.loads.abandoned = h.LoadTimeout, &c.family.stats.abandoned
 	return c
-}
-
-// load runs the Load hook for k, once for all concurrent callers, and stores
-// its value. It counts a miss (a Load that found nothing too) or the
-// failure, and each call of Load.
-func (k Key[V]) load(ctx context.Context) (V, error) {
-	v, _, err := k.c.loads.do(ctx, k.key, func(ctx context.Context) (V, error) {
-		k.f.stats.loads.Add(1)
-		v, err := k.c.hooks.Load(ctx, k)
-		if err != nil {
-			return v, fmt.Errorf("caches: load %q: %w", k.key, err)
-		}
-		// Past LoadTimeout the load was abandoned, and a newer one may have
-		// stored its value already.
-		if ctx.Err() == nil && k.set(ctx, v, k.f.ttl) != nil {
-			k.f.stats.errors.Add(1)
-		}
-		return v, nil
-	})
-	if err == nil || errors.Is(err, ErrNotFound) {
-		k.f.stats.misses.Add(1)
-	} else {
-		k.f.stats.errors.Add(1)
-	}
-	return v, err
-}
-
-// writeThrough runs the Write hook, then store, and counts a set or the
-// failure; see [Hooks.Write].
-func (k Key[V]) writeThrough(ctx context.Context, v V, store func() error) (err error) {
-	defer k.counted(&k.f.stats.sets, &err)
-	if w := k.c.hooks.Write; w != nil {
-		if err := w(ctx, k, v); err != nil {
-			return fmt.Errorf("caches: write %q: %w", k.key, err)
-		}
-	}
-	if err := store(); err != nil {
-		if k.c.hooks.Write != nil {
-			k.del(context.WithoutCancel(ctx))
-		}
-		return err
-	}
-	return nil
-}
-
-// removeThrough runs the Remove hook before a removal.
-func (k Key[V]) removeThrough(ctx context.Context) error {
-	if r := k.c.hooks.Remove; r != nil {
-		if err := r(ctx, k); err != nil {
-			return fmt.Errorf("caches: remove %q: %w", k.key, err)
-		}
-	}
-	return nil
-}
-
-// valid applies the Validate hook to a value Get read, deleting it when
-// rejected.
-func (k Key[V]) valid(ctx context.Context, v V) bool {
-	if val := k.c.hooks.Validate; val != nil && !val(k, v) {
-		k.del(ctx)
-		return false
-	}
-	return true
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"time"
 )
 
@@ -234,36 +232,65 @@ func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 	return k.decode(out)
 }
 
-// incrValue adds n (or -n) with the increment fitting the codec's numeric
-// kind and returns the result as text, for the codec to decode. The
-// increment is bounded by the range of the codec's type, so that a result
-// that would not decode is never stored. A NaN or infinite float increment
-// is refused before it is sent: no finite value results from it.
-func incrValue[V any](vc valueCodec[V], n V, negate bool, byInt func(n, min, max int64) (int64, error), byFloat func(f, min, max float64) (float64, error)) (string, error) {
-	text, _ := vc.encode(n)
-	switch vc.num {
-	case intNumeric:
-		i, err := strconv.ParseInt(text, 10, 64)
-		if err != nil || (negate && i == minInt64) {
-			return "", ErrNotNumber
+// load runs the Load hook for k, once for all concurrent callers, and stores
+// its value. It counts a miss (a Load that found nothing too) or the
+// failure, and each call of Load.
+func (k Key[V]) load(ctx context.Context) (V, error) {
+	v, _, err := k.c.loads.do(ctx, k.key, func(ctx context.Context) (V, error) {
+		k.f.stats.loads.Add(1)
+		v, err := k.c.hooks.Load(ctx, k)
+		if err != nil {
+			return v, fmt.Errorf("caches: load %q: %w", k.key, err)
 		}
-		if negate {
-			i = -i
+		// Past LoadTimeout the load was abandoned, and a newer one may have
+		// stored its value already.
+		if ctx.Err() == nil && k.set(ctx, v, k.f.ttl) != nil {
+			k.f.stats.errors.Add(1)
 		}
-		r, err := byInt(i, vc.imin, vc.imax)
-		return strconv.FormatInt(r, 10), err
-	case floatNumeric:
-		f, _ := strconv.ParseFloat(text, 64)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return "", fmt.Errorf("%w: increment %v", ErrNotNumber, f)
-		}
-		if negate {
-			f = -f
-		}
-		r, err := byFloat(f, -vc.fmax, vc.fmax)
-		return strconv.FormatFloat(r, 'g', -1, 64), err
+		return v, nil
+	})
+	if err == nil || errors.Is(err, ErrNotFound) {
+		k.f.stats.misses.Add(1)
+	} else {
+		k.f.stats.errors.Add(1)
 	}
-	return "", errors.New("increment needs an integer or float value type, not " + vc.typeName)
+	return v, err
 }
 
-const minInt64 = -1 << 63
+// writeThrough runs the Write hook, then store, and counts a set or the
+// failure; see [Hooks.Write].
+func (k Key[V]) writeThrough(ctx context.Context, v V, store func() error) (err error) {
+	defer k.counted(&k.f.stats.sets, &err)
+	if w := k.c.hooks.Write; w != nil {
+		if err := w(ctx, k, v); err != nil {
+			return fmt.Errorf("caches: write %q: %w", k.key, err)
+		}
+	}
+	if err := store(); err != nil {
+		if k.c.hooks.Write != nil {
+			k.del(context.WithoutCancel(ctx))
+		}
+		return err
+	}
+	return nil
+}
+
+// removeThrough runs the Remove hook before a removal.
+func (k Key[V]) removeThrough(ctx context.Context) error {
+	if r := k.c.hooks.Remove; r != nil {
+		if err := r(ctx, k); err != nil {
+			return fmt.Errorf("caches: remove %q: %w", k.key, err)
+		}
+	}
+	return nil
+}
+
+// valid applies the Validate hook to a value Get read, deleting it when
+// rejected.
+func (k Key[V]) valid(ctx context.Context, v V) bool {
+	if val := k.c.hooks.Validate; val != nil && !val(k, v) {
+		k.del(ctx)
+		return false
+	}
+	return true
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gocaches/caches/internal/memstore"
+	"github.com/gocaches/caches/internal/stats"
 )
 
 // MemoOptions configure [Memoize]. The zero value is usable: results live
@@ -134,7 +135,7 @@ type Memo[A, R any] struct {
 
 type memoCounters struct {
 	hits, misses, loads, coalesced, leaseWaits, early, errors, backendErrors atomic.Uint64
-	abandoned                                                                counter
+	abandoned                                                                stats.Counter
 }
 
 // Memoize returns fn memoized: see [Memo]. Call it through [Memo.Call] or
