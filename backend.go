@@ -159,7 +159,35 @@ type backend interface {
 	Close() error
 }
 
+// Optional capabilities. A backend may offer a faster or more exact path
+// for some operations; domain code asks for it by asserting one of these
+// interfaces on the backend, never a concrete backend type, and uses the
+// plain methods of [backend] when the backend does not have it.
+
+// hashMapReader returns a whole hash as a map: HGETALL without the flat
+// slice of [backend.HGetAll], for a client that already builds a map.
+type hashMapReader interface {
+	HGetAllMap(ctx context.Context, key string) (map[string]string, error)
+}
+
+// slotChecker refuses, before anything is sent, a command across keys that
+// the deployment would reject: on a Redis Cluster, keys on different slots
+// (an error wrapping [ErrCrossSlot]). Backends without slots lack it.
+type slotChecker interface {
+	CheckSameSlot(keys []string) error
+}
+
+// inProcess is the capability of a backend that lives in this process:
+// its calls never wait on a network or another process, so they need no
+// time budget of their own (see [MemoOptions.CacheTimeout]).
+type inProcess interface {
+	InProcess() bool
+}
+
 var (
-	_ backend = (*memstore.Store)(nil)
-	_ backend = (*redisBackend)(nil)
+	_ backend       = (*memstore.Store)(nil)
+	_ backend       = (*redisBackend)(nil)
+	_ hashMapReader = (*redisBackend)(nil)
+	_ slotChecker   = (*redisBackend)(nil)
+	_ inProcess     = (*memstore.Store)(nil)
 )

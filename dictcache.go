@@ -358,8 +358,8 @@ func (d Dict[K, V]) Map(ctx context.Context) (m map[K]V, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if rb, ok := b.(*redisBackend); ok {
-		return d.mapOf(rb.hGetAllMap(ctx, d.key))
+	if mr, ok := b.(hashMapReader); ok {
+		return d.mapOf(mr.HGetAllMap(ctx, d.key))
 	}
 	fv, err := b.HGetAll(ctx, d.key)
 	if err != nil {

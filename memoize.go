@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gocaches/caches/internal/memstore"
 	"github.com/gocaches/caches/internal/stats"
 )
 
@@ -257,7 +256,7 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 // cacheCtx bounds one round trip to a Redis backend by CacheTimeout, or by
 // half of the time ctx has left; see [MemoOptions.CacheTimeout].
 func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend) (context.Context, context.CancelFunc) {
-	if _, inProcess := b.(*memstore.Store); inProcess {
+	if ip, ok := b.(inProcess); ok && ip.InProcess() {
 		return ctx, func() {}
 	}
 	budget := m.opts.CacheTimeout

@@ -361,7 +361,7 @@ func scanInstance(id *redis.Cmd, scan *redis.ScanCmd) ([]string, uint64, string,
 }
 
 func (r *redisBackend) HGetAll(ctx context.Context, key string) ([]string, error) {
-	m, err := r.hGetAllMap(ctx, key)
+	m, err := r.HGetAllMap(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -372,10 +372,11 @@ func (r *redisBackend) HGetAll(ctx context.Context, key string) ([]string, error
 	return out, nil
 }
 
-// hGetAllMap is HGETALL as go-redis returns it. [Dict.Map] uses it on Redis
-// to build its result from the map directly (or return it, for string
-// fields and values) instead of from the flat slice of [backend.HGetAll].
-func (r *redisBackend) hGetAllMap(ctx context.Context, key string) (map[string]string, error) {
+// HGetAllMap is HGETALL as go-redis returns it (the [hashMapReader]
+// capability): [Dict.Map] builds its result from the map directly, or
+// returns it for string fields and values, instead of from the flat slice
+// of [backend.HGetAll].
+func (r *redisBackend) HGetAllMap(ctx context.Context, key string) (map[string]string, error) {
 	return r.c.HGetAll(ctx, key).Result()
 }
 

@@ -21,11 +21,11 @@ func (r *redisBackend) isCluster() bool {
 	return ok
 }
 
-// sameSlot refuses, before anything is sent, a multi-key command whose keys
-// a cluster would reject with CROSSSLOT.
-func sameSlot(b backend, keys []string) error {
-	r, ok := b.(*redisBackend)
-	if !ok || !r.isCluster() {
+// CheckSameSlot refuses, before anything is sent, a multi-key command whose
+// keys a cluster would reject with CROSSSLOT; on a single server it accepts
+// every list of keys.
+func (r *redisBackend) CheckSameSlot(keys []string) error {
+	if len(keys) < 2 || !r.isCluster() {
 		return nil
 	}
 	for _, k := range keys[1:] {

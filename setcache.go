@@ -335,7 +335,7 @@ func (s Set[T]) sameConn(sets []Set[T]) (backend, []string, error) {
 		}
 		keys[i] = o.key
 	}
-	if err := sameSlot(b, keys); err != nil {
+	if err := checkSameSlot(b, keys); err != nil {
 		return nil, nil, err
 	}
 	return b, keys, nil
@@ -343,3 +343,12 @@ func (s Set[T]) sameConn(sets []Set[T]) (backend, []string, error) {
 
 // Clear deletes the whole set and reports whether it existed. Redis: DEL.
 func (s Set[T]) Clear(ctx context.Context) (bool, error) { return s.clear(ctx) }
+
+// checkSameSlot refuses keys on different cluster slots when the backend
+// has slots (see [slotChecker]).
+func checkSameSlot(b backend, keys []string) error {
+	if sc, ok := b.(slotChecker); ok {
+		return sc.CheckSameSlot(keys)
+	}
+	return nil
+}

@@ -583,3 +583,7 @@ func (s *Store) memStats() (keys, deadlines int) {
 	}
 	return keys, deadlines
 }
+
+// InProcess reports true: the store lives in the caller's process, so its
+// commands never wait on a network or another process.
+func (s *Store) InProcess() bool { return true }
