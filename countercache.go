@@ -225,10 +225,10 @@ var errTotalOverflow = fmt.Errorf("%w: the total of the counts overflows int64",
 // every key, n == 0 none without a round trip. It reads the whole hash.
 // Redis: HGETALL.
 func (c Counter[K]) MostCommon(ctx context.Context, n int) (top []Counted[K], err error) {
+	defer func() { c.f.countRead(len(top) > 0, err) }()
 	if n == 0 {
 		return nil, nil
 	}
-	defer func() { c.f.countRead(len(top) > 0, err) }()
 	b, err := c.backend()
 	if err != nil {
 		return nil, err

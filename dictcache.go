@@ -103,10 +103,10 @@ func (d Dict[K, V]) prepare(field K) (backend, string, error) {
 // missing fields are absent from the map. No fields: an empty map, without
 // a round trip. Redis: HMGET.
 func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (m map[K]V, err error) {
+	defer func() { d.f.countRead(len(m) > 0, err) }()
 	if len(fields) == 0 {
 		return map[K]V{}, nil
 	}
-	defer func() { d.f.countRead(len(m) > 0, err) }()
 	b, err := d.backend()
 	if err != nil {
 		return nil, err

@@ -70,8 +70,11 @@ import (
 // UTF-8. A user name or password writes /, ?, #, @ and % percent-encoded
 // (%2F, %3F, %23, %40, %25), and an @ anywhere after the host is written
 // %40: a DSN with a raw @ after its host is refused, since its password
-// could not be told from its host, path or options. Errors never contain
-// any part of the user name or password, nor does [Conn.String].
+// could not be told from its host, path or options. An option given twice
+// is refused (addr aside, which lists hosts). Errors never contain any part
+// of the user name or password; [Conn.String] shows the user name of a
+// user:password pair, never the password, and nothing of a userinfo
+// without ':' (it may be a token).
 func Open(dsn string) (*Conn, error) {
 	spec, err := parseDSN(dsn)
 	if err != nil {
@@ -115,11 +118,12 @@ func parseDSN(dsn string) (*dsnSpec, error) {
 	}
 	scheme, rest, ok := strings.Cut(body, "://")
 	if !ok {
-		if strings.HasPrefix(body, "memory:") {
-			scheme, rest = "memory", ""
-		} else {
-			return nil, fmt.Errorf("missing scheme (want scheme://…, one of %s)", dsnSchemes)
+		if after, isMemory := strings.CutPrefix(dsn, "memory:"); isMemory {
+			// memory:?file=… is memory://?file=…: its options are read
+			// and checked, and a host or user refused, as for memory://.
+			return parseDSN("memory://" + after)
 		}
+		return nil, fmt.Errorf("missing scheme (want scheme://…, one of %s)", dsnSchemes)
 	}
 	base, variant, _ := strings.Cut(scheme, "+")
 	hosts, rewritten := splitHosts(base, rest)
@@ -130,6 +134,9 @@ func parseDSN(dsn string) (*dsnSpec, error) {
 			err = uerr.Err
 		}
 		return nil, redactErr(fmt.Errorf("malformed URL: %w", err), dsn)
+	}
+	if err := checkRepeated(u.Query()); err != nil {
+		return nil, err
 	}
 	spec := &dsnSpec{name: name, redacted: redactDSN(body, u)}
 	if err := spec.setOpener(base, variant, hosts, u); err != nil {
@@ -169,13 +176,29 @@ func checkUserinfo(dsn string) error {
 }
 
 // checkName refuses a connection name (the #name, unescaped) that is not
-// printable UTF-8.
+// printable UTF-8: a control character, or an invisible one such as a
+// zero-width space or a right-to-left override, would make two names that
+// print alike differ.
 func checkName(name string) error {
 	switch {
 	case !utf8.ValidString(name):
 		return errors.New("invalid #name: not valid UTF-8")
 	case strings.ContainsFunc(name, unicode.IsControl):
 		return errors.New("invalid #name: it contains a control character")
+	case strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }):
+		return errors.New("invalid #name: it contains a character that does not print")
+	}
+	return nil
+}
+
+// checkRepeated refuses an option given more than once (addr aside, which
+// lists hosts): only one of the values would be used, and the others would
+// not even be checked.
+func checkRepeated(q url.Values) error {
+	for name, vals := range q {
+		if len(vals) > 1 && name != "addr" {
+			return fmt.Errorf("option %q is given %d times: give it once", name, len(vals))
+		}
 	}
 	return nil
 }
@@ -517,6 +540,10 @@ func redactDSN(body string, u *url.URL) string {
 		if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 			if user, _, hasPass := strings.Cut(authority[:at], ":"); hasPass {
 				red = body[:i+3] + user + ":xxxxx" + body[i+3+at:]
+			} else {
+				// A userinfo without ':' may be a token meant as a
+				// password: it is not shown either.
+				red = body[:i+3] + "xxxxx" + body[i+3+at:]
 			}
 		}
 	}

@@ -149,6 +149,12 @@ func TestDSNErrors(t *testing.T) {
 		{"hash in password", "redis://u:1234#s3cret@host:6379", "percent-encode"},
 		{"numeric password with slash", "redis+sentinel://u:1234/s3cret@host:26379", "percent-encode"},
 		{"bad escape in password", "redis://u:s3cret%zz@host", "password"},
+		{"memory without slashes, bad option", "memory:?max_keys=-5", "max_keys"},
+		{"memory without slashes, user", "memory:u:s3cret@h", "no host"},
+		{"option given twice", "memory://?max_keys=-5&max_keys=5", `"max_keys" is given 2 times`},
+		{"redis option given twice", "unix:///tmp/x.sock?db=-1&db=1", `"db" is given 2 times`},
+		{"invisible name", "memory://#a%E2%80%8Bb", "does not print"},
+		{"right-to-left name", "memory://#a%E2%80%AEb", "does not print"},
 		{"port 0", "redis://u:s3cret@host:0", "port"},
 		{"port 65536", "redis://u:s3cret@host:65536", "port"},
 		{"cluster port", "redis+cluster://u:s3cret@a:7000,b:70000", "port"},
@@ -297,4 +303,23 @@ func TestRegisterRacesString(t *testing.T) {
 	<-done
 	require.Equal(t, "race99", c.Name())
 	require.Equal(t, "memory://#race99", c.String())
+}
+
+// TestDSNStringHidesUserOnlyInfo checks that a userinfo without ':', which
+// may be a token meant as a password, is not shown by String.
+func TestDSNStringHidesUserOnlyInfo(t *testing.T) {
+	c, err := Open("redis://T0kenS3cret@localhost:6379/0")
+	require.NoError(t, err)
+	defer c.Close()
+	require.NotContains(t, c.String(), "T0kenS3cret")
+	require.Equal(t, "redis://xxxxx@localhost:6379/0", c.String())
+}
+
+// TestMemoryDSNWithoutSlashes checks that memory:?… reads its options as
+// memory://?… does.
+func TestMemoryDSNWithoutSlashes(t *testing.T) {
+	c, err := Open("memory:?max_keys=10")
+	require.NoError(t, err)
+	defer c.Close()
+	require.Equal(t, "memory://?max_keys=10", c.String())
 }

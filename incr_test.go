@@ -292,3 +292,37 @@ func TestBackendIncrWithin(t *testing.T) {
 		requireTTL(t, b, "f", -1)
 	})
 }
+
+// TestIncrTinyFloats checks that a float increment whose result rounds
+// towards zero (INCRBYFLOAT keeps 17 decimals) is no overflow: it succeeds
+// and returns what was stored, for keys and fields, on every backend.
+func TestIncrTinyFloats(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		k := NewKeyCache[float64](e.opts("tiny")).Key("k")
+		require.NoError(t, k.Set(ctx, 4e-18))
+		v, err := k.Incr(ctx, 1e-18)
+		require.NoError(t, err)
+		got, err := k.Get(ctx)
+		require.NoError(t, err)
+		require.Equal(t, got, v)
+
+		n := NewKeyCache[float64](e.opts("tinyneg")).Key("k")
+		require.NoError(t, n.Set(ctx, -4e-18))
+		_, err = n.Decr(ctx, 1e-18)
+		require.NoError(t, err)
+
+		f32 := NewKeyCache[float32](e.opts("tiny32")).Key("k")
+		require.NoError(t, f32.Set(ctx, 1e-20))
+		_, err = f32.Incr(ctx, 1e-20)
+		require.NoError(t, err)
+
+		d := NewDictCache[string, float64](e.opts("tinyd")).Key("h")
+		require.NoError(t, d.Set(ctx, "f", 4e-18))
+		dv, err := d.Incr(ctx, "f", 1e-18)
+		require.NoError(t, err)
+		dgot, err := d.Get(ctx, "f")
+		require.NoError(t, err)
+		require.Equal(t, dgot, dv)
+	})
+}

@@ -46,7 +46,9 @@ import (
 // [Options.Conn] comes when it is created; one that finds its connection by
 // name comes at its first operation (and again whenever the registry maps
 // the name anew). The same prefix twice is allowed (one family declared
-// twice), families on different connections never overlap, and a prefix is
+// twice); families on different connections are not compared (connections
+// are told apart by identity: two connections to one Redis database are two
+// connections, so keep their families apart yourself), and a prefix is
 // forgotten once no family using it remains (the program dropped them and
 // the garbage collector reclaimed them). A family without prefix is not
 // checked: its arguments alone make its keys, so keeping them apart from

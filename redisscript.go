@@ -57,9 +57,10 @@ return out`)
 
 // incrWithin runs the increment ARGV[4] (INCRBY, INCRBYFLOAT, HINCRBY or
 // HINCRBYFLOAT) by ARGV[5] of KEYS[1], or of its field ARGV[6], and keeps
-// the result only when it reads as a number within [ARGV[2], ARGV[3]] and
-// moved the way the increment points (a server that wraps around on
-// overflow moves it the other way): then it refreshes the expiry to ARGV[1]
+// the result only when it reads as a number within [ARGV[2], ARGV[3]] and,
+// for an integer increment, moved the way the increment points (a server
+// that wraps around on overflow moves it the other way; a float result may
+// round towards zero, as INCRBYFLOAT keeps 17 decimals): then it refreshes the expiry to ARGV[1]
 // milliseconds (PERSIST for 0) and returns the stored text, which, unlike an
 // integer reply converted to a Lua number, is exact beyond 2^53. Otherwise
 // it puts the old value back, expiry untouched, and returns an error.
@@ -87,8 +88,11 @@ if type(r) == 'table' and r.err then return r end
 local new = get()
 local v, was, by = num(new), num(old) or 0, num(ARGV[5])
 local lo, hi = tonumber(ARGV[2]) or -math.huge, tonumber(ARGV[3]) or math.huge
+-- Only an integer can wrap around; a float result may round towards 0
+-- (INCRBYFLOAT keeps 17 decimals), which is no overflow.
+local int = ARGV[4] == 'incrby' or ARGV[4] == 'hincrby'
 if v and v == v and v >= lo and v <= hi
-  and not (by > 0 and v < was) and not (by < 0 and v > was) then
+  and not (int and ((by > 0 and v < was) or (by < 0 and v > was))) then
   local ttl = tonumber(ARGV[1])
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
   return new

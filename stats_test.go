@@ -336,3 +336,19 @@ func TestStatsCountEveryOperation(t *testing.T) {
 		}
 	})
 }
+
+// TestStatsCountNoopReads checks that a read with nothing to read counts
+// one outcome, a miss, as every other call with nothing to do counts one.
+func TestStatsCountNoopReads(t *testing.T) {
+	ctx := context.Background()
+	conn := NewMemoryConn(MemoryOptions{})
+	defer conn.Close()
+	dicts := NewDictCache[string, int](Options{Prefix: "noopd", Conn: conn})
+	_, err := dicts.Key("h").GetMany(ctx)
+	require.NoError(t, err)
+	require.Equal(t, Stats{Misses: 1}, dicts.Stats())
+	counters := NewCounterCache[string](Options{Prefix: "noopc", Conn: conn})
+	_, err = counters.Key("c").MostCommon(ctx, 0)
+	require.NoError(t, err)
+	require.Equal(t, Stats{Misses: 1}, counters.Stats())
+}

@@ -219,3 +219,21 @@ func loadUnlocked(path string) error {
 	_, err := wholeGeneration(s)
 	return err
 }
+
+// TestOpenLockedThroughSymlink checks that a second store is refused when
+// it names the held file through a symbolic link, whether the link points
+// at the file or at its directory.
+func TestOpenLockedThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "store.snap")
+	s := openTest(t, path, newFakeClock())
+	defer s.Close()
+	link := filepath.Join(dir, "alias.snap")
+	must(t, os.Symlink(path, link))
+	_, err := Open(Options{Path: link, ExpiryInterval: -1, SavePoints: []SavePoint{}})
+	wantErr(t, "an Open through a link to the file", err, ErrLocked)
+	dirLink := filepath.Join(t.TempDir(), "dir")
+	must(t, os.Symlink(dir, dirLink))
+	_, err = Open(Options{Path: filepath.Join(dirLink, "store.snap"), ExpiryInterval: -1, SavePoints: []SavePoint{}})
+	wantErr(t, "an Open through a link to the directory", err, ErrLocked)
+}

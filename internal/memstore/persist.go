@@ -138,11 +138,15 @@ func (p *persistence) wake() {
 // ErrLocked, naming the file, while another store, in this process or
 // another, holds it. On systems without flock (Windows among them) the
 // lock file is created but not locked, and a second store is not refused.
-// Open then removes the temporary files that saves interrupted by a crash
+// Path is first resolved through symbolic links (of the file, or of its
+// directory while the file does not exist yet), so that two spellings of
+// one file take one lock, and saves replace the file the link names rather
+// than the link. Open then removes the temporary files that saves interrupted by a crash
 // left. Keys that have expired by the store's clock are dropped as they are
 // loaded, and keys beyond MaxKeys or MaxBytes are evicted. Without a Path,
 // Open is New and never fails.
 func Open(opts Options) (*Store, error) {
+	opts.Path = resolvePath(opts.Path)
 	lock, err := lockPath(opts.Path)
 	if err != nil {
 		return nil, err
@@ -464,6 +468,36 @@ func removeStaleTemps(path string) {
 			_ = os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// resolvePath returns path with its symbolic links resolved: the file's
+// when it exists (a link to a missing file is followed to that file), else
+// its directory's. A path that cannot be resolved
+// (its directory is missing, say) is returned as it is, for Open to
+// report.
+func resolvePath(path string) string {
+	if path == "" {
+		return ""
+	}
+	// A link to a file that does not exist yet resolves to that file: it
+	// is followed one step at a time, at most as many as Linux follows.
+	for range 40 {
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			return real
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+		return filepath.Join(dir, filepath.Base(path))
+	}
+	return path
 }
 
 // lockPath takes the lock that keeps a second store from opening path:
