@@ -311,16 +311,22 @@ func pairs(fv []string) map[string]string {
 	return m
 }
 
+// scanFixture returns 500 fields with their values and the same 500 names
+// as set members: enough for scans of several pages.
+func scanFixture() (fields map[string]string, members []string) {
+	fields = map[string]string{}
+	for i := 0; i < 500; i++ {
+		s := "m" + strconv.Itoa(i)
+		fields[s] = strconv.Itoa(i)
+		members = append(members, s)
+	}
+	return fields, members
+}
+
 func TestBackendScan(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		ctx, b := context.Background(), e.b
-		want := map[string]string{}
-		var members []string
-		for i := 0; i < 500; i++ {
-			s := "m" + strconv.Itoa(i)
-			want[s] = strconv.Itoa(i)
-			members = append(members, s)
-		}
+		want, members := scanFixture()
 		for f, v := range want {
 			_, err := b.HSet(ctx, "h", 0, f, v)
 			require.NoError(t, err)
@@ -370,13 +376,7 @@ func TestBackendScan(t *testing.T) {
 func TestBackendScanInstance(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		ctx, b := context.Background(), e.b
-		want := map[string]string{}
-		var members []string
-		for i := 0; i < 500; i++ {
-			s := "m" + strconv.Itoa(i)
-			want[s] = strconv.Itoa(i)
-			members = append(members, s)
-		}
+		want, members := scanFixture()
 		_, err := b.HSet(ctx, "{inst}h", 0, slices.Collect(pairsOf(want))...)
 		require.NoError(t, err)
 		_, err = b.SAdd(ctx, "{inst}s", 0, members...)

@@ -229,13 +229,9 @@ func (c Counter[K]) MostCommon(ctx context.Context, n int) (top []Counted[K], er
 	if n == 0 {
 		return nil, nil
 	}
-	b, err := c.backend()
+	fv, err := c.getAll(ctx)
 	if err != nil {
 		return nil, err
-	}
-	fv, err := b.HGetAll(ctx, c.key)
-	if err != nil {
-		return nil, keyErr("getall", c.key, err)
 	}
 	type entry struct {
 		field string
@@ -288,13 +284,9 @@ func (c Counter[K]) All(ctx context.Context) iter.Seq2[Counted[K], error] {
 // Map returns every count as a Go map, in one round trip. Redis: HGETALL.
 func (c Counter[K]) Map(ctx context.Context) (m map[K]int64, err error) {
 	defer func() { c.f.countRead(len(m) > 0, err) }()
-	b, err := c.backend()
+	fv, err := c.getAll(ctx)
 	if err != nil {
 		return nil, err
-	}
-	fv, err := b.HGetAll(ctx, c.key)
-	if err != nil {
-		return nil, keyErr("getall", c.key, err)
 	}
 	out := make(map[K]int64, len(fv)/2)
 	for i := 0; i+1 < len(fv); i += 2 {
@@ -310,3 +302,14 @@ func (c Counter[K]) Map(ctx context.Context) (m map[K]int64, err error) {
 // Clear deletes the whole counter and reports whether it existed. Redis:
 // DEL.
 func (c Counter[K]) Clear(ctx context.Context) (bool, error) { return c.clear(ctx) }
+
+// getAll reads the whole hash as alternating fields and counts. Redis:
+// HGETALL.
+func (c Counter[K]) getAll(ctx context.Context) ([]string, error) {
+	b, err := c.backend()
+	if err != nil {
+		return nil, err
+	}
+	fv, err := b.HGetAll(ctx, c.key)
+	return fv, keyErr("getall", c.key, err)
+}

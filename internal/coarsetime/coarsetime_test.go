@@ -16,16 +16,19 @@ const staleness = 100 * time.Millisecond
 // gap is how long the tests leave the clock parked before reading again.
 const gap = 500 * time.Millisecond
 
-// pollUntil polls cond every millisecond for up to five seconds and fails
-// t with what if it does not hold by then.
+// pollUntil checks cond on every tick of a millisecond ticker for up to
+// five seconds and fails t with what if it does not hold by then.
 func pollUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.After(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("%s: not within five seconds", what)
+		case <-tick.C:
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
