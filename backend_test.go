@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
+	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,7 +25,7 @@ func requireRedisErr(t *testing.T, err error, sentinel error) {
 	require.ErrorIs(t, classify(err), sentinel, "error %q", err)
 }
 
-func requireTTL(t *testing.T, b backend, key string, want time.Duration) {
+func requireTTL(t *testing.T, b backend.Backend, key string, want time.Duration) {
 	t.Helper()
 	got, ok, err := b.PTTL(context.Background(), key)
 	require.NoError(t, err)
@@ -195,9 +197,9 @@ func TestBackendWrongType(t *testing.T) {
 		_, checks["HSET str"] = b.HSet(ctx, "{w}str", 0, "f", "v")
 		_, checks["SADD str"] = b.SAdd(ctx, "{w}str", 0, "m")
 		_, checks["SCARD hash"] = b.SCard(ctx, "{w}hash")
-		_, checks["ZADD str"] = b.ZAdd(ctx, "{w}str", 0, "", []string{"m"}, []float64{1})
-		_, _, checks["ZRANGE hash"] = b.ZRange(ctx, "{w}hash", 0, -1, false)
-		_, checks["SUNION str hash"] = b.SCombine(ctx, "SUNION", "{w}str", "{w}hash")
+		_, checks["ZADD str"] = b.ZAdd(ctx, "{w}str", 0, backend.ZAddUpsert, zs([]string{"m"}, []float64{1})...)
+		_, _, checks["ZRANGE hash"] = splitZ(b.ZRange(ctx, "{w}hash", 0, -1, false))
+		_, checks["SUNION str hash"] = b.SCombine(ctx, backend.Union, "{w}str", "{w}hash")
 		for name, err := range checks {
 			t.Run(name, func(t *testing.T) { requireRedisErr(t, err, ErrWrongType) })
 		}
@@ -422,7 +424,7 @@ func TestBackendScanInstance(t *testing.T) {
 		case "miniredis":
 			require.Equal(t, "", inst)
 		case "redis", "sentinel":
-			info, err := b.(*redisBackend).c.Info(ctx, "server").Result()
+			info, err := b.(*redisbackend.Backend).Client().Info(ctx, "server").Result()
 			require.NoError(t, err)
 			require.Equal(t, runIDOf(info), inst)
 		}
@@ -491,25 +493,25 @@ func TestBackendSets(t *testing.T) {
 
 		_, err = b.SAdd(ctx, "{set}t", 0, "b", "c", "x")
 		require.NoError(t, err)
-		union, err := b.SCombine(ctx, "SUNION", "{set}s", "{set}t")
+		union, err := b.SCombine(ctx, backend.Union, "{set}s", "{set}t")
 		require.NoError(t, err)
 		require.ElementsMatch(t, []string{"a", "b", "c", "x"}, union)
-		inter, err := b.SCombine(ctx, "SINTER", "{set}s", "{set}t")
+		inter, err := b.SCombine(ctx, backend.Inter, "{set}s", "{set}t")
 		require.NoError(t, err)
 		require.ElementsMatch(t, []string{"b", "c"}, inter)
-		diff, err := b.SCombine(ctx, "SDIFF", "{set}s", "{set}t", "{set}missing")
+		diff, err := b.SCombine(ctx, backend.Diff, "{set}s", "{set}t", "{set}missing")
 		require.NoError(t, err)
 		require.ElementsMatch(t, []string{"a"}, diff)
 
 		require.NoError(t, b.Set(ctx, "{set}dest", "was a string", 0))
-		size, err := b.SCombineStore(ctx, "SINTER", "{set}dest", time.Minute, "{set}s", "{set}t")
+		size, err := b.SCombineStore(ctx, backend.Inter, "{set}dest", time.Minute, "{set}s", "{set}t")
 		require.NoError(t, err)
 		require.Equal(t, int64(2), size)
 		requireTTL(t, b, "{set}dest", time.Minute)
 		ms, err = b.SMembers(ctx, "{set}dest")
 		require.NoError(t, err)
 		require.ElementsMatch(t, []string{"b", "c"}, ms)
-		size, err = b.SCombineStore(ctx, "SINTER", "{set}dest", time.Minute, "{set}s", "{set}missing")
+		size, err = b.SCombineStore(ctx, backend.Inter, "{set}dest", time.Minute, "{set}s", "{set}missing")
 		require.NoError(t, err)
 		require.Zero(t, size)
 		exists, _ := b.Exists(ctx, "{set}dest")
@@ -539,7 +541,7 @@ func TestBackendSortedSets(t *testing.T) {
 		ctx, b := context.Background(), e.b
 		zadd := func(mode string, ms []string, ss []float64) int64 {
 			t.Helper()
-			n, err := b.ZAdd(ctx, "z", time.Minute, mode, ms, ss)
+			n, err := b.ZAdd(ctx, "z", time.Minute, zmode(mode), zs(ms, ss)...)
 			require.NoError(t, err)
 			return n
 		}
@@ -558,14 +560,14 @@ func TestBackendSortedSets(t *testing.T) {
 		require.False(t, ok)
 
 		// Scores: c 0, a 1, b 1, d 2, e 5 (ties by member bytes).
-		ms, ss, err := b.ZRange(ctx, "z", 0, -1, false)
+		ms, ss, err := splitZ(b.ZRange(ctx, "z", 0, -1, false))
 		require.NoError(t, err)
 		require.Equal(t, []string{"c", "a", "b", "d", "e"}, ms)
 		require.Equal(t, []float64{0, 1, 1, 2, 5}, ss)
-		ms, _, err = b.ZRange(ctx, "z", 0, 1, true)
+		ms, _, err = splitZ(b.ZRange(ctx, "z", 0, 1, true))
 		require.NoError(t, err)
 		require.Equal(t, []string{"e", "d"}, ms)
-		ms, _, err = b.ZRange(ctx, "z", -2, 100, false)
+		ms, _, err = splitZ(b.ZRange(ctx, "z", -2, 100, false))
 		require.NoError(t, err)
 		require.Equal(t, []string{"d", "e"}, ms)
 
@@ -581,16 +583,16 @@ func TestBackendSortedSets(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, ok)
 
-		ms, _, err = b.ZRangeByScore(ctx, "z", "(0", "2", false, 0, -1)
+		ms, _, err = splitZ(b.ZRangeByScore(ctx, "z", "(0", "2", false, 0, -1))
 		require.NoError(t, err)
 		require.Equal(t, []string{"a", "b", "d"}, ms)
-		ms, _, err = b.ZRangeByScore(ctx, "z", "-inf", "+inf", true, 1, 2)
+		ms, _, err = splitZ(b.ZRangeByScore(ctx, "z", "-inf", "+inf", true, 1, 2))
 		require.NoError(t, err)
 		require.Equal(t, []string{"d", "b"}, ms)
-		ms, _, err = b.ZRangeByScore(ctx, "z", "1", "(5", true, 0, -1)
+		ms, _, err = splitZ(b.ZRangeByScore(ctx, "z", "1", "(5", true, 0, -1))
 		require.NoError(t, err)
 		require.Equal(t, []string{"d", "b", "a"}, ms)
-		_, _, err = b.ZRangeByScore(ctx, "z", "x", "1", false, 0, -1)
+		_, _, err = splitZ(b.ZRangeByScore(ctx, "z", "x", "1", false, 0, -1))
 		require.Error(t, err, "bad bound")
 
 		n, err := b.ZCount(ctx, "z", "1", "2")
@@ -606,11 +608,11 @@ func TestBackendSortedSets(t *testing.T) {
 		require.Equal(t, -1.0, f)
 
 		// Scores: f -1, a 1, b 1, d 2, c 2.5, e 5.
-		ms, ss, err = b.ZPop(ctx, "z", 2, false)
+		ms, ss, err = splitZ(b.ZPop(ctx, "z", 2, false))
 		require.NoError(t, err)
 		require.Equal(t, []string{"f", "a"}, ms)
 		require.Equal(t, []float64{-1, 1}, ss)
-		ms, ss, err = b.ZPop(ctx, "z", 1, true)
+		ms, ss, err = splitZ(b.ZPop(ctx, "z", 1, true))
 		require.NoError(t, err)
 		require.Equal(t, []string{"e"}, ms)
 		require.Equal(t, []float64{5}, ss)
@@ -629,10 +631,10 @@ func TestBackendSortedSets(t *testing.T) {
 		removed, err = b.ZRemRangeByScore(ctx, "z", "(10", "+inf")
 		require.NoError(t, err)
 		require.Equal(t, int64(2), removed)
-		ms, _, _ = b.ZRange(ctx, "z", 0, -1, false)
+		ms, _, _ = splitZ(b.ZRange(ctx, "z", 0, -1, false))
 		require.Equal(t, []string{"g"}, ms)
 
-		ms, ss, err = b.ZPop(ctx, "missing", 1, false)
+		ms, ss, err = splitZ(b.ZPop(ctx, "missing", 1, false))
 		require.NoError(t, err)
 		require.Empty(t, ms)
 		require.Empty(t, ss)
@@ -646,4 +648,36 @@ func TestBackendContextCancelled(t *testing.T) {
 		_, _, err := e.b.Get(ctx, "k")
 		assert.True(t, errors.Is(err, context.Canceled), "got %v", err)
 	})
+}
+
+// zs pairs members and scores for ZAdd.
+func zs(members []string, scores []float64) []backend.Z {
+	out := make([]backend.Z, len(members))
+	for i, m := range members {
+		out[i] = backend.Z{Member: m, Score: scores[i]}
+	}
+	return out
+}
+
+// splitZ splits a sorted-set reply into members and scores.
+func splitZ(zs []backend.Z, err error) ([]string, []float64, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	members, scores := make([]string, len(zs)), make([]float64, len(zs))
+	for i, z := range zs {
+		members[i], scores[i] = z.Member, z.Score
+	}
+	return members, scores, nil
+}
+
+// zmode reads a ZADD flag: "", "NX" or "XX".
+func zmode(s string) backend.ZAddMode {
+	switch s {
+	case "NX":
+		return backend.ZAddNX
+	case "XX":
+		return backend.ZAddXX
+	}
+	return backend.ZAddUpsert
 }

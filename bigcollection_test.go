@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -64,7 +65,7 @@ func (h *heapGrowth) growth() uint64 { return h.peak - h.base }
 
 func TestBigCollectionIterationMemory(t *testing.T) {
 	e := redisEnv(t)
-	client := e.conn.b.(*redisBackend).c.(*redis.Client)
+	client := e.conn.b.(*redisbackend.Backend).Client().(*redis.Client)
 	populateBig(t, client)
 	ctx := context.Background()
 

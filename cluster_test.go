@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gocaches/caches/internal/keyslot"
+	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/gocaches/caches/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -49,7 +50,7 @@ func TestClusterSlotLayout(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, found, false)
 
-	client := e.conn.b.(*redisBackend).c.(*redis.ClusterClient)
+	client := e.conn.b.(*redisbackend.Backend).Client().(*redis.ClusterClient)
 	perMaster := dbSizes(t, client)
 	require.Len(t, perMaster, 3)
 	for addr, n := range perMaster {
@@ -168,7 +169,7 @@ func TestClusterInvalidateDuringResharding(t *testing.T) {
 			if to == from {
 				to = cl.Addrs[1]
 			}
-			client := e.conn.b.(*redisBackend).c.(*redis.ClusterClient)
+			client := e.conn.b.(*redisbackend.Backend).Client().(*redis.ClusterClient)
 			src, dst := masterClients(t, client, from, to)
 
 			var migration *redistest.SlotMigration

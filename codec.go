@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strconv"
 	"unsafe"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // Codec turns values that are not stored raw into bytes and back. Strings,
@@ -121,7 +123,7 @@ func rawCodec[V any](t reflect.Type) valueCodec[V] {
 
 func intCodec[V any](t reflect.Type) valueCodec[V] {
 	k, bits := t.Kind(), t.Bits()
-	imin, imax := intRange(bits)
+	imin, imax := backend.IntRange(bits)
 	return valueCodec[V]{
 		num:  intNumeric,
 		imin: imin,
@@ -145,7 +147,7 @@ func uintCodec[V any](t reflect.Type) valueCodec[V] {
 	k, bits := t.Kind(), t.Bits()
 	return valueCodec[V]{
 		num:  intNumeric,
-		imax: uintMax(bits),
+		imax: backend.UintMax(bits),
 		encode: func(v V) (string, error) {
 			return strconv.FormatUint(loadUint(unsafe.Pointer(&v), k), 10), nil
 		},
@@ -165,7 +167,7 @@ func floatCodec[V any](t reflect.Type) valueCodec[V] {
 	bits := t.Bits()
 	fmax := math.MaxFloat64
 	if bits == 32 {
-		fmax = maxFloat32Text
+		fmax = backend.MaxFloat32Text
 	}
 	return valueCodec[V]{
 		num:  floatNumeric,
@@ -191,24 +193,6 @@ func floatCodec[V any](t reflect.Type) valueCodec[V] {
 		},
 	}
 }
-
-// intRange returns the range of a signed integer type of bits bits.
-func intRange(bits int) (min, max int64) {
-	return -1 << (bits - 1), 1<<(bits-1) - 1
-}
-
-// uintMax returns the largest value of an unsigned integer type of bits
-// bits that an increment may store: Redis's integers stop at the int64
-// maximum.
-func uintMax(bits int) int64 {
-	return int64(min(uint64(1)<<bits-1, math.MaxInt64))
-}
-
-// maxFloat32Text is the largest float64 below the midpoint between
-// math.MaxFloat32 and 2^128: a number below that midpoint, stored as text,
-// reads back as a finite float32 (it rounds to math.MaxFloat32 at most),
-// and a number at or above it does not.
-var maxFloat32Text = math.Nextafter(math.MaxFloat32+0x1p103, 0)
 
 // loadInt reads the signed integer of kind k at p.
 func loadInt(p unsafe.Pointer, k reflect.Kind) int64 {

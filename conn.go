@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/gocaches/caches/internal/memstore"
+	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -22,7 +24,7 @@ type Conn struct {
 	// String may read it.
 	name atomic.Pointer[string]
 	desc string // what String returns; never holds a password
-	b    backend
+	b    backend.Backend
 	mem  *memstore.Store // the in-process store, for memory connections
 
 	closed    atomic.Bool
@@ -36,13 +38,12 @@ type Conn struct {
 // *redis.Client, *redis.ClusterClient, *redis.Ring or failover client). The
 // caller keeps ownership of client: closing the Conn does not close it.
 func NewRedisConn(client redis.UniversalClient) *Conn {
-	return newRedisConn(client, false)
+	return newBackendConn(redisbackend.New(client, false))
 }
 
-// newRedisConn returns a connection over client, which Close closes when
-// owned.
-func newRedisConn(client redis.UniversalClient, owned bool) *Conn {
-	return &Conn{desc: fmt.Sprintf("redis client %T", client), b: newRedisBackend(client, owned)}
+// newBackendConn returns a connection over the go-redis adapter rb.
+func newBackendConn(rb *redisbackend.Backend) *Conn {
+	return &Conn{desc: fmt.Sprintf("redis client %T", rb.Client()), b: rb}
 }
 
 // MemoryOptions configure an in-process store. The zero value is the
@@ -225,7 +226,7 @@ func (c *Conn) Close() error {
 }
 
 // backend returns the backend, or ErrClosed.
-func (c *Conn) backend() (backend, error) {
+func (c *Conn) backend() (backend.Backend, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}

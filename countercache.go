@@ -9,6 +9,8 @@ import (
 	"math/bits"
 	"slices"
 	"strconv"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // CounterCache is a family of counters, each stored in one Redis hash that
@@ -71,7 +73,7 @@ func (c Counter[K]) decode(field, count string) (Counted[K], error) {
 }
 
 // prepare returns the backend and the encoded counter key.
-func (c Counter[K]) prepare(k K) (backend, string, error) {
+func (c Counter[K]) prepare(k K) (backend.Backend, string, error) {
 	b, err := c.backend()
 	if err != nil {
 		return nil, "", err

@@ -3,6 +3,8 @@ package caches
 import (
 	"context"
 	"iter"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // DictCache is a family of maps, each stored in one Redis hash: fields of
@@ -90,7 +92,7 @@ func (d Dict[K, V]) Get(ctx context.Context, field K) (_ V, err error) {
 }
 
 // prepare returns the backend and the encoded field.
-func (d Dict[K, V]) prepare(field K) (backend, string, error) {
+func (d Dict[K, V]) prepare(field K) (backend.Backend, string, error) {
 	b, err := d.backend()
 	if err != nil {
 		return nil, "", err
@@ -358,7 +360,7 @@ func (d Dict[K, V]) Map(ctx context.Context) (m map[K]V, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if mr, ok := b.(hashMapReader); ok {
+	if mr, ok := b.(backend.HashMapReader); ok {
 		return d.mapOf(mr.HGetAllMap(ctx, d.key))
 	}
 	fv, err := b.HGetAll(ctx, d.key)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gocaches/caches/internal/memstore"
+	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -98,7 +99,7 @@ func TestOpenDSN(t *testing.T) {
 				require.IsType(t, &memstore.Store{}, c.b)
 				return
 			}
-			tt.client(t, c.b.(*redisBackend).c)
+			tt.client(t, c.b.(*redisbackend.Backend).Client())
 		})
 	}
 }
@@ -106,10 +107,10 @@ func TestOpenDSN(t *testing.T) {
 func TestLibOptions(t *testing.T) {
 	c, err := Open("redis://localhost:6390")
 	require.NoError(t, err)
-	require.True(t, c.b.(*redisBackend).c.(*redis.Client).Options().ContextTimeoutEnabled, "deadlines bound calls by default")
+	require.True(t, c.b.(*redisbackend.Backend).Client().(*redis.Client).Options().ContextTimeoutEnabled, "deadlines bound calls by default")
 	c, err = Open("redis+cluster://localhost:7000,localhost:7001?context_timeout_enabled=false")
 	require.NoError(t, err)
-	require.False(t, c.b.(*redisBackend).c.(*redis.ClusterClient).Options().ContextTimeoutEnabled)
+	require.False(t, c.b.(*redisbackend.Backend).Client().(*redis.ClusterClient).Options().ContextTimeoutEnabled)
 
 	_, err = Open("redis://:s3cret@localhost:6390?ca_cert=/nonexistent.pem")
 	require.ErrorContains(t, err, "ca_cert needs TLS")

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gocaches/caches/internal/memstore"
-	"github.com/redis/go-redis/v9"
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // Sentinel errors. Compare with [errors.Is]: the library may wrap them to add
@@ -32,7 +31,7 @@ var (
 	// algebra) names keys on different Redis Cluster slots; the library
 	// refuses it before sending it. [Options.HashTag] keeps a family's keys
 	// on one slot.
-	ErrCrossSlot = errors.New("caches: keys on different cluster slots")
+	ErrCrossSlot = backend.ErrCrossSlot
 
 	// ErrPrefixOverlap is wrapped by every operation of a family whose
 	// prefix overlaps the prefix of another family on the same connection
@@ -101,7 +100,7 @@ func keyErr(op, key string, err error) error {
 // message visible. A closed client or store is recognised by its sentinel;
 // Redis's replies only by their text, the one thing they have.
 func classify(err error) error {
-	if errors.Is(err, redis.ErrClosed) || errors.Is(err, memstore.ErrClosed) {
+	if backend.IsClosed(err) {
 		return fmt.Errorf("%w (%w)", ErrClosed, err)
 	}
 	msg := err.Error()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/stretchr/testify/require"
 )
 
@@ -94,8 +95,8 @@ func TestTTLOfServerDeadline(t *testing.T) {
 		ctx := context.Background()
 		k := NewKeyCache[string](e.opts("srv")).Key("k")
 		require.NoError(t, k.Set(ctx, "v"))
-		if rb, ok := e.b.(*redisBackend); ok {
-			require.NoError(t, rb.c.Do(ctx, "pexpireat", k.key, int64(math.MaxInt64)).Err())
+		if rb, ok := e.b.(*redisbackend.Backend); ok {
+			require.NoError(t, rb.Client().Do(ctx, "pexpireat", k.key, int64(math.MaxInt64)).Err())
 		} else {
 			_, err := e.second(t).b.PExpireAt(ctx, k.key, time.UnixMilli(math.MaxInt64))
 			require.NoError(t, err)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // family is what every cache type shares: its key prefix, TTL and
@@ -48,7 +50,7 @@ func familyTTL(ttl time.Duration) time.Duration {
 
 // backend returns the family's backend, resolving its connection through
 // the registry when the registry changed since the last call.
-func (f *family) backend() (backend, error) {
+func (f *family) backend() (backend.Backend, error) {
 	if f.err != nil {
 		return nil, f.err
 	}

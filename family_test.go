@@ -12,6 +12,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -205,7 +206,7 @@ func TestFamilyStats(t *testing.T) {
 func TestInvalidateLargeFamilyOnRedis(t *testing.T) {
 	e := redisEnv(t)
 	ctx := context.Background()
-	client := e.conn.b.(*redisBackend).c.(*redis.Client)
+	client := e.conn.b.(*redisbackend.Backend).Client().(*redis.Client)
 	const keys = 100_000
 	require.NoError(t, fillFamily(ctx, client, "big", keys))
 	require.NoError(t, client.Set(ctx, "bigger:1", "another family", 0).Err())

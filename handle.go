@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/gocaches/caches/internal/stats"
 )
 
@@ -42,7 +43,7 @@ func (h *handle) failed(err error) error {
 	return err
 }
 
-func (h *handle) backend() (backend, error) {
+func (h *handle) backend() (backend.Backend, error) {
 	if h.err != nil {
 		return nil, h.err
 	}
@@ -126,7 +127,7 @@ func (h handle) Persist(ctx context.Context) (_ bool, err error) {
 // first, so the answer is true to a moment of the call: a key deleted
 // between the two commands existed at the first, and one created between
 // them loses its expiry at the second.
-func (h handle) persistExisting(ctx context.Context, b backend) (bool, error) {
+func (h handle) persistExisting(ctx context.Context, b backend.Backend) (bool, error) {
 	ok, err := b.Exists(ctx, h.key)
 	if err != nil || !ok {
 		return false, keyErr("expire", h.key, err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/stretchr/testify/require"
 )
 
@@ -247,19 +248,19 @@ func TestSortedSetIncrInfinity(t *testing.T) {
 
 // incrBy, incrByFloat, hIncrBy and hIncrByFloat are the bounded increments
 // over their whole range: INCRBY, INCRBYFLOAT, HINCRBY and HINCRBYFLOAT.
-func incrBy(ctx context.Context, b backend, key string, n int64, ttl time.Duration) (int64, error) {
+func incrBy(ctx context.Context, b backend.Backend, key string, n int64, ttl time.Duration) (int64, error) {
 	return b.IncrByWithin(ctx, key, n, math.MinInt64, math.MaxInt64, ttl)
 }
 
-func incrByFloat(ctx context.Context, b backend, key string, f float64, ttl time.Duration) (float64, error) {
+func incrByFloat(ctx context.Context, b backend.Backend, key string, f float64, ttl time.Duration) (float64, error) {
 	return b.IncrByFloatWithin(ctx, key, f, math.Inf(-1), math.Inf(1), ttl)
 }
 
-func hIncrBy(ctx context.Context, b backend, key, field string, n int64, ttl time.Duration) (int64, error) {
+func hIncrBy(ctx context.Context, b backend.Backend, key, field string, n int64, ttl time.Duration) (int64, error) {
 	return b.HIncrByWithin(ctx, key, field, n, math.MinInt64, math.MaxInt64, ttl)
 }
 
-func hIncrByFloat(ctx context.Context, b backend, key, field string, f float64, ttl time.Duration) (float64, error) {
+func hIncrByFloat(ctx context.Context, b backend.Backend, key, field string, f float64, ttl time.Duration) (float64, error) {
 	return b.HIncrByFloatWithin(ctx, key, field, f, math.Inf(-1), math.Inf(1), ttl)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gocaches/caches/internal/memstore"
+	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -307,8 +308,8 @@ func TestErrClosedMatchesTheSentinels(t *testing.T) {
 // leaving the Conn open.
 func closeUnder(t *testing.T, e *env) {
 	t.Helper()
-	if rb, ok := e.b.(*redisBackend); ok {
-		require.NoError(t, rb.c.Close())
+	if rb, ok := e.b.(*redisbackend.Backend); ok {
+		require.NoError(t, rb.Client().Close())
 		return
 	}
 	require.NoError(t, e.b.Close())

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/gocaches/caches/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -126,7 +127,7 @@ func TestLimitsValueOverRedisLimit(t *testing.T) {
 
 // populateBigMem fills the hash big:h of an in-process store with bigSize
 // fields, "field-<i>" holding i, as populateBig does on a real server.
-func populateBigMem(t *testing.T, b backend) {
+func populateBigMem(t *testing.T, b backend.Backend) {
 	t.Helper()
 	ctx := context.Background()
 	const batch = 1000

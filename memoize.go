@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/gocaches/caches/internal/stats"
 )
 
@@ -255,8 +256,8 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 
 // cacheCtx bounds one round trip to a Redis backend by CacheTimeout, or by
 // half of the time ctx has left; see [MemoOptions.CacheTimeout].
-func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend) (context.Context, context.CancelFunc) {
-	if ip, ok := b.(inProcess); ok && ip.InProcess() {
+func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend.Backend) (context.Context, context.CancelFunc) {
+	if ip, ok := b.(backend.InProcess); ok && ip.InProcess() {
 		return ctx, func() {}
 	}
 	budget := m.opts.CacheTimeout
@@ -267,7 +268,7 @@ func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend) (context.Context, 
 }
 
 // hit decodes a stored entry read from b; hit is false when it is unusable.
-func (m *Memo[A, R]) hit(key string, a A, s string, b backend) (v R, err error, hit bool) {
+func (m *Memo[A, R]) hit(key string, a A, s string, b backend.Backend) (v R, err error, hit bool) {
 	e, ok := parseEntry(s)
 	if !ok {
 		return v, nil, false
@@ -291,7 +292,7 @@ func (m *Memo[A, R]) hit(key string, a A, s string, b backend) (v R, err error, 
 // expiry, which grows likelier as expiry nears and for slow computations.
 // A result computed in under a millisecond (delta 0) has no head start, so
 // its hits skip the clock and the draw.
-func (m *Memo[A, R]) refreshEarly(e memoEntry, b backend) bool {
+func (m *Memo[A, R]) refreshEarly(e memoEntry, b backend.Backend) bool {
 	if m.opts.Beta < 0 || e.delta <= 0 {
 		return false
 	}
@@ -306,7 +307,7 @@ func (m *Memo[A, R]) refreshEarly(e memoEntry, b backend) bool {
 // nowMs is the clock of early refresh, in unix milliseconds: the coarse
 // clock of b when MemoOptions.Now is unset and b keeps one (a hit on the
 // in-process store then reads no time.Now), the configured clock otherwise.
-func (m *Memo[A, R]) nowMs(b backend) int64 {
+func (m *Memo[A, R]) nowMs(b backend.Backend) int64 {
 	if m.realClock {
 		if ms, ok := b.CoarseMillis(); ok {
 			return ms
@@ -329,7 +330,7 @@ func (m *Memo[A, R]) refresh(ctx context.Context, key string, a A) (R, error) {
 
 // load computes a missing result once per process for all concurrent
 // callers of key.
-func (m *Memo[A, R]) load(ctx context.Context, key string, a A, b backend) (R, error) {
+func (m *Memo[A, R]) load(ctx context.Context, key string, a A, b backend.Backend) (R, error) {
 	return m.coalesce(ctx, key, func(ctx context.Context) (R, error) { return m.compute(ctx, key, a, b) })
 }
 
@@ -354,7 +355,7 @@ func (m *Memo[A, R]) call(ctx context.Context, a A) (R, error) {
 }
 
 // compute calls fn, under the lease when asked, and stores the outcome.
-func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend) (R, error) {
+func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend.Backend) (R, error) {
 	if m.opts.Lease {
 		token, v, found := m.acquire(ctx, key, b)
 		if found {
@@ -382,7 +383,7 @@ func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend) (R
 // holdLease releases key's lease when ctx ends, which abandons the
 // computation holding it, or when the returned func is called, whichever
 // comes first.
-func (m *Memo[A, R]) holdLease(ctx context.Context, b backend, key, token string) func() {
+func (m *Memo[A, R]) holdLease(ctx context.Context, b backend.Backend, key, token string) func() {
 	release := sync.OnceFunc(func() { m.release(ctx, b, key, token) })
 	stop := context.AfterFunc(ctx, release)
 	return func() {
@@ -392,7 +393,7 @@ func (m *Memo[A, R]) holdLease(ctx context.Context, b backend, key, token string
 }
 
 // release deletes key's lease if it still holds token, within CacheTimeout.
-func (m *Memo[A, R]) release(ctx context.Context, b backend, key, token string) {
+func (m *Memo[A, R]) release(ctx context.Context, b backend.Backend, key, token string) {
 	rctx, cancel := m.cacheCtx(context.WithoutCancel(ctx), b)
 	defer cancel()
 	if _, err := b.DelIfEqual(rctx, leaseKey(key), token); err != nil {
@@ -411,7 +412,7 @@ const leaseSuffix = "%lease"
 // process holds it: found reports that the other process stored a result
 // meanwhile. When the lease cannot be had before ctx ends, or the backend
 // fails, it returns no token and the caller computes without one.
-func (m *Memo[A, R]) acquire(ctx context.Context, key string, b backend) (token string, v R, found bool) {
+func (m *Memo[A, R]) acquire(ctx context.Context, key string, b backend.Backend) (token string, v R, found bool) {
 	token = newToken()
 	waited := false
 	for {
@@ -449,7 +450,7 @@ func (m *Memo[A, R]) acquire(ctx context.Context, key string, b backend) (token 
 // poll waits for a result while key's lease is held, and reports whether
 // one appeared. It returns false when the lease is gone (its owner released
 // it without a result, or died and it expired) or ctx ends.
-func (m *Memo[A, R]) poll(ctx context.Context, key string, b backend) (R, bool) {
+func (m *Memo[A, R]) poll(ctx context.Context, key string, b backend.Backend) (R, bool) {
 	var zero R
 	t := time.NewTicker(m.opts.LeasePoll)
 	defer t.Stop()
@@ -469,7 +470,7 @@ func (m *Memo[A, R]) poll(ctx context.Context, key string, b backend) (R, bool) 
 }
 
 // stored returns the result stored at key, if there is a valid one.
-func (m *Memo[A, R]) stored(ctx context.Context, key string, b backend) (R, bool) {
+func (m *Memo[A, R]) stored(ctx context.Context, key string, b backend.Backend) (R, bool) {
 	var zero R
 	rctx, cancel := m.cacheCtx(ctx, b)
 	defer cancel()
@@ -492,7 +493,7 @@ func newToken() string {
 }
 
 // store writes v with its compute time and expiry.
-func (m *Memo[A, R]) store(ctx context.Context, key string, b backend, v R, delta time.Duration) {
+func (m *Memo[A, R]) store(ctx context.Context, key string, b backend.Backend, v R, delta time.Duration) {
 	payload, err := m.codec.encode(v)
 	if err != nil {
 		return
@@ -509,7 +510,7 @@ func (m *Memo[A, R]) store(ctx context.Context, key string, b backend, v R, delt
 }
 
 // storeError caches err when negative caching asks for it.
-func (m *Memo[A, R]) storeError(ctx context.Context, key string, b backend, err error) {
+func (m *Memo[A, R]) storeError(ctx context.Context, key string, b backend.Backend, err error) {
 	ttl, ok := m.errorTTL()
 	if !ok || (m.opts.CacheError != nil && !m.opts.CacheError(err)) {
 		return

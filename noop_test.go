@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/stretchr/testify/require"
 )
 
@@ -126,7 +127,7 @@ func requireEmpty(t *testing.T, got any) {
 
 // panicBackend fails the test at any call: its methods are those of a nil
 // backend.
-type panicBackend struct{ backend }
+type panicBackend struct{ backend.Backend }
 
 // TestBatchNoop: every batch call with nothing to do returns a nil error
 // and an empty result on every backend, creates no key, changes no expiry,

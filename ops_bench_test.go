@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // The per-operation benchmarks: every hot operation of every cache and of
@@ -352,7 +354,7 @@ func opBenches(conn *Conn) []opBench {
 		}},
 		{name: "ZSet.Remove", unique: true, prep: fillBig(func(items []string) error {
 			scores := make([]float64, len(items))
-			_, err := b.ZAdd(ctx, bigZSet.key, ttl, "", items, scores)
+			_, err := b.ZAdd(ctx, bigZSet.key, ttl, backend.ZAddUpsert, zs(items, scores)...)
 			return err
 		}), do: func(_, i int) error {
 			n, err := bigZSet.Remove(ctx, removed[i])
@@ -360,7 +362,7 @@ func opBenches(conn *Conn) []opBench {
 		}},
 		{name: "ZSet.PopMin", unique: true, prep: fillBig(func(items []string) error {
 			scores := make([]float64, len(items))
-			_, err := b.ZAdd(ctx, bigZSet.key, ttl, "", items, scores)
+			_, err := b.ZAdd(ctx, bigZSet.key, ttl, backend.ZAddUpsert, zs(items, scores)...)
 			return err
 		}), do: func(int, int) error {
 			_, _, err := bigZSet.PopMin(ctx)

@@ -7,6 +7,8 @@ import (
 	"iter"
 	"math"
 	"strconv"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // The helpers the cache types share: paged scans of hashes and sets, and
@@ -18,9 +20,9 @@ const scanPageSize = 256
 
 // scanFunc is one page of HSCAN or SSCAN. When checked, it also returns
 // the server instance that served the page; otherwise that is "".
-type scanFunc func(ctx context.Context, b backend, key string, cursor uint64, checked bool) (page []string, next uint64, instance string, err error)
+type scanFunc func(ctx context.Context, b backend.Backend, key string, cursor uint64, checked bool) (page []string, next uint64, instance string, err error)
 
-func hscan(ctx context.Context, b backend, key string, cursor uint64, checked bool) ([]string, uint64, string, error) {
+func hscan(ctx context.Context, b backend.Backend, key string, cursor uint64, checked bool) ([]string, uint64, string, error) {
 	if checked {
 		return b.HScanInstance(ctx, key, cursor, scanPageSize)
 	}
@@ -28,7 +30,7 @@ func hscan(ctx context.Context, b backend, key string, cursor uint64, checked bo
 	return page, next, "", err
 }
 
-func sscan(ctx context.Context, b backend, key string, cursor uint64, checked bool) ([]string, uint64, string, error) {
+func sscan(ctx context.Context, b backend.Backend, key string, cursor uint64, checked bool) ([]string, uint64, string, error) {
 	if checked {
 		return b.SScanInstance(ctx, key, cursor, scanPageSize)
 	}
@@ -70,7 +72,7 @@ func scanPages(ctx context.Context, h handle, op string, scan scanFunc) iter.Seq
 
 // scanChecked yields the pages of a scan of key that checks the instance of
 // every page against the first page's (see scanPages).
-func scanChecked(ctx context.Context, b backend, key, op string, scan scanFunc, yield func([]string, error) bool) {
+func scanChecked(ctx context.Context, b backend.Backend, key, op string, scan scanFunc, yield func([]string, error) bool) {
 	var cursor uint64
 	first := ""
 	for {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // SetCache is a family of sets, each stored in one Redis set of members of
@@ -70,7 +72,7 @@ func (s Set[T]) decodeOne(r string) (T, error) {
 }
 
 // prepare returns the backend and the encoded members.
-func (s Set[T]) prepare(members []T) (backend, []string, error) {
+func (s Set[T]) prepare(members []T) (backend.Backend, []string, error) {
 	b, err := s.backend()
 	if err != nil {
 		return nil, nil, err
@@ -254,22 +256,22 @@ func (s Set[T]) Members(ctx context.Context) (out []T, err error) {
 // Every set must be on the connection of s; on Redis Cluster they must also
 // share a slot (see [Options.HashTag]). Redis: SUNION.
 func (s Set[T]) Union(ctx context.Context, others ...Set[T]) ([]T, error) {
-	return s.combine(ctx, "SUNION", others)
+	return s.combine(ctx, backend.Union, others)
 }
 
 // Intersect returns the members of s that are in every one of others.
 // Redis: SINTER.
 func (s Set[T]) Intersect(ctx context.Context, others ...Set[T]) ([]T, error) {
-	return s.combine(ctx, "SINTER", others)
+	return s.combine(ctx, backend.Inter, others)
 }
 
 // Difference returns the members of s that are in none of others. Redis:
 // SDIFF.
 func (s Set[T]) Difference(ctx context.Context, others ...Set[T]) ([]T, error) {
-	return s.combine(ctx, "SDIFF", others)
+	return s.combine(ctx, backend.Diff, others)
 }
 
-func (s Set[T]) combine(ctx context.Context, op string, others []Set[T]) (out []T, err error) {
+func (s Set[T]) combine(ctx context.Context, op backend.SetOp, others []Set[T]) (out []T, err error) {
 	defer func() { s.f.countRead(len(out) > 0, err) }()
 	b, keys, err := s.sameConn(append([]Set[T]{s}, others...))
 	if err != nil {
@@ -277,7 +279,7 @@ func (s Set[T]) combine(ctx context.Context, op string, others []Set[T]) (out []
 	}
 	raw, err := b.SCombine(ctx, op, keys...)
 	if err != nil {
-		return nil, keyErr(op, s.key, err)
+		return nil, keyErr(op.String(), s.key, err)
 	}
 	return s.decode(raw)
 }
@@ -288,23 +290,23 @@ func (s Set[T]) combine(ctx context.Context, op string, others []Set[T]) (out []
 // StoreDifference). Redis: SUNIONSTORE and
 // PEXPIRE in one Lua script.
 func (s Set[T]) StoreUnion(ctx context.Context, sets ...Set[T]) (int, error) {
-	return s.combineStore(ctx, "SUNION", sets)
+	return s.combineStore(ctx, backend.Union, sets)
 }
 
 // StoreIntersect replaces s by the intersection of sets and returns its
 // size. Redis: SINTERSTORE and PEXPIRE in one Lua script.
 func (s Set[T]) StoreIntersect(ctx context.Context, sets ...Set[T]) (int, error) {
-	return s.combineStore(ctx, "SINTER", sets)
+	return s.combineStore(ctx, backend.Inter, sets)
 }
 
 // StoreDifference replaces s by the members of the first of sets that are
 // in none of the others, and returns its size. Redis: SDIFFSTORE and
 // PEXPIRE in one Lua script.
 func (s Set[T]) StoreDifference(ctx context.Context, sets ...Set[T]) (int, error) {
-	return s.combineStore(ctx, "SDIFF", sets)
+	return s.combineStore(ctx, backend.Diff, sets)
 }
 
-func (s Set[T]) combineStore(ctx context.Context, op string, sets []Set[T]) (_ int, err error) {
+func (s Set[T]) combineStore(ctx context.Context, op backend.SetOp, sets []Set[T]) (_ int, err error) {
 	defer s.counted(&s.f.stats.sets, &err)
 	if len(sets) == 0 {
 		return 0, fmt.Errorf("caches: %sSTORE into %q: needs at least one source set; nothing changed", op, s.key)
@@ -314,12 +316,12 @@ func (s Set[T]) combineStore(ctx context.Context, op string, sets []Set[T]) (_ i
 		return 0, err
 	}
 	n, err := b.SCombineStore(ctx, op, s.key, s.f.ttl, keys[1:]...)
-	return int(n), keyErr(op+"STORE", s.key, err)
+	return int(n), keyErr(op.String()+"STORE", s.key, err)
 }
 
 // sameConn returns the sets' common backend and their keys, or an error
 // naming the first set on another connection.
-func (s Set[T]) sameConn(sets []Set[T]) (backend, []string, error) {
+func (s Set[T]) sameConn(sets []Set[T]) (backend.Backend, []string, error) {
 	b, err := s.backend()
 	if err != nil {
 		return nil, nil, err
@@ -346,8 +348,8 @@ func (s Set[T]) Clear(ctx context.Context) (bool, error) { return s.clear(ctx) }
 
 // checkSameSlot refuses keys on different cluster slots when the backend
 // has slots (see [slotChecker]).
-func checkSameSlot(b backend, keys []string) error {
-	if sc, ok := b.(slotChecker); ok {
+func checkSameSlot(b backend.Backend, keys []string) error {
+	if sc, ok := b.(backend.SlotChecker); ok {
 		return sc.CheckSameSlot(keys)
 	}
 	return nil

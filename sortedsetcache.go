@@ -7,7 +7,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // SortedSetCache is a family of sorted sets, each stored in one Redis
@@ -99,28 +99,15 @@ func (z SortedSet[T]) encode(member T) (string, error) {
 	return s, nil
 }
 
-func (z SortedSet[T]) decode(members []string, scores []float64) ([]Scored[T], error) {
-	out := make([]Scored[T], len(members))
-	for i, r := range members {
-		m, err := z.decodeMember(r)
-		if err != nil {
-			return out[:i], err
-		}
-		out[i] = Scored[T]{Member: m, Score: scores[i]}
-	}
-	return out, nil
-}
-
-// decodeZ is decode for a range read's reply as go-redis returns it (see
-// redisBackend.zRange): on Redis the reply goes straight into the result,
-// without the member and score slices of the backend interface.
-func (z SortedSet[T]) decodeZ(zs []redis.Z, err error) ([]Scored[T], error) {
+// decode decodes a reply of a range read or a pop; op names the operation
+// in the error of a failed call.
+func (z SortedSet[T]) decode(op string, zs []backend.Z, err error) ([]Scored[T], error) {
 	if err != nil {
-		return nil, keyErr("range", z.key, err)
+		return nil, keyErr(op, z.key, err)
 	}
 	out := make([]Scored[T], len(zs))
 	for i, s := range zs {
-		m, err := z.decodeMember(s.Member.(string))
+		m, err := z.decodeMember(s.Member)
 		if err != nil {
 			return out[:i], err
 		}
@@ -138,7 +125,7 @@ func (z SortedSet[T]) decodeMember(r string) (T, error) {
 }
 
 // prepare returns the backend and the encoded member.
-func (z SortedSet[T]) prepare(member T) (backend, string, error) {
+func (z SortedSet[T]) prepare(member T) (backend.Backend, string, error) {
 	b, err := z.backend()
 	if err != nil {
 		return nil, "", err
@@ -150,31 +137,31 @@ func (z SortedSet[T]) prepare(member T) (backend, string, error) {
 // Add sets member's score, adding the member if needed, and reports whether
 // it was added. Redis: ZADD and PEXPIRE in one Lua script.
 func (z SortedSet[T]) Add(ctx context.Context, member T, score float64) (bool, error) {
-	n, err := z.zadd(ctx, "", []Scored[T]{{member, score}})
+	n, err := z.zadd(ctx, backend.ZAddUpsert, []Scored[T]{{member, score}})
 	return n == 1, err
 }
 
 // AddMany sets the scores of several members in one round trip and returns
 // how many members were added. Redis: ZADD and PEXPIRE in one Lua script.
 func (z SortedSet[T]) AddMany(ctx context.Context, members ...Scored[T]) (int, error) {
-	return z.zadd(ctx, "", members)
+	return z.zadd(ctx, backend.ZAddUpsert, members)
 }
 
 // AddNew adds member with score only if it is not in the set, and reports
 // whether it added it. Redis: ZADD NX.
 func (z SortedSet[T]) AddNew(ctx context.Context, member T, score float64) (bool, error) {
-	n, err := z.zadd(ctx, "NX", []Scored[T]{{member, score}})
+	n, err := z.zadd(ctx, backend.ZAddNX, []Scored[T]{{member, score}})
 	return n == 1, err
 }
 
 // Update sets member's score only if member is in the set; it never adds.
 // Redis: ZADD XX.
 func (z SortedSet[T]) Update(ctx context.Context, member T, score float64) error {
-	_, err := z.zadd(ctx, "XX", []Scored[T]{{member, score}})
+	_, err := z.zadd(ctx, backend.ZAddXX, []Scored[T]{{member, score}})
 	return err
 }
 
-func (z SortedSet[T]) zadd(ctx context.Context, mode string, in []Scored[T]) (_ int, err error) {
+func (z SortedSet[T]) zadd(ctx context.Context, mode backend.ZAddMode, in []Scored[T]) (_ int, err error) {
 	defer z.counted(&z.f.stats.sets, &err)
 	if len(in) == 0 {
 		return 0, nil
@@ -183,35 +170,17 @@ func (z SortedSet[T]) zadd(ctx context.Context, mode string, in []Scored[T]) (_ 
 	if err != nil {
 		return 0, err
 	}
-	if rb, ok := b.(*redisBackend); ok && len(in) == 1 {
-		return z.zaddOne(ctx, rb, mode, in[0])
-	}
-	members, scores := make([]string, len(in)), make([]float64, len(in))
+	members := make([]backend.Z, len(in))
 	for i, s := range in {
 		if math.IsNaN(s.Score) {
 			return 0, keyErr("add", z.key, errNaNScore)
 		}
-		if members[i], err = z.encode(s.Member); err != nil {
+		if members[i].Member, err = z.encode(s.Member); err != nil {
 			return 0, err
 		}
-		scores[i] = s.Score
+		members[i].Score = s.Score
 	}
-	n, err := b.ZAdd(ctx, z.key, z.f.ttl, mode, members, scores)
-	return int(n), keyErr("add", z.key, err)
-}
-
-// zaddOne is zadd of one member on Redis: called directly, not through the
-// backend interface, its member and score slices stay on the stack.
-func (z SortedSet[T]) zaddOne(ctx context.Context, rb *redisBackend, mode string, in Scored[T]) (int, error) {
-	if math.IsNaN(in.Score) {
-		return 0, keyErr("add", z.key, errNaNScore)
-	}
-	m, err := z.encode(in.Member)
-	if err != nil {
-		return 0, err
-	}
-	members, scores := [1]string{m}, [1]float64{in.Score}
-	n, err := rb.ZAdd(ctx, z.key, z.f.ttl, mode, members[:], scores[:])
+	n, err := b.ZAdd(ctx, z.key, z.f.ttl, mode, members...)
 	return int(n), keyErr("add", z.key, err)
 }
 
@@ -344,30 +313,18 @@ func (z SortedSet[T]) popOne(ctx context.Context, max bool) (_ T, _ float64, err
 	if err != nil {
 		return zero, 0, err
 	}
-	if rb, ok := b.(*redisBackend); ok {
-		// On Redis the one member is decoded from go-redis's reply: no
-		// slices of one.
-		zs, err := rb.zPop(ctx, z.key, 1, max)
-		if err != nil {
-			return zero, 0, keyErr("pop", z.key, err)
-		}
-		if len(zs) == 0 {
-			return zero, 0, ErrNotFound
-		}
-		m, err := z.decodeMember(zs[0].Member.(string))
-		if err != nil {
-			return zero, 0, err
-		}
-		return m, zs[0].Score, nil
+	zs, err := b.ZPop(ctx, z.key, 1, max)
+	if err != nil {
+		return zero, 0, keyErr("pop", z.key, err)
 	}
-	out, err := z.pop(ctx, 1, max)
+	if len(zs) == 0 {
+		return zero, 0, ErrNotFound
+	}
+	m, err := z.decodeMember(zs[0].Member)
 	if err != nil {
 		return zero, 0, err
 	}
-	if len(out) == 0 {
-		return zero, 0, ErrNotFound
-	}
-	return out[0].Member, out[0].Score, nil
+	return m, zs[0].Score, nil
 }
 
 // PopMinN removes and returns up to n members with the lowest scores, lowest
@@ -396,11 +353,8 @@ func (z SortedSet[T]) pop(ctx context.Context, n int, max bool) ([]Scored[T], er
 	if err != nil {
 		return nil, err
 	}
-	ms, ss, err := b.ZPop(ctx, z.key, int64(n), max)
-	if err != nil {
-		return nil, keyErr("pop", z.key, err)
-	}
-	return z.decode(ms, ss)
+	zs, err := b.ZPop(ctx, z.key, int64(n), max)
+	return z.decode("pop", zs, err)
 }
 
 // Range returns the members ranked start to stop inclusive, in ascending
@@ -427,14 +381,8 @@ func (z SortedSet[T]) ranks(ctx context.Context, start, stop int, rev bool) ([]S
 	if err != nil {
 		return nil, err
 	}
-	if rb, ok := b.(*redisBackend); ok {
-		return z.decodeZ(rb.zRange(ctx, z.key, int64(start), int64(stop), rev))
-	}
-	ms, ss, err := b.ZRange(ctx, z.key, int64(start), int64(stop), rev)
-	if err != nil {
-		return nil, keyErr("range", z.key, err)
-	}
-	return z.decode(ms, ss)
+	zs, err := b.ZRange(ctx, z.key, int64(start), int64(stop), rev)
+	return z.decode("range", zs, err)
 }
 
 // RangeByScore returns the members whose scores are in r, in ascending
@@ -461,14 +409,8 @@ func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, li
 		return nil, err
 	}
 	min, max := r.bounds()
-	if rb, ok := b.(*redisBackend); ok {
-		return z.decodeZ(rb.zRangeByScore(ctx, z.key, min, max, rev, int64(offset), int64(limit)))
-	}
-	ms, ss, err := b.ZRangeByScore(ctx, z.key, min, max, rev, int64(offset), int64(limit))
-	if err != nil {
-		return nil, keyErr("range", z.key, err)
-	}
-	return z.decode(ms, ss)
+	zs, err := b.ZRangeByScore(ctx, z.key, min, max, rev, int64(offset), int64(limit))
+	return z.decode("range", zs, err)
 }
 
 // Count returns how many members have scores in r. Redis: ZCOUNT.

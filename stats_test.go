@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -116,7 +117,7 @@ func fillStats(t *testing.T, e *env, kind, state int, key string) {
 		if kind == statsSet {
 			_, err = b.SAdd(ctx, key, time.Hour, members...)
 		} else {
-			_, err = b.ZAdd(ctx, key, time.Hour, "", members, scores)
+			_, err = b.ZAdd(ctx, key, time.Hour, backend.ZAddUpsert, zs(members, scores)...)
 		}
 	}
 	require.NoError(t, err)

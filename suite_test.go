@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/gocaches/caches/internal/backend"
+	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/gocaches/caches/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -73,7 +75,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	name string
 	conn *Conn
-	b    backend
+	b    backend.Backend
 
 	// advance moves the backend's clock forward by d: every key's remaining
 	// time to live shrinks by d, and keys whose time is up expire.
@@ -172,11 +174,11 @@ func clusterEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { conn.Close() })
-		conn.b.(*redisBackend).c.AddHook(&crossSlot)
+		conn.b.(*redisbackend.Backend).Client().AddHook(&crossSlot)
 		return conn
 	}
 	conn := open(t)
-	client := conn.b.(*redisBackend).c.(*redis.ClusterClient)
+	client := conn.b.(*redisbackend.Backend).Client().(*redis.ClusterClient)
 	return &env{
 		name: "cluster", conn: conn, b: conn.b,
 		advance: func(t *testing.T, d time.Duration) {
@@ -205,7 +207,7 @@ func sentinelEnv(t *testing.T) *env {
 		return conn
 	}
 	conn := open(t)
-	client := conn.b.(*redisBackend).c.(*redis.Client)
+	client := conn.b.(*redisbackend.Backend).Client().(*redis.Client)
 	if err := client.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatalf("FLUSHALL: %v", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // benchKeys fills a store with n string keys, half of them with a TTL.
@@ -81,7 +83,7 @@ func BenchmarkSave(b *testing.B) {
 		_ = s.Set(bg, "s"+k, "value", time.Hour)
 		_, _ = s.HSet(bg, "h"+k, 0, "f", k)
 		_, _ = s.SAdd(bg, "set"+k, 0, k)
-		_, _ = s.ZAdd(bg, "z"+k, 0, "", []string{k}, []float64{float64(i)})
+		_, _ = s.ZAdd(bg, "z"+k, 0, backend.ZAddUpsert, zs([]string{k}, []float64{float64(i)})...)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -124,11 +126,11 @@ func BenchmarkZAddZPop(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := s.ZAdd(bg, "z", 0, "", members[i&1023:i&1023+1], []float64{float64(i % 977)}); err != nil {
+		if _, err := s.ZAdd(bg, "z", 0, backend.ZAddUpsert, zs(members[i&1023:i&1023+1], []float64{float64(i % 977)})...); err != nil {
 			b.Fatal(err)
 		}
 		if i%4 == 3 {
-			if _, _, err := s.ZPop(bg, "z", 1, false); err != nil {
+			if _, _, err := splitZ(s.ZPop(bg, "z", 1, false)); err != nil {
 				b.Fatal(err)
 			}
 		}

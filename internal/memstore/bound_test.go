@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // recount recomputes a key's footprint from its value alone, without the
@@ -117,7 +119,7 @@ func TestFootprint(t *testing.T) {
 	must(t, err)
 	_, err = s.SAdd(bg, "set", 0, "a", "bb")
 	must(t, err)
-	_, err = s.ZAdd(bg, "z", 0, "", []string{"m"}, []float64{1})
+	_, err = s.ZAdd(bg, "z", 0, backend.ZAddUpsert, zs([]string{"m"}, []float64{1})...)
 	must(t, err)
 	want := int64(entryOverhead+1+5) +
 		int64(entryOverhead+1+2*elementOverhead+1+2+1) +
@@ -140,7 +142,7 @@ func TestMaxKeys(t *testing.T) {
 		case 2:
 			_, err = s.SAdd(bg, k, 0, "m")
 		case 3:
-			_, err = s.ZAdd(bg, k, 0, "", []string{"m"}, []float64{1})
+			_, err = s.ZAdd(bg, k, 0, backend.ZAddUpsert, zs([]string{"m"}, []float64{1})...)
 		}
 		must(t, err)
 		if n, _ := s.memStats(); n > 100 {
@@ -278,7 +280,7 @@ func TestBoundConcurrent(t *testing.T) {
 				case 3:
 					_, err = s.Del(bg, k)
 				case 4:
-					_, err = s.SCombineStore(bg, "SUNION", k, 0, k, fmt.Sprint("k", rng.IntN(1000)))
+					_, err = s.SCombineStore(bg, backend.Union, k, 0, k, fmt.Sprint("k", rng.IntN(1000)))
 				}
 				if err != nil && err != ErrWrongType {
 					t.Error(err)

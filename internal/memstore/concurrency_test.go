@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // TestConcurrentMix runs goroutines mixing reads, writes, expiries and
@@ -42,17 +44,17 @@ func TestConcurrentMix(t *testing.T) {
 				case 4:
 					_, err = s.SAdd(bg, k, 0, fmt.Sprint(rng.IntN(20)), fmt.Sprint(rng.IntN(20)))
 				case 5:
-					_, err = s.SCombine(bg, "SUNION", key(rng), key(rng), key(rng))
+					_, err = s.SCombine(bg, backend.Union, key(rng), key(rng), key(rng))
 				case 6:
-					_, err = s.SCombineStore(bg, "SINTER", key(rng), time.Second, key(rng), key(rng))
+					_, err = s.SCombineStore(bg, backend.Inter, key(rng), time.Second, key(rng), key(rng))
 				case 7:
 					_, err = s.Del(bg, key(rng), key(rng), key(rng))
 				case 8:
-					_, err = s.ZAdd(bg, k, time.Second, "", []string{fmt.Sprint(rng.IntN(30))}, []float64{float64(rng.IntN(10))})
+					_, err = s.ZAdd(bg, k, time.Second, backend.ZAddUpsert, zs([]string{fmt.Sprint(rng.IntN(30))}, []float64{float64(rng.IntN(10))})...)
 				case 9:
-					_, _, err = s.ZRangeByScore(bg, k, "-inf", "(5", rng.IntN(2) == 0, 0, 5)
+					_, _, err = splitZ(s.ZRangeByScore(bg, k, "-inf", "(5", rng.IntN(2) == 0, 0, 5))
 				case 10:
-					_, _, err = s.ZPop(bg, k, 2, rng.IntN(2) == 0)
+					_, _, err = splitZ(s.ZPop(bg, k, 2, rng.IntN(2) == 0))
 				case 11:
 					_, err = s.PExpire(bg, k, time.Duration(rng.IntN(2000))*time.Millisecond)
 				case 12:

@@ -3,6 +3,8 @@ package memstore
 import (
 	"errors"
 	"strings"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // Redis error replies, word for word as Redis 7.0 sends them.
@@ -29,9 +31,6 @@ const (
 	// command name in Redis's arity error.
 	msgWrongArgsPrefix = "ERR wrong number of arguments for '"
 	msgWrongArgsSuffix = "' command"
-	// msgUnknownCommand precedes the quoted command name in Redis's reply
-	// to a command it does not know.
-	msgUnknownCommand = "ERR unknown command '"
 )
 
 var (
@@ -68,10 +67,11 @@ var (
 	// ErrCountRange is returned by SRANDMEMBER for a count of math.MinInt64.
 	ErrCountRange = errors.New(msgCountRange)
 	// ErrSyntax is the generic Redis syntax error, returned by ZADD for an
-	// unknown mode or mismatched members and scores.
+	// unknown mode.
 	ErrSyntax = errors.New(msgSyntax)
-	// ErrClosed is returned by every method of a Store after Close.
-	ErrClosed = errors.New(msgClosed)
+	// ErrClosed is returned by every method of a Store after Close; it is
+	// also backend.ErrClosed for errors.Is.
+	ErrClosed error = closedError{}
 	// ErrNoPath is returned by Save for a store without a Path.
 	ErrNoPath = errors.New(msgNoPath)
 	// ErrBadSnapshot is wrapped by the error Open returns for a file that
@@ -95,29 +95,9 @@ func outOfRange(min, max string) error {
 	return errors.New("ERR increment or decrement would leave the range [" + min + ", " + max + "]")
 }
 
-// unknownCommand returns Redis's error for a command name it does not know,
-// quoting the first arguments (at most about 128 bytes of them) as Redis does.
-func unknownCommand(cmd string, args []string) error {
-	var quoted strings.Builder
-	for _, a := range args {
-		if quoted.Len() >= unknownCommandArgsLen {
-			break
-		}
-		a = truncate(a, unknownCommandArgsLen-quoted.Len())
-		quoted.WriteString("'" + a + "' ")
-	}
-	return errors.New(msgUnknownCommand + truncate(cmd, unknownCommandArgsLen) +
-		"', with args beginning with: " + quoted.String())
-}
+// closedError is ErrClosed: the store's own text, and backend.ErrClosed to
+// errors.Is, as the backend contract asks.
+type closedError struct{}
 
-// unknownCommandArgsLen is how many bytes of the command name and of its
-// arguments Redis quotes in its unknown-command error.
-const unknownCommandArgsLen = 128
-
-// truncate returns at most the first n bytes of s.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
+func (closedError) Error() string        { return msgClosed }
+func (closedError) Is(target error) bool { return target == backend.ErrClosed }

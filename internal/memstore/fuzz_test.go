@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // FuzzStoreModel runs the operations a fuzzed byte string describes on the
@@ -86,7 +88,7 @@ func runOp(ctx context.Context, s *Store, op byte, key, field string, a, b byte)
 	case opSCard:
 		return show(s.SCard(ctx, key))
 	case opZAdd:
-		return show(s.ZAdd(ctx, key, ttl, "", []string{field}, []float64{float64(b % 3)}))
+		return show(s.ZAdd(ctx, key, ttl, backend.ZAddUpsert, zs([]string{field}, []float64{float64(b % 3)})...))
 	case opZRem:
 		return show(s.ZRem(ctx, key, field))
 	case opZRank:

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // TestGlobMatch checks the matcher against the examples of Redis's KEYS
@@ -116,7 +118,7 @@ func TestDeleteMatching(t *testing.T) {
 	}
 	_, err := s.HSet(bg, "user:h", 0, "f", "v")
 	must(t, err)
-	_, err = s.ZAdd(bg, "user:z", 0, "", []string{"m"}, []float64{1})
+	_, err = s.ZAdd(bg, "user:z", 0, backend.ZAddUpsert, zs([]string{"m"}, []float64{1})...)
 	must(t, err)
 	must(t, s.Set(bg, "user*", "v", 0))
 	must(t, s.Set(bg, "user:gone", "v", time.Second))

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // fakeClock is a settable clock for Options.Now.
@@ -116,7 +119,7 @@ func zadd(key string, ttl time.Duration, pairs ...any) step {
 			members = append(members, pairs[i].(string))
 			scores = append(scores, toFloat(pairs[i+1]))
 		}
-		return r(s.ZAdd(bg, key, ttl, "", members, scores))
+		return r(s.ZAdd(bg, key, ttl, backend.ZAddUpsert, zs(members, scores)...))
 	}
 }
 
@@ -144,3 +147,49 @@ func then(steps ...step) step {
 
 // errorIs reports whether err is target.
 func errorIs(err, target error) bool { return errors.Is(err, target) }
+
+// zs pairs members and scores for ZAdd.
+func zs(members []string, scores []float64) []backend.Z {
+	out := make([]backend.Z, len(members))
+	for i, m := range members {
+		out[i] = backend.Z{Member: m, Score: scores[i]}
+	}
+	return out
+}
+
+// splitZ splits a sorted-set reply into members and scores.
+func splitZ(zs []backend.Z, err error) ([]string, []float64, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	members, scores := make([]string, len(zs)), make([]float64, len(zs))
+	for i, z := range zs {
+		members[i], scores[i] = z.Member, z.Score
+	}
+	return members, scores, nil
+}
+
+// zmode reads a ZADD flag ("", "NX", "XX" in any case); another flag is a
+// mode no backend knows.
+func zmode(s string) backend.ZAddMode {
+	switch strings.ToUpper(s) {
+	case "":
+		return backend.ZAddUpsert
+	case "NX":
+		return backend.ZAddNX
+	case "XX":
+		return backend.ZAddXX
+	}
+	return backend.ZAddXX + 1
+}
+
+// setop reads a set command's name in any case.
+func setop(s string) backend.SetOp {
+	switch strings.ToUpper(s) {
+	case "SINTER":
+		return backend.Inter
+	case "SDIFF":
+		return backend.Diff
+	}
+	return backend.Union
+}

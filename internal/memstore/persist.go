@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/gocaches/caches/internal/fsutil"
 )
 
@@ -795,7 +796,7 @@ func (d *decoder) readValue(e *entry) error {
 			if math.IsNaN(score) && d.err == nil {
 				return d.fail("entry %d: NaN score at key %q", d.entry, e.key)
 			}
-			fresh = zsetAdd(e.zset, m, score, zaddNX)
+			fresh = zsetAdd(e.zset, m, score, backend.ZAddNX)
 		}
 		if d.err != nil {
 			return d.err

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // describe prints e's type, value and deadline (-1 without); hash fields
@@ -43,9 +45,8 @@ func describe(e *entry) string {
 		}
 		slices.Sort(v)
 	case kindZSet:
-		members, scores := zsetRange(e.zset, 0, -1, false)
-		for i, m := range members {
-			v = append(v, strconv.Quote(m)+"="+strconv.FormatUint(math.Float64bits(scores[i]), 16))
+		for _, z := range zsetRange(e.zset, 0, -1, false) {
+			v = append(v, strconv.Quote(z.Member)+"="+strconv.FormatUint(math.Float64bits(z.Score), 16))
 		}
 	}
 	return fmt.Sprint(e.kind, " ", deadline, " ", v)
@@ -107,15 +108,13 @@ func fillAllKinds(t *testing.T, s *Store) {
 	must(t, err)
 	_, err = s.SAdd(bg, "set", 0, "a", "", "c\x00")
 	must(t, err)
-	_, err = s.ZAdd(bg, "zset", time.Minute, "",
-		[]string{"inf", "-inf", "zero", "negzero", "max", "tiny", "third", "same1", "same2"},
-		[]float64{math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1), math.MaxFloat64, 5e-324, 1.0 / 3, 2, 2})
+	_, err = s.ZAdd(bg, "zset", time.Minute, backend.ZAddUpsert, zs([]string{"inf", "-inf", "zero", "negzero", "max", "tiny", "third", "same1", "same2"}, []float64{math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1), math.MaxFloat64, 5e-324, 1.0 / 3, 2, 2})...)
 	must(t, err)
 	for i := range 2000 {
 		must(t, s.Set(bg, fmt.Sprint("k", i), fmt.Sprint("v", i), time.Duration(i%3)*time.Hour))
 		_, err := s.HIncrBy(bg, fmt.Sprint("h", i%50), fmt.Sprint("f", i), int64(i), 0)
 		must(t, err)
-		_, err = s.ZAdd(bg, fmt.Sprint("z", i%7), 0, "", []string{fmt.Sprint("m", i)}, []float64{float64(i) / 7})
+		_, err = s.ZAdd(bg, fmt.Sprint("z", i%7), 0, backend.ZAddUpsert, zs([]string{fmt.Sprint("m", i)}, []float64{float64(i) / 7})...)
 		must(t, err)
 	}
 }
@@ -358,7 +357,7 @@ func snapshotBytes(t *testing.T) []byte {
 	must(t, err)
 	_, err = s.SAdd(bg, "set", 0, "a", "b")
 	must(t, err)
-	_, err = s.ZAdd(bg, "z", 0, "", []string{"m", "n"}, []float64{1, math.Inf(-1)})
+	_, err = s.ZAdd(bg, "z", 0, backend.ZAddUpsert, zs([]string{"m", "n"}, []float64{1, math.Inf(-1)})...)
 	must(t, err)
 	must(t, s.Close())
 	data, err := os.ReadFile(path)
@@ -508,7 +507,7 @@ func TestSaveWhileWriting(t *testing.T) {
 				case 1:
 					_, _ = s.SAdd(bg, k, 0, fmt.Sprint(i%10))
 				case 2:
-					_, _ = s.ZAdd(bg, k, 0, "", []string{fmt.Sprint(i % 10)}, []float64{float64(i)})
+					_, _ = s.ZAdd(bg, k, 0, backend.ZAddUpsert, zs([]string{fmt.Sprint(i % 10)}, []float64{float64(i)})...)
 				case 3:
 					_, _ = s.Del(bg, k)
 				}
@@ -569,7 +568,7 @@ func writeGeneration(s *Store, gen int64) {
 		_ = s.Set(bg, fmt.Sprint("k", i), generationValue(gen, i), time.Hour)
 	}
 	_, _ = s.HSet(bg, "h", 0, "gen", fmt.Sprint(gen))
-	_, _ = s.ZAdd(bg, "z", 0, "", []string{"gen"}, []float64{float64(gen)})
+	_, _ = s.ZAdd(bg, "z", 0, backend.ZAddUpsert, zs([]string{"gen"}, []float64{float64(gen)})...)
 	_ = s.Set(bg, "gen", fmt.Sprint(gen), 0)
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // SAdd adds members to the set at key, as SADD does, and returns how many
@@ -209,43 +211,16 @@ func (s *Store) SMembers(ctx context.Context, key string) ([]string, error) {
 	return setMembers(e.set), nil
 }
 
-// setOp is a set algebra command.
-type setOp uint8
-
-const (
-	opUnion setOp = iota
-	opInter
-	opDiff
-)
-
-// parseSetOp maps "SUNION", "SINTER" and "SDIFF" (in any case) to a setOp;
-// other names yield Redis's unknown-command error, quoting args.
-func parseSetOp(name string, args []string) (setOp, error) {
-	switch strings.ToUpper(name) {
-	case "SUNION":
-		return opUnion, nil
-	case "SINTER":
-		return opInter, nil
-	case "SDIFF":
-		return opDiff, nil
-	}
-	return 0, unknownCommand(name, args)
-}
-
-// SCombine returns the union (op "SUNION"), intersection ("SINTER") or
-// difference ("SDIFF") of the sets at keys, as those commands do; a missing
+// SCombine returns the union, intersection or difference (op) of the sets
+// at keys, as SUNION, SINTER and SDIFF do; a missing
 // key counts as an empty set. It read-locks every shard involved, so it is
 // atomic.
-func (s *Store) SCombine(ctx context.Context, op string, keys ...string) ([]string, error) {
+func (s *Store) SCombine(ctx context.Context, op backend.SetOp, keys ...string) ([]string, error) {
 	if err := s.enter(ctx); err != nil {
 		return nil, err
 	}
-	o, err := parseSetOp(op, keys)
-	if err != nil {
-		return nil, err
-	}
 	if len(keys) == 0 {
-		return nil, wrongArgs(op)
+		return nil, wrongArgs(strings.ToLower(op.String()))
 	}
 	idx := s.shardIndexes(keys)
 	s.rlock(idx)
@@ -254,23 +229,19 @@ func (s *Store) SCombine(ctx context.Context, op string, keys ...string) ([]stri
 	if err != nil {
 		return nil, err
 	}
-	return setMembers(setCombine(o, sets)), nil
+	return setMembers(setCombine(op, sets)), nil
 }
 
 // SCombineStore stores the result of SCombine(op, keys) at dest, as
 // SUNIONSTORE, SINTERSTORE and SDIFFSTORE do, and returns its size. Whatever
 // dest held is replaced; an empty result deletes dest, and a non-empty one
 // gets expiry ttl. It locks every shard involved, so it is atomic.
-func (s *Store) SCombineStore(ctx context.Context, op, dest string, ttl time.Duration, keys ...string) (int64, error) {
+func (s *Store) SCombineStore(ctx context.Context, op backend.SetOp, dest string, ttl time.Duration, keys ...string) (int64, error) {
 	if err := s.enter(ctx); err != nil {
 		return 0, err
 	}
-	o, err := parseSetOp(op, append([]string{dest}, keys...))
-	if err != nil {
-		return 0, err
-	}
 	if len(keys) == 0 {
-		return 0, wrongArgs(op + "store")
+		return 0, wrongArgs(strings.ToLower(op.String()) + "store")
 	}
 	idx := s.shardIndexes(append([]string{dest}, keys...))
 	defer s.evict(dest) // runs after the unlock
@@ -281,7 +252,7 @@ func (s *Store) SCombineStore(ctx context.Context, op, dest string, ttl time.Dur
 	if err != nil {
 		return 0, err
 	}
-	result := setCombine(o, sets)
+	result := setCombine(op, sets)
 	sh := s.shard(dest)
 	if old := sh.lookupWrite(dest, now); old != nil {
 		sh.remove(old)
@@ -398,10 +369,10 @@ func setRandomDistinct(d *dict[struct{}], n int) []string {
 
 // setCombine returns the union, intersection or difference of sets, where
 // nil stands for an empty set, as a new dict.
-func setCombine(op setOp, sets []*dict[struct{}]) *dict[struct{}] {
+func setCombine(op backend.SetOp, sets []*dict[struct{}]) *dict[struct{}] {
 	out := newDict[struct{}]()
 	switch op {
-	case opUnion:
+	case backend.Union:
 		for _, d := range sets {
 			if d == nil {
 				continue
@@ -410,7 +381,7 @@ func setCombine(op setOp, sets []*dict[struct{}]) *dict[struct{}] {
 				out.set(m, struct{}{})
 			}
 		}
-	case opInter:
+	case backend.Inter:
 		if slices.Contains(sets, nil) {
 			return out
 		}
@@ -420,7 +391,7 @@ func setCombine(op setOp, sets []*dict[struct{}]) *dict[struct{}] {
 				out.set(m, struct{}{})
 			}
 		}
-	case opDiff:
+	case backend.Diff:
 		if sets[0] == nil {
 			return out
 		}

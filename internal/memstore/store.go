@@ -22,7 +22,6 @@ package memstore
 
 import (
 	"context"
-	"github.com/gocaches/caches/internal/coarsetime"
 	"hash/maphash"
 	"math"
 	"math/bits"
@@ -30,6 +29,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gocaches/caches/internal/coarsetime"
 )
 
 const (

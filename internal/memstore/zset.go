@@ -3,8 +3,9 @@ package memstore
 import (
 	"context"
 	"math"
-	"strings"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // zset is a sorted set: a skiplist ordered by (score, member) for ranks and
@@ -23,48 +24,23 @@ func newZSet() *zset {
 // len returns the number of members.
 func (z *zset) len() int { return len(z.scores) }
 
-// zaddMode is the condition of ZADD: none, NX or XX.
-type zaddMode uint8
-
-const (
-	zaddAny zaddMode = iota
-	zaddNX
-	zaddXX
-)
-
-// parseZAddMode maps "", "NX" and "XX" (in any case) to a zaddMode.
-func parseZAddMode(mode string) (zaddMode, error) {
-	switch strings.ToUpper(mode) {
-	case "":
-		return zaddAny, nil
-	case "NX":
-		return zaddNX, nil
-	case "XX":
-		return zaddXX, nil
-	}
-	return 0, ErrSyntax
-}
-
-// ZAdd adds members with scores to the sorted set at key, as ZADD [NX|XX]
-// does, and returns how many were added. mode "" adds or updates, "NX" only
-// adds and "XX" only updates (and never creates the key). A NaN score is
-// rejected, and -0 is stored as 0 as Redis does for small sorted sets. The
-// key then gets expiry ttl.
-func (s *Store) ZAdd(ctx context.Context, key string, ttl time.Duration, mode string, members []string, scores []float64) (int64, error) {
+// ZAdd adds members with their scores to the sorted set at key, as ZADD
+// [NX|XX] does, and returns how many were added: mode ZAddUpsert adds or
+// updates, ZAddNX only adds and ZAddXX only updates (and never creates the
+// key). A NaN score is rejected, and -0 is stored as 0 as Redis does for
+// small sorted sets. The key then gets expiry ttl.
+func (s *Store) ZAdd(ctx context.Context, key string, ttl time.Duration, mode backend.ZAddMode, members ...backend.Z) (int64, error) {
 	if err := s.enter(ctx); err != nil {
 		return 0, err
 	}
-	m, err := parseZAddMode(mode)
 	switch {
-	case err != nil:
-		return 0, err
-	case len(members) == 0 && len(scores) == 0:
-		return 0, wrongArgs("zadd")
-	case len(members) != len(scores):
+	case mode > backend.ZAddXX:
 		return 0, ErrSyntax
+	case len(members) == 0:
+		return 0, wrongArgs("zadd")
 	}
-	for _, sc := range scores {
-		if math.IsNaN(sc) {
+	for _, m := range members {
+		if math.IsNaN(m.Score) {
 			return 0, ErrNotFloat
 		}
 	}
@@ -73,13 +49,13 @@ func (s *Store) ZAdd(ctx context.Context, key string, ttl time.Duration, mode st
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.nowMs()
-	e, err := sh.writeEntry(key, now, kindZSet, m != zaddXX)
+	e, err := sh.writeEntry(key, now, kindZSet, mode != backend.ZAddXX)
 	if e == nil {
 		return 0, err
 	}
 	var added int64
-	for i, member := range members {
-		if zsetAdd(e.zset, member, scores[i], m) {
+	for _, m := range members {
+		if zsetAdd(e.zset, m.Member, m.Score, mode) {
 			added++
 		}
 	}
@@ -194,47 +170,46 @@ func (s *Store) ZCard(ctx context.Context, key string) (int64, error) {
 // ZPOPMIN with a count does, or with the highest scores, as ZPOPMAX does,
 // when max is set. A negative count is an error; a sorted set left empty is
 // deleted.
-func (s *Store) ZPop(ctx context.Context, key string, count int64, max bool) (members []string, scores []float64, err error) {
+func (s *Store) ZPop(ctx context.Context, key string, count int64, max bool) ([]backend.Z, error) {
 	if err := s.enter(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if count < 0 {
-		return nil, nil, ErrNotPositive
+		return nil, ErrNotPositive
 	}
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e, err := sh.writeEntry(key, s.nowMs(), kindZSet, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if e == nil {
-		return []string{}, []float64{}, nil
+		return []backend.Z{}, nil
 	}
-	members, scores = zsetPop(e.zset, int(min(count, int64(e.zset.len()))), max)
+	out := zsetPop(e.zset, int(min(count, int64(e.zset.len()))), max)
 	sh.removedFrom(e)
-	return members, scores, nil
+	return out, nil
 }
 
 // ZRange returns the members ranked start to stop (inclusive, negative
 // counting from the end) with their scores, as ZRANGE … [REV] WITHSCORES
 // does; reverse ranks by descending score.
-func (s *Store) ZRange(ctx context.Context, key string, start, stop int64, reverse bool) (members []string, scores []float64, err error) {
+func (s *Store) ZRange(ctx context.Context, key string, start, stop int64, reverse bool) ([]backend.Z, error) {
 	if err := s.enter(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sh := s.shard(key)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	e, err := s.readEntry(sh, key, kindZSet)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if e == nil {
-		return []string{}, []float64{}, nil
+		return []backend.Z{}, nil
 	}
-	members, scores = zsetRange(e.zset, start, stop, reverse)
-	return members, scores, nil
+	return zsetRange(e.zset, start, stop, reverse), nil
 }
 
 // ZRangeByScore returns the members with min <= score <= max (bounds in
@@ -243,26 +218,25 @@ func (s *Store) ZRange(ctx context.Context, key string, start, stop int64, rever
 // returning at most count (all when count < 0), as ZRANGE key min max
 // BYSCORE LIMIT offset count WITHSCORES does (ZRANGE key max min BYSCORE
 // REV … when reverse is set). A negative offset returns nothing.
-func (s *Store) ZRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) (members []string, scores []float64, err error) {
+func (s *Store) ZRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]backend.Z, error) {
 	if err := s.enter(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	r, err := parseScoreRange(min, max)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sh := s.shard(key)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	e, err := s.readEntry(sh, key, kindZSet)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if e == nil {
-		return []string{}, []float64{}, nil
+		return []backend.Z{}, nil
 	}
-	members, scores = zsetRangeByScore(e.zset, r, reverse, offset, count)
-	return members, scores, nil
+	return zsetRangeByScore(e.zset, r, reverse, offset, count), nil
 }
 
 // ZCount returns how many members of the sorted set at key have a score
@@ -339,17 +313,17 @@ func (z *zset) forget(member string) {
 
 // zsetAdd adds or updates member with score under mode and reports whether
 // it was added.
-func zsetAdd(z *zset, member string, score float64, mode zaddMode) bool {
+func zsetAdd(z *zset, member string, score float64, mode backend.ZAddMode) bool {
 	if score == 0 {
 		// Redis's compact encoding of small sorted sets stores -0 as 0.
 		score = 0
 	}
 	cur, exists := z.scores[member]
 	switch {
-	case exists && mode != zaddNX && cur != score:
+	case exists && mode != backend.ZAddNX && cur != score:
 		z.zsl.updateScore(cur, member, score)
 		z.scores[member] = score
-	case !exists && mode != zaddXX:
+	case !exists && mode != backend.ZAddXX:
 		z.zsl.insert(score, member)
 		z.scores[member] = score
 		z.bytes += len(member)
@@ -367,9 +341,9 @@ func zsetIncrBy(z *zset, member string, incr float64) (float64, error) {
 		return 0, ErrScoreNaN
 	}
 	if exists {
-		zsetAdd(z, member, v, zaddXX)
+		zsetAdd(z, member, v, backend.ZAddXX)
 	} else {
-		zsetAdd(z, member, v, zaddNX)
+		zsetAdd(z, member, v, backend.ZAddNX)
 	}
 	return v, nil
 }
@@ -400,17 +374,17 @@ func zsetRank(z *zset, member string, reverse bool) (int, bool) {
 
 // zsetPop removes and returns the n members with the lowest scores, or
 // the highest when max is set.
-func zsetPop(z *zset, n int, max bool) ([]string, []float64) {
-	members, scores := make([]string, 0, n), make([]float64, 0, n)
+func zsetPop(z *zset, n int, max bool) []backend.Z {
+	out := make([]backend.Z, 0, n)
 	for range n {
 		x := z.zsl.header.level[0].forward
 		if max {
 			x = z.zsl.tail
 		}
-		members, scores = append(members, x.member), append(scores, x.score)
+		out = append(out, backend.Z{Member: x.member, Score: x.score})
 		zsetRem(z, x.member)
 	}
-	return members, scores
+	return out
 }
 
 // rankRange turns ZRANGE's start and stop (inclusive, negative counting
@@ -433,33 +407,33 @@ func rankRange(start, stop int64, n int) (lo, hi int, ok bool) {
 
 // zsetRange returns the members ranked start to stop with their scores,
 // ranked from the highest score when reverse is set.
-func zsetRange(z *zset, start, stop int64, reverse bool) ([]string, []float64) {
+func zsetRange(z *zset, start, stop int64, reverse bool) []backend.Z {
 	lo, hi, ok := rankRange(start, stop, z.len())
 	if !ok {
-		return []string{}, []float64{}
+		return []backend.Z{}
 	}
 	n := hi - lo + 1
-	members, scores := make([]string, 0, n), make([]float64, 0, n)
+	out := make([]backend.Z, 0, n)
 	if reverse {
-		for x := z.zsl.byRank(z.len() - lo); len(members) < n; x = x.backward {
-			members, scores = append(members, x.member), append(scores, x.score)
+		for x := z.zsl.byRank(z.len() - lo); len(out) < n; x = x.backward {
+			out = append(out, backend.Z{Member: x.member, Score: x.score})
 		}
 	} else {
-		for x := z.zsl.byRank(lo + 1); len(members) < n; x = x.level[0].forward {
-			members, scores = append(members, x.member), append(scores, x.score)
+		for x := z.zsl.byRank(lo + 1); len(out) < n; x = x.level[0].forward {
+			out = append(out, backend.Z{Member: x.member, Score: x.score})
 		}
 	}
-	return members, scores
+	return out
 }
 
 // zsetRangeByScore returns the members in r with their scores, ascending
 // or descending when reverse is set, skipping offset and returning at most
 // count (all when count < 0). It finds the first member by rank, in
 // O(log n + returned).
-func zsetRangeByScore(z *zset, r scoreRange, reverse bool, offset, count int64) ([]string, []float64) {
-	members, scores := []string{}, []float64{}
+func zsetRangeByScore(z *zset, r scoreRange, reverse bool, offset, count int64) []backend.Z {
+	out := []backend.Z{}
 	if offset < 0 || offset >= int64(z.len()) || count == 0 {
-		return members, scores
+		return out
 	}
 	var x *zslNode
 	var rank int
@@ -474,14 +448,14 @@ func zsetRangeByScore(z *zset, r scoreRange, reverse bool, offset, count int64) 
 		x = z.zsl.byRank(rank)
 	}
 	for n := int64(0); x != nil && (count < 0 || n < count) && r.aboveMin(x.score) && r.belowMax(x.score); n++ {
-		members, scores = append(members, x.member), append(scores, x.score)
+		out = append(out, backend.Z{Member: x.member, Score: x.score})
 		if reverse {
 			x = x.backward
 		} else {
 			x = x.level[0].forward
 		}
 	}
-	return members, scores
+	return out
 }
 
 // zsetCount returns how many members have a score in r, from the ranks of

@@ -1,4 +1,4 @@
-package caches
+package redisbackend
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -116,7 +117,7 @@ func ttlArg(ttl time.Duration) string {
 
 // scriptWrite runs cmd with the refresh of key's expiry in writeExpire and
 // stores the reply in cmd, an IntCmd, FloatCmd or BoolCmd.
-func (r *redisBackend) scriptWrite(ctx context.Context, key string, ttl time.Duration, cmd redis.Cmder) error {
+func (r *Backend) scriptWrite(ctx context.Context, key string, ttl time.Duration, cmd redis.Cmder) error {
 	args := cmd.Args()
 	argv := make([]any, 0, 1+len(args))
 	argv = append(argv, ttlArgAny(ttl))
@@ -135,7 +136,7 @@ func (r *redisBackend) scriptWrite(ctx context.Context, key string, ttl time.Dur
 
 // runIncrWithin runs incrWithin with the increment's arguments, and field
 // (a string) for a hash, and returns the stored text of the result.
-func (r *redisBackend) runIncrWithin(ctx context.Context, key string, ttl time.Duration, min, max, cmd, by, field any) (string, error) {
+func (r *Backend) runIncrWithin(ctx context.Context, key string, ttl time.Duration, min, max, cmd, by, field any) (string, error) {
 	argv := make([]any, 0, 6)
 	argv = append(argv, ttlArgAny(ttl), min, max, cmd, by)
 	if field != nil {
@@ -168,13 +169,13 @@ var intBounds, floatBounds = boundArgs()
 func boundArgs() (map[int64]any, map[float64]any) {
 	ints := map[int64]any{0: "0"}
 	for _, bits := range []int{8, 16, 32, 64} {
-		lo, hi := intRange(bits)
-		for _, n := range []int64{lo, hi, uintMax(bits)} {
+		lo, hi := backend.IntRange(bits)
+		for _, n := range []int64{lo, hi, backend.UintMax(bits)} {
 			ints[n] = strconv.FormatInt(n, 10)
 		}
 	}
 	floats := map[float64]any{}
-	for _, f := range []float64{math.MaxFloat64, maxFloat32Text, math.Inf(1)} {
+	for _, f := range []float64{math.MaxFloat64, backend.MaxFloat32Text, math.Inf(1)} {
 		floats[f], floats[-f] = formatBound(f), formatBound(-f)
 	}
 	return ints, floats

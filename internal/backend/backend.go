@@ -1,15 +1,27 @@
-package caches
+// Package backend is the contract between the caches and what stores their
+// data: the narrow set of Redis commands the caches use, with Redis's
+// semantics. Two packages implement it: the go-redis adapter
+// (internal/redisbackend), for single nodes, Sentinel and Cluster, and the
+// in-process store (internal/memstore). Package backendtest checks an
+// implementation against the contract.
+//
+// Optional capabilities, in the manner of database/sql/driver: a backend
+// may offer a faster or more exact path for some operations by
+// implementing one of the small interfaces below ([HashMapReader],
+// [SlotChecker], [InProcess]). Code that uses a backend finds a capability
+// by asserting the interface on its [Backend], never a concrete backend
+// type, and falls back to the plain methods of [Backend] without it.
+package backend
 
 import (
 	"context"
+	"errors"
+	"math"
 	"time"
-
-	"github.com/gocaches/caches/internal/memstore"
 )
 
-// backend is the narrow set of Redis commands the caches use. Both the
-// go-redis adapter ([redisBackend]) and the in-process store
-// ([memstore.Store]) implement it with Redis semantics.
+// Backend is the set of Redis commands the caches use. Both the go-redis
+// adapter and the in-process store implement it with Redis semantics.
 //
 // Conventions shared by every method:
 //   - A miss is reported by a false ok, never by an error; redis.Nil never
@@ -19,10 +31,14 @@ import (
 //     ttl == 0 removes it (PERSIST). Commands that only remove data leave the
 //     expiry alone.
 //   - Errors keep the text Redis uses ("WRONGTYPE …", "ERR value is not an
-//     integer or out of range", …); the caches map them to sentinels.
+//     integer or out of range", …); the caches map them to sentinels. A
+//     call on a closed backend returns an error that [IsClosed] recognises.
 //   - Score bounds (min, max) use the Redis syntax: "1.5", "(1.5", "-inf",
 //     "+inf".
-type backend interface {
+//   - Keys of one multi-key call that a deployment would refuse together
+//     (a Cluster's different slots) fail with an error wrapping
+//     [ErrCrossSlot] where the backend checks them (see [SlotChecker]).
+type Backend interface {
 	// Keys.
 	Get(ctx context.Context, key string) (value string, ok bool, err error)
 	Set(ctx context.Context, key, value string, ttl time.Duration) error
@@ -92,8 +108,10 @@ type backend interface {
 	// HScanInstance is HScan that also returns instance, which identifies
 	// the server instance that served the page. A cursor means something
 	// only to the instance that issued it: a scan whose pages report
-	// different instances has not seen the hash once. See
-	// [redisBackend.HScanInstance] and [memstore.Store.HScanInstance].
+	// different instances has not seen the hash once: the caller stops
+	// with an error rather than return a partial or repeated walk. On Redis
+	// the instance is the server's run_id; on the in-process store, the
+	// store's own generation.
 	HScanInstance(ctx context.Context, key string, cursor uint64, count int64) (fieldValues []string, next uint64, instance string, err error)
 	HGetAll(ctx context.Context, key string) (fieldValues []string, err error)
 	HVals(ctx context.Context, key string) ([]string, error)
@@ -112,17 +130,17 @@ type backend interface {
 	// the page, as HScanInstance does.
 	SScanInstance(ctx context.Context, key string, cursor uint64, count int64) (members []string, next uint64, instance string, err error)
 	SMembers(ctx context.Context, key string) ([]string, error)
-	// SCombine computes the union ("SUNION"), intersection ("SINTER") or
-	// difference ("SDIFF") of the sets at keys.
-	SCombine(ctx context.Context, op string, keys ...string) ([]string, error)
+	// SCombine computes the union, intersection or difference (op) of the
+	// sets at keys.
+	SCombine(ctx context.Context, op SetOp, keys ...string) ([]string, error)
 	// SCombineStore stores the result of SCombine at dest and returns its
 	// size; a non-empty result gets ttl.
-	SCombineStore(ctx context.Context, op, dest string, ttl time.Duration, keys ...string) (int64, error)
+	SCombineStore(ctx context.Context, op SetOp, dest string, ttl time.Duration, keys ...string) (int64, error)
 
 	// Sorted sets.
-	// ZAdd adds members with scores; mode is "" (add or update), "NX" (only
-	// add) or "XX" (only update). It reports how many members were added.
-	ZAdd(ctx context.Context, key string, ttl time.Duration, mode string, members []string, scores []float64) (added int64, err error)
+	// ZAdd adds members with their scores as ZADD with mode does and
+	// reports how many members were added.
+	ZAdd(ctx context.Context, key string, ttl time.Duration, mode ZAddMode, members ...Z) (added int64, err error)
 	ZIncrBy(ctx context.Context, key, member string, incr float64, ttl time.Duration) (float64, error)
 	ZScore(ctx context.Context, key, member string) (score float64, ok bool, err error)
 	ZRank(ctx context.Context, key, member string, reverse bool) (rank int64, ok bool, err error)
@@ -130,14 +148,14 @@ type backend interface {
 	ZCard(ctx context.Context, key string) (int64, error)
 	// ZPop removes and returns up to count members with the lowest scores
 	// (ZPOPMIN), or the highest when max is set (ZPOPMAX).
-	ZPop(ctx context.Context, key string, count int64, max bool) (members []string, scores []float64, err error)
+	ZPop(ctx context.Context, key string, count int64, max bool) ([]Z, error)
 	// ZRange returns members by rank, start and stop inclusive and negative
 	// from the end, as ZRANGE … [REV] WITHSCORES.
-	ZRange(ctx context.Context, key string, start, stop int64, reverse bool) (members []string, scores []float64, err error)
+	ZRange(ctx context.Context, key string, start, stop int64, reverse bool) ([]Z, error)
 	// ZRangeByScore returns members with min <= score <= max in ascending
 	// order (descending when reverse), skipping offset and returning at most
 	// count (count < 0: all), as ZRANGE … BYSCORE [REV] LIMIT WITHSCORES.
-	ZRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) (members []string, scores []float64, err error)
+	ZRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]Z, error)
 	ZCount(ctx context.Context, key, min, max string) (int64, error)
 	ZRemRangeByRank(ctx context.Context, key string, start, stop int64) (int64, error)
 	ZRemRangeByScore(ctx context.Context, key, min, max string) (int64, error)
@@ -159,35 +177,134 @@ type backend interface {
 	Close() error
 }
 
-// Optional capabilities. A backend may offer a faster or more exact path
-// for some operations; domain code asks for it by asserting one of these
-// interfaces on the backend, never a concrete backend type, and uses the
-// plain methods of [backend] when the backend does not have it.
+// Z is a member of a sorted set and its score.
+type Z struct {
+	Member string
+	Score  float64
+}
 
-// hashMapReader returns a whole hash as a map: HGETALL without the flat
-// slice of [backend.HGetAll], for a client that already builds a map.
-type hashMapReader interface {
+// ZAddMode is the condition of a [Backend.ZAdd].
+type ZAddMode uint8
+
+const (
+	// ZAddUpsert adds new members and updates existing ones (plain ZADD).
+	ZAddUpsert ZAddMode = iota
+	// ZAddNX only adds new members (ZADD NX).
+	ZAddNX
+	// ZAddXX only updates existing members and never creates the key
+	// (ZADD XX).
+	ZAddXX
+)
+
+// String returns the ZADD flag of m: "", "NX" or "XX".
+func (m ZAddMode) String() string {
+	switch m {
+	case ZAddNX:
+		return "NX"
+	case ZAddXX:
+		return "XX"
+	}
+	return ""
+}
+
+// SetOp is the operation of [Backend.SCombine] and [Backend.SCombineStore].
+type SetOp uint8
+
+const (
+	// Union is SUNION: members of any of the sets.
+	Union SetOp = iota
+	// Inter is SINTER: members of every set.
+	Inter
+	// Diff is SDIFF: members of the first set and of none of the others.
+	Diff
+)
+
+// String returns the Redis command of op: "SUNION", "SINTER" or "SDIFF".
+func (op SetOp) String() string {
+	switch op {
+	case Inter:
+		return "SINTER"
+	case Diff:
+		return "SDIFF"
+	}
+	return "SUNION"
+}
+
+// The bounds the caches pass to the Within increments for their value
+// types; a backend may keep their texts ready.
+
+// IntRange returns the range of a signed integer type of bits bits.
+func IntRange(bits int) (min, max int64) {
+	return -1 << (bits - 1), 1<<(bits-1) - 1
+}
+
+// UintMax returns the largest value of an unsigned integer type of bits
+// bits that an increment may store: Redis's integers stop at the int64
+// maximum.
+func UintMax(bits int) int64 {
+	return int64(min(uint64(1)<<bits-1, math.MaxInt64))
+}
+
+// MaxFloat32Text is the largest float64 below the midpoint between
+// math.MaxFloat32 and 2^128: a number below that midpoint, stored as text,
+// reads back as a finite float32 (it rounds to math.MaxFloat32 at most),
+// and a number at or above it does not.
+var MaxFloat32Text = math.Nextafter(math.MaxFloat32+0x1p103, 0)
+
+// Errors a backend returns, compared with [errors.Is].
+var (
+	// ErrClosed is wrapped, or is, the error of a call on a backend after
+	// its Close. (go-redis's own redis.ErrClosed is recognised by
+	// [IsClosed] as well.)
+	ErrClosed = errors.New("backend closed")
+
+	// ErrCrossSlot is wrapped by a call across keys that a Redis Cluster
+	// would refuse, refused before anything is sent.
+	ErrCrossSlot = errors.New("caches: keys on different cluster slots")
+)
+
+// closedErrs are the errors, beyond ErrClosed, that mean "closed"; a backend
+// package registers its client's own with [RegisterClosed].
+var closedErrs []error
+
+// RegisterClosed records err as one more error that means a closed backend,
+// for [IsClosed]. It is called from a backend package's init, before any
+// call.
+func RegisterClosed(err error) { closedErrs = append(closedErrs, err) }
+
+// IsClosed reports whether err comes from a call on a closed backend.
+func IsClosed(err error) bool {
+	if errors.Is(err, ErrClosed) {
+		return true
+	}
+	for _, c := range closedErrs {
+		if errors.Is(err, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// Optional capabilities. A backend implements the ones it has a faster or
+// more exact path for; a caller asserts the interface on its [Backend] and
+// uses the plain methods without it.
+
+// HashMapReader returns a whole hash as a map: HGETALL without the flat
+// slice of [Backend.HGetAll], for a client that already builds a map.
+type HashMapReader interface {
 	HGetAllMap(ctx context.Context, key string) (map[string]string, error)
 }
 
-// slotChecker refuses, before anything is sent, a command across keys that
+// SlotChecker refuses, before anything is sent, a command across keys that
 // the deployment would reject: on a Redis Cluster, keys on different slots
 // (an error wrapping [ErrCrossSlot]). Backends without slots lack it.
-type slotChecker interface {
+type SlotChecker interface {
 	CheckSameSlot(keys []string) error
 }
 
-// inProcess is the capability of a backend that lives in this process:
-// its calls never wait on a network or another process, so they need no
-// time budget of their own (see [MemoOptions.CacheTimeout]).
-type inProcess interface {
+// InProcess is the capability of a backend that lives in this process: its
+// calls never wait on a network or another process, so they need no time
+// budget of their own.
+type InProcess interface {
 	InProcess() bool
 }
-
-var (
-	_ backend       = (*memstore.Store)(nil)
-	_ backend       = (*redisBackend)(nil)
-	_ hashMapReader = (*redisBackend)(nil)
-	_ slotChecker   = (*redisBackend)(nil)
-	_ inProcess     = (*memstore.Store)(nil)
-)

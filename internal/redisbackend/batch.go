@@ -1,4 +1,4 @@
-package caches
+package redisbackend
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/gocaches/caches/internal/keyslot"
 	"github.com/redis/go-redis/v9"
 )
@@ -16,7 +17,7 @@ import (
 // slot), which go-redis sends to each node in one round trip. SETs are
 // pipelined everywhere: SET is the only way to give each key its TTL.
 
-func (r *redisBackend) isCluster() bool {
+func (r *Backend) isCluster() bool {
 	_, ok := r.c.(*redis.ClusterClient)
 	return ok
 }
@@ -24,13 +25,13 @@ func (r *redisBackend) isCluster() bool {
 // CheckSameSlot refuses, before anything is sent, a multi-key command whose
 // keys a cluster would reject with CROSSSLOT; on a single server it accepts
 // every list of keys.
-func (r *redisBackend) CheckSameSlot(keys []string) error {
+func (r *Backend) CheckSameSlot(keys []string) error {
 	if len(keys) < 2 || !r.isCluster() {
 		return nil
 	}
 	for _, k := range keys[1:] {
 		if keyslot.Slot(k) != keyslot.Slot(keys[0]) {
-			return fmt.Errorf("%w: %q and %q are on different Redis Cluster slots (give the family Options.HashTag)", ErrCrossSlot, keys[0], k)
+			return fmt.Errorf("%w: %q and %q are on different Redis Cluster slots (give the family Options.HashTag)", backend.ErrCrossSlot, keys[0], k)
 		}
 	}
 	return nil
@@ -61,7 +62,7 @@ func pick(keys []string, idx []int) []string {
 	return out
 }
 
-func (r *redisBackend) Del(ctx context.Context, keys ...string) (int64, error) {
+func (r *Backend) Del(ctx context.Context, keys ...string) (int64, error) {
 	if len(keys) < 2 || !r.isCluster() {
 		return r.c.Del(ctx, keys...).Result()
 	}
@@ -80,7 +81,7 @@ func (r *redisBackend) Del(ctx context.Context, keys ...string) (int64, error) {
 	return n, err
 }
 
-func (r *redisBackend) MGet(ctx context.Context, keys ...string) ([]string, []bool, error) {
+func (r *Backend) MGet(ctx context.Context, keys ...string) ([]string, []bool, error) {
 	values, ok := make([]string, len(keys)), make([]bool, len(keys))
 	if len(keys) == 0 {
 		return values, ok, nil
@@ -129,7 +130,7 @@ func fill(values []string, ok []bool, reply []any, idx []int) {
 	}
 }
 
-func (r *redisBackend) SetMany(ctx context.Context, keys, values []string, ttl time.Duration) error {
+func (r *Backend) SetMany(ctx context.Context, keys, values []string, ttl time.Duration) error {
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			p.Set(ctx, k, values[i], ttl)

@@ -1,4 +1,7 @@
-package caches
+// Package redisbackend is the [backend.Backend] over a go-redis client: a
+// single node, a Sentinel-managed master or a Cluster. It also reads the
+// Redis schemes of the library's DSNs.
+package redisbackend
 
 import (
 	"context"
@@ -10,27 +13,41 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
 	"github.com/gocaches/caches/internal/unixms"
 	"github.com/redis/go-redis/v9"
 )
 
-// redisBackend is the [backend] over a go-redis client. Composite writes
+// Backend is the [backend.Backend] over a go-redis client. Composite writes
 // (a write and the expiry refresh, a read and a delete) are sent as one
-// MULTI/EXEC transaction: one round trip, atomic on the server.
-type redisBackend struct {
+// MULTI/EXEC transaction or one Lua script: one round trip, atomic on the
+// server.
+type Backend struct {
 	c     redis.UniversalClient
 	owned bool // Close closes c
 }
 
-func newRedisBackend(c redis.UniversalClient, owned bool) *redisBackend {
-	return &redisBackend{c: c, owned: owned}
+// New returns the backend over c; Close closes c only when owned.
+func New(c redis.UniversalClient, owned bool) *Backend {
+	return &Backend{c: c, owned: owned}
 }
+
+// Client returns the go-redis client the backend sends its commands to.
+func (r *Backend) Client() redis.UniversalClient { return r.c }
+
+func init() { backend.RegisterClosed(redis.ErrClosed) }
+
+var (
+	_ backend.Backend       = (*Backend)(nil)
+	_ backend.HashMapReader = (*Backend)(nil)
+	_ backend.SlotChecker   = (*Backend)(nil)
+)
 
 // CoarseMillis returns false: a round trip to Redis costs far more than
 // time.Now, so a Redis backend keeps no clock of its own.
-func (r *redisBackend) CoarseMillis() (int64, bool) { return 0, false }
+func (r *Backend) CoarseMillis() (int64, bool) { return 0, false }
 
-func (r *redisBackend) Close() error {
+func (r *Backend) Close() error {
 	if !r.owned {
 		return nil
 	}
@@ -64,7 +81,7 @@ func expire(p redis.Pipeliner, key string, ttl time.Duration) {
 // arguments than a script takes goes in a MULTI/EXEC instead. The commands
 // are built directly, not through a callback, so a write costs no closure
 // and no captured variables over what go-redis itself allocates.
-func (r *redisBackend) tx(ctx context.Context, key string, ttl time.Duration, cmd redis.Cmder) error {
+func (r *Backend) tx(ctx context.Context, key string, ttl time.Duration, cmd redis.Cmder) error {
 	if len(cmd.Args()) <= maxScriptArgs {
 		return r.scriptWrite(ctx, key, ttl, cmd)
 	}
@@ -110,21 +127,21 @@ func command(name, key string, rest []string) []any {
 
 // Keys.
 
-func (r *redisBackend) Get(ctx context.Context, key string) (string, bool, error) {
+func (r *Backend) Get(ctx context.Context, key string) (string, bool, error) {
 	v, err := r.c.Get(ctx, key).Result()
 	ok, err := nilOK(err)
 	return v, ok, err
 }
 
-func (r *redisBackend) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+func (r *Backend) Set(ctx context.Context, key, value string, ttl time.Duration) error {
 	return r.c.Set(ctx, key, value, ttl).Err()
 }
 
-func (r *redisBackend) SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+func (r *Backend) SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
 	return r.c.SetNX(ctx, key, value, ttl).Result()
 }
 
-func (r *redisBackend) GetDel(ctx context.Context, key string) (string, bool, error) {
+func (r *Backend) GetDel(ctx context.Context, key string) (string, bool, error) {
 	v, err := r.c.GetDel(ctx, key).Result()
 	ok, err := nilOK(err)
 	return v, ok, err
@@ -136,12 +153,12 @@ var delIfEqual = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
-func (r *redisBackend) DelIfEqual(ctx context.Context, key, value string) (bool, error) {
+func (r *Backend) DelIfEqual(ctx context.Context, key, value string) (bool, error) {
 	n, err := delIfEqual.Run(ctx, r.c, []string{key}, value).Int64()
 	return n == 1, err
 }
 
-func (r *redisBackend) Exists(ctx context.Context, key string) (bool, error) {
+func (r *Backend) Exists(ctx context.Context, key string) (bool, error) {
 	cmd := redis.NewIntCmd(ctx, "exists", key)
 	_ = r.c.Process(ctx, cmd)
 	n, err := cmd.Result()
@@ -150,7 +167,7 @@ func (r *redisBackend) Exists(ctx context.Context, key string) (bool, error) {
 
 // PTTL reads the reply in milliseconds itself: go-redis's PTTL converts it
 // to a Duration, which overflows beyond about 292 years.
-func (r *redisBackend) PTTL(ctx context.Context, key string) (time.Duration, bool, error) {
+func (r *Backend) PTTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	cmd := redis.NewIntCmd(ctx, "pttl", key)
 	_ = r.c.Process(ctx, cmd)
 	ms, err := cmd.Result()
@@ -165,13 +182,13 @@ func (r *redisBackend) PTTL(ctx context.Context, key string) (time.Duration, boo
 	return msDuration(ms), true, nil
 }
 
-func (r *redisBackend) PExpire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+func (r *Backend) PExpire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return r.c.PExpire(ctx, key, ttl).Result()
 }
 
 // PExpireAt sends the deadline in milliseconds itself: go-redis's PExpireAt
 // computes it through UnixNano, which overflows after 2262.
-func (r *redisBackend) PExpireAt(ctx context.Context, key string, at time.Time) (bool, error) {
+func (r *Backend) PExpireAt(ctx context.Context, key string, at time.Time) (bool, error) {
 	cmd := redis.NewBoolCmd(ctx, "pexpireat", key, unixms.Of(at))
 	_ = r.c.Process(ctx, cmd)
 	return cmd.Result()
@@ -187,29 +204,29 @@ func msDuration(ms int64) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
-func (r *redisBackend) Persist(ctx context.Context, key string) (bool, error) {
+func (r *Backend) Persist(ctx context.Context, key string) (bool, error) {
 	return r.c.Persist(ctx, key).Result()
 }
 
-func (r *redisBackend) IncrByWithin(ctx context.Context, key string, n, min, max int64, ttl time.Duration) (int64, error) {
+func (r *Backend) IncrByWithin(ctx context.Context, key string, n, min, max int64, ttl time.Duration) (int64, error) {
 	s, err := r.runIncrWithin(ctx, key, ttl, intBoundArg(min), intBoundArg(max), "incrby", n, nil)
 	return parseIntReply(s, err)
 }
 
-func (r *redisBackend) IncrByFloatWithin(ctx context.Context, key string, f, min, max float64, ttl time.Duration) (float64, error) {
+func (r *Backend) IncrByFloatWithin(ctx context.Context, key string, f, min, max float64, ttl time.Duration) (float64, error) {
 	s, err := r.runIncrWithin(ctx, key, ttl, floatBoundArg(min), floatBoundArg(max), "incrbyfloat", f, nil)
 	return parseFloatReply(s, err)
 }
 
 // Hashes.
 
-func (r *redisBackend) HGet(ctx context.Context, key, field string) (string, bool, error) {
+func (r *Backend) HGet(ctx context.Context, key, field string) (string, bool, error) {
 	v, err := r.c.HGet(ctx, key, field).Result()
 	ok, err := nilOK(err)
 	return v, ok, err
 }
 
-func (r *redisBackend) HMGet(ctx context.Context, key string, fields ...string) ([]string, []bool, error) {
+func (r *Backend) HMGet(ctx context.Context, key string, fields ...string) ([]string, []bool, error) {
 	vals, err := r.c.HMGet(ctx, key, fields...).Result()
 	if err != nil {
 		return nil, nil, err
@@ -221,31 +238,31 @@ func (r *redisBackend) HMGet(ctx context.Context, key string, fields ...string) 
 	return out, ok, nil
 }
 
-func (r *redisBackend) HSet(ctx context.Context, key string, ttl time.Duration, fieldValues ...string) (int64, error) {
+func (r *Backend) HSet(ctx context.Context, key string, ttl time.Duration, fieldValues ...string) (int64, error) {
 	cmd := redis.NewIntCmd(ctx, command("hset", key, fieldValues)...)
 	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
-func (r *redisBackend) HSetNX(ctx context.Context, key, field, value string, ttl time.Duration) (bool, error) {
+func (r *Backend) HSetNX(ctx context.Context, key, field, value string, ttl time.Duration) (bool, error) {
 	cmd := redis.NewBoolCmd(ctx, "hsetnx", key, field, value)
 	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
-func (r *redisBackend) HDel(ctx context.Context, key string, fields ...string) (int64, error) {
+func (r *Backend) HDel(ctx context.Context, key string, fields ...string) (int64, error) {
 	return r.c.HDel(ctx, key, fields...).Result()
 }
 
-func (r *redisBackend) HExists(ctx context.Context, key, field string) (bool, error) {
+func (r *Backend) HExists(ctx context.Context, key, field string) (bool, error) {
 	return r.c.HExists(ctx, key, field).Result()
 }
 
-func (r *redisBackend) HLen(ctx context.Context, key string) (int64, error) {
+func (r *Backend) HLen(ctx context.Context, key string) (int64, error) {
 	return r.c.HLen(ctx, key).Result()
 }
 
-func (r *redisBackend) HGetDel(ctx context.Context, key, field string) (string, bool, error) {
+func (r *Backend) HGetDel(ctx context.Context, key, field string) (string, bool, error) {
 	p := r.c.TxPipeline()
 	get := p.HGet(ctx, key, field)
 	_ = p.Process(ctx, redis.NewIntCmd(ctx, "hdel", key, field))
@@ -262,7 +279,7 @@ if #f == 0 then return false end
 redis.call('HDEL', KEYS[1], f[1])
 return f`)
 
-func (r *redisBackend) HPopRandom(ctx context.Context, key string) (string, string, bool, error) {
+func (r *Backend) HPopRandom(ctx context.Context, key string) (string, string, bool, error) {
 	res, err := hPopRandom.Run(ctx, r.c, []string{key}).StringSlice()
 	if ok, err := nilOK(err); !ok || err != nil {
 		return "", "", false, err
@@ -270,17 +287,17 @@ func (r *redisBackend) HPopRandom(ctx context.Context, key string) (string, stri
 	return res[0], res[1], true, nil
 }
 
-func (r *redisBackend) HIncrByWithin(ctx context.Context, key, field string, n, min, max int64, ttl time.Duration) (int64, error) {
+func (r *Backend) HIncrByWithin(ctx context.Context, key, field string, n, min, max int64, ttl time.Duration) (int64, error) {
 	s, err := r.runIncrWithin(ctx, key, ttl, intBoundArg(min), intBoundArg(max), "hincrby", n, field)
 	return parseIntReply(s, err)
 }
 
-func (r *redisBackend) HIncrByFloatWithin(ctx context.Context, key, field string, f, min, max float64, ttl time.Duration) (float64, error) {
+func (r *Backend) HIncrByFloatWithin(ctx context.Context, key, field string, f, min, max float64, ttl time.Duration) (float64, error) {
 	s, err := r.runIncrWithin(ctx, key, ttl, floatBoundArg(min), floatBoundArg(max), "hincrbyfloat", f, field)
 	return parseFloatReply(s, err)
 }
 
-func (r *redisBackend) HIncrByMany(ctx context.Context, key string, ttl time.Duration, fields []string, ns []int64) ([]int64, error) {
+func (r *Backend) HIncrByMany(ctx context.Context, key string, ttl time.Duration, fields []string, ns []int64) ([]int64, error) {
 	if 2*len(fields) >= maxScriptArgs {
 		return r.hIncrByManyTx(ctx, key, ttl, fields, ns)
 	}
@@ -298,7 +315,7 @@ func (r *redisBackend) HIncrByMany(ctx context.Context, key string, ttl time.Dur
 
 // hIncrByManyTx is HIncrByMany for more fields than a script takes: the
 // increments and the expiry refresh in one MULTI/EXEC.
-func (r *redisBackend) hIncrByManyTx(ctx context.Context, key string, ttl time.Duration, fields []string, ns []int64) ([]int64, error) {
+func (r *Backend) hIncrByManyTx(ctx context.Context, key string, ttl time.Duration, fields []string, ns []int64) ([]int64, error) {
 	p := r.c.TxPipeline()
 	cmds := make([]*redis.IntCmd, len(fields))
 	for i, f := range fields {
@@ -313,13 +330,13 @@ func (r *redisBackend) hIncrByManyTx(ctx context.Context, key string, ttl time.D
 	return out, err
 }
 
-func (r *redisBackend) HScan(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, error) {
+func (r *Backend) HScan(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, error) {
 	return r.c.HScan(ctx, key, cursor, "", count).Result()
 }
 
 // HScanInstance sends HSCAN with the runID script in one MULTI/EXEC; the
 // instance is the run_id of the server that ran them (see scanInstance).
-func (r *redisBackend) HScanInstance(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, string, error) {
+func (r *Backend) HScanInstance(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, string, error) {
 	p := r.c.TxPipeline()
 	id := runID.Eval(ctx, p, []string{key})
 	scan := p.HScan(ctx, key, cursor, "", count)
@@ -360,7 +377,7 @@ func scanInstance(id *redis.Cmd, scan *redis.ScanCmd) ([]string, uint64, string,
 	return page, next, instance, nil
 }
 
-func (r *redisBackend) HGetAll(ctx context.Context, key string) ([]string, error) {
+func (r *Backend) HGetAll(ctx context.Context, key string) ([]string, error) {
 	m, err := r.HGetAllMap(ctx, key)
 	if err != nil {
 		return nil, err
@@ -376,57 +393,57 @@ func (r *redisBackend) HGetAll(ctx context.Context, key string) ([]string, error
 // capability): [Dict.Map] builds its result from the map directly, or
 // returns it for string fields and values, instead of from the flat slice
 // of [backend.HGetAll].
-func (r *redisBackend) HGetAllMap(ctx context.Context, key string) (map[string]string, error) {
+func (r *Backend) HGetAllMap(ctx context.Context, key string) (map[string]string, error) {
 	return r.c.HGetAll(ctx, key).Result()
 }
 
-func (r *redisBackend) HVals(ctx context.Context, key string) ([]string, error) {
+func (r *Backend) HVals(ctx context.Context, key string) ([]string, error) {
 	return r.c.HVals(ctx, key).Result()
 }
 
 // Sets.
 
-func (r *redisBackend) SAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int64, error) {
+func (r *Backend) SAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int64, error) {
 	cmd := redis.NewIntCmd(ctx, command("sadd", key, members)...)
 	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
-func (r *redisBackend) SRem(ctx context.Context, key string, members ...string) (int64, error) {
+func (r *Backend) SRem(ctx context.Context, key string, members ...string) (int64, error) {
 	cmd := redis.NewIntCmd(ctx, command("srem", key, members)...)
 	_ = r.c.Process(ctx, cmd)
 	return cmd.Result()
 }
 
-func (r *redisBackend) SIsMember(ctx context.Context, key, member string) (bool, error) {
+func (r *Backend) SIsMember(ctx context.Context, key, member string) (bool, error) {
 	return r.c.SIsMember(ctx, key, member).Result()
 }
 
-func (r *redisBackend) SMIsMember(ctx context.Context, key string, members ...string) ([]bool, error) {
+func (r *Backend) SMIsMember(ctx context.Context, key string, members ...string) ([]bool, error) {
 	cmd := redis.NewBoolSliceCmd(ctx, command("smismember", key, members)...)
 	_ = r.c.Process(ctx, cmd)
 	return cmd.Result()
 }
 
-func (r *redisBackend) SCard(ctx context.Context, key string) (int64, error) {
+func (r *Backend) SCard(ctx context.Context, key string) (int64, error) {
 	return r.c.SCard(ctx, key).Result()
 }
 
-func (r *redisBackend) SPop(ctx context.Context, key string, count int64) ([]string, error) {
+func (r *Backend) SPop(ctx context.Context, key string, count int64) ([]string, error) {
 	return r.c.SPopN(ctx, key, count).Result()
 }
 
-func (r *redisBackend) SRandMember(ctx context.Context, key string, count int64) ([]string, error) {
+func (r *Backend) SRandMember(ctx context.Context, key string, count int64) ([]string, error) {
 	return r.c.SRandMemberN(ctx, key, count).Result()
 }
 
-func (r *redisBackend) SScan(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, error) {
+func (r *Backend) SScan(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, error) {
 	return r.c.SScan(ctx, key, cursor, "", count).Result()
 }
 
 // SScanInstance sends SSCAN with the runID script in one MULTI/EXEC, as
 // HScanInstance does.
-func (r *redisBackend) SScanInstance(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, string, error) {
+func (r *Backend) SScanInstance(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, string, error) {
 	p := r.c.TxPipeline()
 	id := runID.Eval(ctx, p, []string{key})
 	scan := p.SScan(ctx, key, cursor, "", count)
@@ -434,68 +451,59 @@ func (r *redisBackend) SScanInstance(ctx context.Context, key string, cursor uin
 	return scanInstance(id, scan)
 }
 
-func (r *redisBackend) SMembers(ctx context.Context, key string) ([]string, error) {
+func (r *Backend) SMembers(ctx context.Context, key string) ([]string, error) {
 	return r.c.SMembers(ctx, key).Result()
 }
 
-func (r *redisBackend) SCombine(ctx context.Context, op string, keys ...string) ([]string, error) {
+func (r *Backend) SCombine(ctx context.Context, op backend.SetOp, keys ...string) ([]string, error) {
 	switch op {
-	case "SUNION":
-		return r.c.SUnion(ctx, keys...).Result()
-	case "SINTER":
+	case backend.Inter:
 		return r.c.SInter(ctx, keys...).Result()
-	case "SDIFF":
+	case backend.Diff:
 		return r.c.SDiff(ctx, keys...).Result()
 	}
-	return nil, errors.New("ERR unknown set operation " + op)
+	return r.c.SUnion(ctx, keys...).Result()
 }
 
-func (r *redisBackend) SCombineStore(ctx context.Context, op, dest string, ttl time.Duration, keys ...string) (int64, error) {
-	name := "sdiffstore"
-	switch op {
-	case "SUNION":
-		name = "sunionstore"
-	case "SINTER":
-		name = "sinterstore"
-	}
-	cmd := redis.NewIntCmd(ctx, command(name, dest, keys)...)
+func (r *Backend) SCombineStore(ctx context.Context, op backend.SetOp, dest string, ttl time.Duration, keys ...string) (int64, error) {
+	cmd := redis.NewIntCmd(ctx, command(strings.ToLower(op.String())+"store", dest, keys)...)
 	err := r.tx(ctx, dest, ttl, cmd)
 	return cmd.Val(), err
 }
 
 // Sorted sets.
 
-func (r *redisBackend) ZAdd(ctx context.Context, key string, ttl time.Duration, mode string, members []string, scores []float64) (int64, error) {
+func (r *Backend) ZAdd(ctx context.Context, key string, ttl time.Duration, mode backend.ZAddMode, members ...backend.Z) (int64, error) {
 	// ZADD key [NX|XX] score member …, as go-redis's ZAddArgs writes it.
 	args := make([]any, 0, 3+2*len(members))
 	args = append(args, "zadd", key)
 	switch mode {
-	case "NX":
+	case backend.ZAddNX:
 		args = append(args, "nx")
-	case "XX":
+	case backend.ZAddXX:
 		args = append(args, "xx")
 	}
-	for i, m := range members {
-		args = append(args, scores[i], m)
+	for _, m := range members {
+		args = append(args, m.Score, m.Member)
 	}
 	cmd := redis.NewIntCmd(ctx, args...)
 	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
-func (r *redisBackend) ZIncrBy(ctx context.Context, key, member string, incr float64, ttl time.Duration) (float64, error) {
+func (r *Backend) ZIncrBy(ctx context.Context, key, member string, incr float64, ttl time.Duration) (float64, error) {
 	cmd := redis.NewFloatCmd(ctx, "zincrby", key, incr, member)
 	err := r.tx(ctx, key, ttl, cmd)
 	return cmd.Val(), err
 }
 
-func (r *redisBackend) ZScore(ctx context.Context, key, member string) (float64, bool, error) {
+func (r *Backend) ZScore(ctx context.Context, key, member string) (float64, bool, error) {
 	s, err := r.c.ZScore(ctx, key, member).Result()
 	ok, err := nilOK(err)
 	return s, ok, err
 }
 
-func (r *redisBackend) ZRank(ctx context.Context, key, member string, reverse bool) (int64, bool, error) {
+func (r *Backend) ZRank(ctx context.Context, key, member string, reverse bool) (int64, bool, error) {
 	var cmd *redis.IntCmd
 	if reverse {
 		cmd = r.c.ZRevRank(ctx, key, member)
@@ -506,34 +514,32 @@ func (r *redisBackend) ZRank(ctx context.Context, key, member string, reverse bo
 	return cmd.Val(), ok, err
 }
 
-func (r *redisBackend) ZRem(ctx context.Context, key string, members ...string) (int64, error) {
+func (r *Backend) ZRem(ctx context.Context, key string, members ...string) (int64, error) {
 	cmd := redis.NewIntCmd(ctx, command("zrem", key, members)...)
 	_ = r.c.Process(ctx, cmd)
 	return cmd.Result()
 }
 
-func (r *redisBackend) ZCard(ctx context.Context, key string) (int64, error) {
+func (r *Backend) ZCard(ctx context.Context, key string) (int64, error) {
 	return r.c.ZCard(ctx, key).Result()
 }
 
-func (r *redisBackend) ZPop(ctx context.Context, key string, count int64, max bool) ([]string, []float64, error) {
-	return splitZ(r.zPop(ctx, key, count, max))
+// ZPop, ZRange and ZRangeByScore send the commands go-redis's ZPopMin,
+// ZPopMax and ZRangeArgsWithScores send.
+
+func (r *Backend) ZPop(ctx context.Context, key string, count int64, max bool) ([]backend.Z, error) {
+	return toZ(r.zPop(ctx, key, count, max))
 }
 
-func (r *redisBackend) ZRange(ctx context.Context, key string, start, stop int64, reverse bool) ([]string, []float64, error) {
-	return splitZ(r.zRange(ctx, key, start, stop, reverse))
+func (r *Backend) ZRange(ctx context.Context, key string, start, stop int64, reverse bool) ([]backend.Z, error) {
+	return toZ(r.zRange(ctx, key, start, stop, reverse))
 }
 
-func (r *redisBackend) ZRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]string, []float64, error) {
-	return splitZ(r.zRangeByScore(ctx, key, min, max, reverse, offset, count))
+func (r *Backend) ZRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]backend.Z, error) {
+	return toZ(r.zRangeByScore(ctx, key, min, max, reverse, offset, count))
 }
 
-// zPop, zRange and zRangeByScore are ZPop, ZRange and ZRangeByScore with
-// the reply as go-redis reads it. [SortedSet] decodes it directly on Redis,
-// without the member and score slices of the backend interface. They send
-// the commands go-redis's ZPopMin, ZPopMax and ZRangeArgsWithScores send.
-
-func (r *redisBackend) zPop(ctx context.Context, key string, count int64, max bool) ([]redis.Z, error) {
+func (r *Backend) zPop(ctx context.Context, key string, count int64, max bool) ([]redis.Z, error) {
 	name := "zpopmin"
 	if max {
 		name = "zpopmax"
@@ -543,7 +549,7 @@ func (r *redisBackend) zPop(ctx context.Context, key string, count int64, max bo
 	return cmd.Result()
 }
 
-func (r *redisBackend) zRange(ctx context.Context, key string, start, stop int64, reverse bool) ([]redis.Z, error) {
+func (r *Backend) zRange(ctx context.Context, key string, start, stop int64, reverse bool) ([]redis.Z, error) {
 	args := make([]any, 0, 6)
 	args = append(args, "zrange", key, start, stop)
 	if reverse {
@@ -554,7 +560,7 @@ func (r *redisBackend) zRange(ctx context.Context, key string, start, stop int64
 	return cmd.Result()
 }
 
-func (r *redisBackend) zRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]redis.Z, error) {
+func (r *Backend) zRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]redis.Z, error) {
 	if count == 0 {
 		return nil, nil
 	}
@@ -591,15 +597,15 @@ func scoreArg(s string) any {
 	return s
 }
 
-func (r *redisBackend) ZCount(ctx context.Context, key, min, max string) (int64, error) {
+func (r *Backend) ZCount(ctx context.Context, key, min, max string) (int64, error) {
 	return r.c.ZCount(ctx, key, min, max).Result()
 }
 
-func (r *redisBackend) ZRemRangeByRank(ctx context.Context, key string, start, stop int64) (int64, error) {
+func (r *Backend) ZRemRangeByRank(ctx context.Context, key string, start, stop int64) (int64, error) {
 	return r.c.ZRemRangeByRank(ctx, key, start, stop).Result()
 }
 
-func (r *redisBackend) ZRemRangeByScore(ctx context.Context, key, min, max string) (int64, error) {
+func (r *Backend) ZRemRangeByScore(ctx context.Context, key, min, max string) (int64, error) {
 	return r.c.ZRemRangeByScore(ctx, key, min, max).Result()
 }
 
@@ -619,7 +625,7 @@ func (r *redisBackend) ZRemRangeByScore(ctx context.Context, key, min, max strin
 // nothing (the keys a move carried are found where it left them), at most
 // clusterPasses passes; if slots are still moving then, the error says that
 // keys may remain.
-func (r *redisBackend) DeleteMatching(ctx context.Context, match string, want func(string) bool, batch int64) (int64, error) {
+func (r *Backend) DeleteMatching(ctx context.Context, match string, want func(string) bool, batch int64) (int64, error) {
 	cc, ok := r.c.(*redis.ClusterClient)
 	if !ok {
 		return deleteMatching(ctx, r.c, r.c, match, want, batch, false)
@@ -724,14 +730,14 @@ func unlink(ctx context.Context, c redis.Cmdable, keys []string, perKey bool) (i
 	return n, err
 }
 
-// splitZ turns go-redis's []redis.Z into members and scores.
-func splitZ(zs []redis.Z, err error) ([]string, []float64, error) {
+// toZ turns go-redis's []redis.Z into the contract's []backend.Z.
+func toZ(zs []redis.Z, err error) ([]backend.Z, error) {
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	members, scores := make([]string, len(zs)), make([]float64, len(zs))
+	out := make([]backend.Z, len(zs))
 	for i, z := range zs {
-		members[i], scores[i] = z.Member.(string), z.Score
+		out[i] = backend.Z{Member: z.Member.(string), Score: z.Score}
 	}
-	return members, scores, nil
+	return out, nil
 }
