@@ -3,8 +3,10 @@ package caches
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -221,4 +223,70 @@ func benchBatch(b *testing.B, client redis.UniversalClient, conn *Conn, rt *roun
 		})
 		return err
 	})
+}
+
+// BenchmarkAutoPipeline compares a KeyCache get and set on a real
+// redis-server through the automatic pipeline (the default) and through the
+// connection pool (RedisOptions.NoAutoPipeline), from exactly 1, 8, 64 and
+// 256 goroutines, each doing b.N/goroutines operations.
+func BenchmarkAutoPipeline(b *testing.B) {
+	srv := realRedis.Get(b)
+	ctx := context.Background()
+	for _, mode := range []struct {
+		name string
+		opts RedisOptions
+	}{{"pipeline", RedisOptions{}}, {"pool", RedisOptions{NoAutoPipeline: true}}} {
+		client := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 256})
+		conn, err := NewRedisConnWithOptions(client, mode.opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys := NewKeyCache[string](Options{Prefix: "ap", Conn: conn})
+		for i := range 1000 {
+			if err := keys.Key(i).Set(ctx, "payload of a typical size, a few dozen bytes"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, callers := range []int{1, 8, 64, 256} {
+			b.Run(fmt.Sprintf("get/%s/%d", mode.name, callers), func(b *testing.B) {
+				runCallers(b, callers, func(i int) error {
+					_, err := keys.Key(i % 1000).Get(ctx)
+					return err
+				})
+			})
+			b.Run(fmt.Sprintf("set/%s/%d", mode.name, callers), func(b *testing.B) {
+				runCallers(b, callers, func(i int) error {
+					return keys.Key(i%1000).Set(ctx, "payload of a typical size, a few dozen bytes")
+				})
+			})
+		}
+		conn.Close()
+		client.Close()
+	}
+}
+
+// runCallers runs op b.N times from exactly n goroutines and fails b on
+// the first error.
+func runCallers(b *testing.B, n int, op func(i int) error) {
+	b.ReportAllocs()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	b.ResetTimer()
+	for range n {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < b.N; i = int(next.Add(1) - 1) {
+				if err := op(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
 }

@@ -37,8 +37,55 @@ type Conn struct {
 // NewRedisConn returns a connection over an existing go-redis client (a
 // *redis.Client, *redis.ClusterClient, *redis.Ring or failover client). The
 // caller keeps ownership of client: closing the Conn does not close it.
+//
+// Calls from concurrent goroutines share round trips through go-redis's
+// automatic pipeline (see [RedisOptions]); a client that has none, or
+// whose pipeline go-redis refuses to start, is used through its
+// connection pool, one round trip per call.
 func NewRedisConn(client redis.UniversalClient) *Conn {
-	return newBackendConn(redisbackend.New(client, false))
+	c, err := NewRedisConnWithOptions(client, RedisOptions{})
+	if err != nil {
+		c, _ = NewRedisConnWithOptions(client, RedisOptions{NoAutoPipeline: true})
+	}
+	return c
+}
+
+// RedisOptions configure a connection over go-redis. The zero value is the
+// default: automatic pipelining on, flushing as soon as it can. The same
+// options are the autopipeline, autopipeline_max_batch and
+// autopipeline_window options of a DSN (see [Open]).
+type RedisOptions struct {
+	// NoAutoPipeline turns automatic pipelining off: each call takes a
+	// connection of its own from the client's pool for its round trip.
+	// With it on (the default), the single commands and scripts of
+	// concurrent calls share round trips on the client's automatic
+	// pipeline (go-redis's AsyncAutoPipeline, in submit order), which
+	// multiplies throughput under load; transactions, batches (GetMany,
+	// SetMany) and the SCAN of Invalidate keep the pool. A call's context
+	// still bounds its wait: when it ends, the call returns its error at
+	// once and its command, if already queued, may still run.
+	NoAutoPipeline bool
+	// AutoPipelineMaxBatch is the most commands one flush writes (a soft
+	// bound). Zero or less: 200.
+	AutoPipelineMaxBatch int
+	// AutoPipelineWindow is how long the pipeline waits after a flush for
+	// more commands: deeper batches, at up to that much added latency per
+	// call. Zero or less: no wait.
+	AutoPipelineWindow time.Duration
+}
+
+// NewRedisConnWithOptions is [NewRedisConn] with options. It fails when
+// go-redis refuses the pipeline the options ask for.
+func NewRedisConnWithOptions(client redis.UniversalClient, opts RedisOptions) (*Conn, error) {
+	rb, err := redisbackend.New(client, false, redisbackend.Options{
+		NoAutoPipeline: opts.NoAutoPipeline,
+		MaxBatch:       opts.AutoPipelineMaxBatch,
+		Window:         opts.AutoPipelineWindow,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newBackendConn(rb), nil
 }
 
 // newBackendConn returns a connection over the go-redis adapter rb.

@@ -43,11 +43,17 @@ import (
 // The Redis schemes take go-redis's options (redis.ParseURL,
 // redis.ParseClusterURL and redis.ParseFailoverURL document them:
 // dial_timeout, read_timeout, pool_size, max_retries, skip_verify, …) and
-// two of the library's:
+// these of the library's (see [RedisOptions]):
 //
 //	ca_cert=/etc/ssl/redis-ca.pem   trust this CA (a regular PEM file) for rediss schemes
-//	context_timeout_enabled=false   let calls outlive their context deadline
-//	                                (default true: a deadline bounds every call)
+//	context_timeout_enabled=false   let calls on pooled connections outlive their
+//	                                context deadline (default true: a deadline
+//	                                bounds every call)
+//	autopipeline=false              one round trip per call (default true:
+//	                                concurrent calls share round trips)
+//	autopipeline_max_batch=200      most commands per pipelined write
+//	autopipeline_window=100us       wait this long for more commands after a
+//	                                flush (default 0: no wait)
 //
 // memory:// takes these (see [MemoryOptions]):
 //
@@ -227,7 +233,13 @@ func (s *dsnSpec) setOpener(base, variant string, extra []string, u *url.URL) er
 	if err != nil {
 		return err
 	}
-	s.open = func() (*Conn, error) { return newBackendConn(open()), nil }
+	s.open = func() (*Conn, error) {
+		rb, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return newBackendConn(rb), nil
+	}
 	return nil
 }
 

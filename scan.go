@@ -7,6 +7,7 @@ import (
 	"iter"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/gocaches/caches/internal/backend"
 )
@@ -77,6 +78,11 @@ func scanChecked(ctx context.Context, b backend.Backend, key, op string, scan sc
 	first := ""
 	for {
 		page, next, instance, err := scan(ctx, b, key, cursor, true)
+		if err != nil && cursor != 0 && strings.HasPrefix(err.Error(), "LOADING") {
+			// A server still loading its data after the first page has
+			// restarted or resynchronised since: the cursor is void.
+			err = fmt.Errorf("%w: server %s answered the first page, then: %w", ErrIterationBroken, first, err)
+		}
 		if err != nil {
 			yield(nil, keyErr(op, key, err))
 			return

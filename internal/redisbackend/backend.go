@@ -22,15 +22,37 @@ import (
 // (a write and the expiry refresh, a read and a delete) are sent as one
 // MULTI/EXEC transaction or one Lua script: one round trip, atomic on the
 // server.
+//
+// Single commands and scripts go through the client's automatic pipeline
+// unless [Options] turn it off: calls from concurrent goroutines share
+// round trips. Transactions, batches and the cluster-wide SCAN of
+// DeleteMatching take connections of their own from the client's pool.
 type Backend struct {
 	c     redis.UniversalClient
-	owned bool // Close closes c
+	ap    *redis.AutoPipeliner // c's automatic pipeline; nil when off
+	owned bool                 // Close closes c
+
+	// inFlight counts the calls between their start and their reply, to
+	// send a lone call without the pipeline (see send).
+	inFlight atomic.Int64
 }
 
-// New returns the backend over c; Close closes c only when owned.
-func New(c redis.UniversalClient, owned bool) *Backend {
-	return &Backend{c: c, owned: owned}
+// New returns the backend over c; Close closes c only when owned. It fails
+// only when o's pipeline settings are refused by go-redis.
+func New(c redis.UniversalClient, owned bool, o Options) (*Backend, error) {
+	ap, err := autoPipeline(c, o)
+	if err != nil {
+		if owned {
+			_ = c.Close()
+		}
+		return nil, fmt.Errorf("automatic pipelining: %w", err)
+	}
+	return &Backend{c: c, ap: ap, owned: owned}, nil
 }
+
+// Pipelined reports whether single commands go through the automatic
+// pipeline.
+func (r *Backend) Pipelined() bool { return r.ap != nil }
 
 // Client returns the go-redis client the backend sends its commands to.
 func (r *Backend) Client() redis.UniversalClient { return r.c }
@@ -128,49 +150,70 @@ func command(name, key string, rest []string) []any {
 // Keys.
 
 func (r *Backend) Get(ctx context.Context, key string) (string, bool, error) {
-	v, err := r.c.Get(ctx, key).Result()
+	v, err := r.sendString(ctx, "get", key)
 	ok, err := nilOK(err)
 	return v, ok, err
 }
 
 func (r *Backend) Set(ctx context.Context, key, value string, ttl time.Duration) error {
-	return r.c.Set(ctx, key, value, ttl).Err()
+	_, err := r.sendString(ctx, setArgs("set", key, value, ttl, "")...)
+	return err
 }
 
 func (r *Backend) SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
-	return r.c.SetNX(ctx, key, value, ttl).Result()
+	_, err := r.sendString(ctx, setArgs("set", key, value, ttl, "nx")...)
+	return nilOK(err)
+}
+
+// setArgs returns SET's arguments as go-redis's Set and SetNX write them:
+// the expiry in whole seconds (EX) when it is whole seconds, else in
+// milliseconds (PX), then flag when not empty.
+func setArgs(name, key, value string, ttl time.Duration, flag string) []any {
+	args := make([]any, 3, 6)
+	args[0], args[1], args[2] = name, key, value
+	switch {
+	case ttl <= 0:
+	case ttl < time.Second || ttl%time.Second != 0:
+		args = append(args, "px", ms(ttl))
+	default:
+		args = append(args, "ex", int64(ttl/time.Second))
+	}
+	if flag != "" {
+		args = append(args, flag)
+	}
+	return args
 }
 
 func (r *Backend) GetDel(ctx context.Context, key string) (string, bool, error) {
-	v, err := r.c.GetDel(ctx, key).Result()
+	v, err := r.sendString(ctx, "getdel", key)
 	ok, err := nilOK(err)
 	return v, ok, err
 }
 
 // delIfEqual deletes a key only if it holds the given value: the release of
 // a lease by its owner.
-var delIfEqual = redis.NewScript(`
+var delIfEqual = newScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
 func (r *Backend) DelIfEqual(ctx context.Context, key, value string) (bool, error) {
-	n, err := delIfEqual.Run(ctx, r.c, []string{key}, value).Int64()
+	cmd, err := r.run(ctx, delIfEqual, []string{key}, value)
+	if err != nil {
+		return false, err
+	}
+	n, err := cmd.Int64()
 	return n == 1, err
 }
 
 func (r *Backend) Exists(ctx context.Context, key string) (bool, error) {
-	cmd := redis.NewIntCmd(ctx, "exists", key)
-	_ = r.c.Process(ctx, cmd)
-	n, err := cmd.Result()
+	n, err := r.sendInt(ctx, "exists", key)
 	return n == 1, err
 }
 
 // PTTL reads the reply in milliseconds itself: go-redis's PTTL converts it
 // to a Duration, which overflows beyond about 292 years.
 func (r *Backend) PTTL(ctx context.Context, key string) (time.Duration, bool, error) {
-	cmd := redis.NewIntCmd(ctx, "pttl", key)
-	_ = r.c.Process(ctx, cmd)
-	ms, err := cmd.Result()
+	ms, err := r.sendInt(ctx, "pttl", key)
 	switch {
 	case err != nil:
 		return 0, false, err
@@ -183,15 +226,13 @@ func (r *Backend) PTTL(ctx context.Context, key string) (time.Duration, bool, er
 }
 
 func (r *Backend) PExpire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	return r.c.PExpire(ctx, key, ttl).Result()
+	return r.sendBool(ctx, "pexpire", key, ms(ttl))
 }
 
 // PExpireAt sends the deadline in milliseconds itself: go-redis's PExpireAt
 // computes it through UnixNano, which overflows after 2262.
 func (r *Backend) PExpireAt(ctx context.Context, key string, at time.Time) (bool, error) {
-	cmd := redis.NewBoolCmd(ctx, "pexpireat", key, unixms.Of(at))
-	_ = r.c.Process(ctx, cmd)
-	return cmd.Result()
+	return r.sendBool(ctx, "pexpireat", key, unixms.Of(at))
 }
 
 // msDuration converts a remaining time in milliseconds to a Duration: the
@@ -205,7 +246,7 @@ func msDuration(ms int64) time.Duration {
 }
 
 func (r *Backend) Persist(ctx context.Context, key string) (bool, error) {
-	return r.c.Persist(ctx, key).Result()
+	return r.sendBool(ctx, "persist", key)
 }
 
 func (r *Backend) IncrByWithin(ctx context.Context, key string, n, min, max int64, ttl time.Duration) (int64, error) {
@@ -221,16 +262,17 @@ func (r *Backend) IncrByFloatWithin(ctx context.Context, key string, f, min, max
 // Hashes.
 
 func (r *Backend) HGet(ctx context.Context, key, field string) (string, bool, error) {
-	v, err := r.c.HGet(ctx, key, field).Result()
+	v, err := r.sendString(ctx, "hget", key, field)
 	ok, err := nilOK(err)
 	return v, ok, err
 }
 
 func (r *Backend) HMGet(ctx context.Context, key string, fields ...string) ([]string, []bool, error) {
-	vals, err := r.c.HMGet(ctx, key, fields...).Result()
-	if err != nil {
+	cmd := redis.NewSliceCmd(ctx, command("hmget", key, fields)...)
+	if err := r.send(ctx, cmd); err != nil {
 		return nil, nil, err
 	}
+	vals := cmd.Val()
 	out, ok := make([]string, len(vals)), make([]bool, len(vals))
 	for i, v := range vals {
 		out[i], ok[i] = v.(string)
@@ -251,15 +293,15 @@ func (r *Backend) HSetNX(ctx context.Context, key, field, value string, ttl time
 }
 
 func (r *Backend) HDel(ctx context.Context, key string, fields ...string) (int64, error) {
-	return r.c.HDel(ctx, key, fields...).Result()
+	return r.sendInt(ctx, command("hdel", key, fields)...)
 }
 
 func (r *Backend) HExists(ctx context.Context, key, field string) (bool, error) {
-	return r.c.HExists(ctx, key, field).Result()
+	return r.sendBool(ctx, "hexists", key, field)
 }
 
 func (r *Backend) HLen(ctx context.Context, key string) (int64, error) {
-	return r.c.HLen(ctx, key).Result()
+	return r.sendInt(ctx, "hlen", key)
 }
 
 func (r *Backend) HGetDel(ctx context.Context, key, field string) (string, bool, error) {
@@ -273,15 +315,19 @@ func (r *Backend) HGetDel(ctx context.Context, key, field string) (string, bool,
 
 // hPopRandom removes and returns one random field: HRANDFIELD and HDEL in
 // one script, so no other client can take the same field.
-var hPopRandom = redis.NewScript(`
+var hPopRandom = newScript(`
 local f = redis.call('HRANDFIELD', KEYS[1], 1, 'WITHVALUES')
 if #f == 0 then return false end
 redis.call('HDEL', KEYS[1], f[1])
 return f`)
 
 func (r *Backend) HPopRandom(ctx context.Context, key string) (string, string, bool, error) {
-	res, err := hPopRandom.Run(ctx, r.c, []string{key}).StringSlice()
+	cmd, err := r.run(ctx, hPopRandom, []string{key})
 	if ok, err := nilOK(err); !ok || err != nil {
+		return "", "", false, err
+	}
+	res, err := cmd.StringSlice()
+	if err != nil {
 		return "", "", false, err
 	}
 	return res[0], res[1], true, nil
@@ -306,11 +352,11 @@ func (r *Backend) HIncrByMany(ctx context.Context, key string, ttl time.Duration
 	for i, f := range fields {
 		argv = append(argv, f, ns[i])
 	}
-	vals, err := hIncrByExpire.Run(ctx, r.c, []string{key}, argv...).Int64Slice()
+	cmd, err := r.run(ctx, hIncrByExpire, []string{key}, argv...)
 	if err != nil {
 		return make([]int64, len(fields)), err
 	}
-	return vals, nil
+	return cmd.Int64Slice()
 }
 
 // hIncrByManyTx is HIncrByMany for more fields than a script takes: the
@@ -331,7 +377,7 @@ func (r *Backend) hIncrByManyTx(ctx context.Context, key string, ttl time.Durati
 }
 
 func (r *Backend) HScan(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, error) {
-	return r.c.HScan(ctx, key, cursor, "", count).Result()
+	return r.sendScan(ctx, scanArgs("hscan", key, cursor, count)...)
 }
 
 // HScanInstance sends HSCAN with the runID script in one MULTI/EXEC; the
@@ -394,11 +440,15 @@ func (r *Backend) HGetAll(ctx context.Context, key string) ([]string, error) {
 // returns it for string fields and values, instead of from the flat slice
 // of [backend.HGetAll].
 func (r *Backend) HGetAllMap(ctx context.Context, key string) (map[string]string, error) {
-	return r.c.HGetAll(ctx, key).Result()
+	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", key)
+	if err := r.send(ctx, cmd); err != nil {
+		return nil, err
+	}
+	return cmd.Val(), nil
 }
 
 func (r *Backend) HVals(ctx context.Context, key string) ([]string, error) {
-	return r.c.HVals(ctx, key).Result()
+	return r.sendStrings(ctx, "hvals", key)
 }
 
 // Sets.
@@ -410,35 +460,35 @@ func (r *Backend) SAdd(ctx context.Context, key string, ttl time.Duration, membe
 }
 
 func (r *Backend) SRem(ctx context.Context, key string, members ...string) (int64, error) {
-	cmd := redis.NewIntCmd(ctx, command("srem", key, members)...)
-	_ = r.c.Process(ctx, cmd)
-	return cmd.Result()
+	return r.sendInt(ctx, command("srem", key, members)...)
 }
 
 func (r *Backend) SIsMember(ctx context.Context, key, member string) (bool, error) {
-	return r.c.SIsMember(ctx, key, member).Result()
+	return r.sendBool(ctx, "sismember", key, member)
 }
 
 func (r *Backend) SMIsMember(ctx context.Context, key string, members ...string) ([]bool, error) {
 	cmd := redis.NewBoolSliceCmd(ctx, command("smismember", key, members)...)
-	_ = r.c.Process(ctx, cmd)
-	return cmd.Result()
+	if err := r.send(ctx, cmd); err != nil {
+		return nil, err
+	}
+	return cmd.Val(), nil
 }
 
 func (r *Backend) SCard(ctx context.Context, key string) (int64, error) {
-	return r.c.SCard(ctx, key).Result()
+	return r.sendInt(ctx, "scard", key)
 }
 
 func (r *Backend) SPop(ctx context.Context, key string, count int64) ([]string, error) {
-	return r.c.SPopN(ctx, key, count).Result()
+	return r.sendStrings(ctx, "spop", key, count)
 }
 
 func (r *Backend) SRandMember(ctx context.Context, key string, count int64) ([]string, error) {
-	return r.c.SRandMemberN(ctx, key, count).Result()
+	return r.sendStrings(ctx, "srandmember", key, count)
 }
 
 func (r *Backend) SScan(ctx context.Context, key string, cursor uint64, count int64) ([]string, uint64, error) {
-	return r.c.SScan(ctx, key, cursor, "", count).Result()
+	return r.sendScan(ctx, scanArgs("sscan", key, cursor, count)...)
 }
 
 // SScanInstance sends SSCAN with the runID script in one MULTI/EXEC, as
@@ -452,17 +502,16 @@ func (r *Backend) SScanInstance(ctx context.Context, key string, cursor uint64, 
 }
 
 func (r *Backend) SMembers(ctx context.Context, key string) ([]string, error) {
-	return r.c.SMembers(ctx, key).Result()
+	return r.sendStrings(ctx, "smembers", key)
 }
 
 func (r *Backend) SCombine(ctx context.Context, op backend.SetOp, keys ...string) ([]string, error) {
-	switch op {
-	case backend.Inter:
-		return r.c.SInter(ctx, keys...).Result()
-	case backend.Diff:
-		return r.c.SDiff(ctx, keys...).Result()
+	args := make([]any, 1+len(keys))
+	args[0] = strings.ToLower(op.String())
+	for i, k := range keys {
+		args[1+i] = k
 	}
-	return r.c.SUnion(ctx, keys...).Result()
+	return r.sendStrings(ctx, args...)
 }
 
 func (r *Backend) SCombineStore(ctx context.Context, op backend.SetOp, dest string, ttl time.Duration, keys ...string) (int64, error) {
@@ -498,30 +547,27 @@ func (r *Backend) ZIncrBy(ctx context.Context, key, member string, incr float64,
 }
 
 func (r *Backend) ZScore(ctx context.Context, key, member string) (float64, bool, error) {
-	s, err := r.c.ZScore(ctx, key, member).Result()
+	s, err := r.sendFloat(ctx, "zscore", key, member)
 	ok, err := nilOK(err)
 	return s, ok, err
 }
 
 func (r *Backend) ZRank(ctx context.Context, key, member string, reverse bool) (int64, bool, error) {
-	var cmd *redis.IntCmd
+	name := "zrank"
 	if reverse {
-		cmd = r.c.ZRevRank(ctx, key, member)
-	} else {
-		cmd = r.c.ZRank(ctx, key, member)
+		name = "zrevrank"
 	}
-	ok, err := nilOK(cmd.Err())
-	return cmd.Val(), ok, err
+	rank, err := r.sendInt(ctx, name, key, member)
+	ok, err := nilOK(err)
+	return rank, ok, err
 }
 
 func (r *Backend) ZRem(ctx context.Context, key string, members ...string) (int64, error) {
-	cmd := redis.NewIntCmd(ctx, command("zrem", key, members)...)
-	_ = r.c.Process(ctx, cmd)
-	return cmd.Result()
+	return r.sendInt(ctx, command("zrem", key, members)...)
 }
 
 func (r *Backend) ZCard(ctx context.Context, key string) (int64, error) {
-	return r.c.ZCard(ctx, key).Result()
+	return r.sendInt(ctx, "zcard", key)
 }
 
 // ZPop, ZRange and ZRangeByScore send the commands go-redis's ZPopMin,
@@ -544,9 +590,7 @@ func (r *Backend) zPop(ctx context.Context, key string, count int64, max bool) (
 	if max {
 		name = "zpopmax"
 	}
-	cmd := redis.NewZSliceCmd(ctx, name, key, count)
-	_ = r.c.Process(ctx, cmd)
-	return cmd.Result()
+	return r.sendZ(ctx, name, key, count)
 }
 
 func (r *Backend) zRange(ctx context.Context, key string, start, stop int64, reverse bool) ([]redis.Z, error) {
@@ -555,9 +599,7 @@ func (r *Backend) zRange(ctx context.Context, key string, start, stop int64, rev
 	if reverse {
 		args = append(args, "rev")
 	}
-	cmd := redis.NewZSliceCmd(ctx, append(args, "withscores")...)
-	_ = r.c.Process(ctx, cmd)
-	return cmd.Result()
+	return r.sendZ(ctx, append(args, "withscores")...)
 }
 
 func (r *Backend) zRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]redis.Z, error) {
@@ -577,9 +619,7 @@ func (r *Backend) zRangeByScore(ctx context.Context, key, min, max string, rever
 	if offset != 0 || count != 0 {
 		args = append(args, "limit", offset, count)
 	}
-	cmd := redis.NewZSliceCmd(ctx, append(args, "withscores")...)
-	_ = r.c.Process(ctx, cmd)
-	return cmd.Result()
+	return r.sendZ(ctx, append(args, "withscores")...)
 }
 
 // The unbounded score limits, boxed once.
@@ -598,15 +638,15 @@ func scoreArg(s string) any {
 }
 
 func (r *Backend) ZCount(ctx context.Context, key, min, max string) (int64, error) {
-	return r.c.ZCount(ctx, key, min, max).Result()
+	return r.sendInt(ctx, "zcount", key, min, max)
 }
 
 func (r *Backend) ZRemRangeByRank(ctx context.Context, key string, start, stop int64) (int64, error) {
-	return r.c.ZRemRangeByRank(ctx, key, start, stop).Result()
+	return r.sendInt(ctx, "zremrangebyrank", key, start, stop)
 }
 
 func (r *Backend) ZRemRangeByScore(ctx context.Context, key, min, max string) (int64, error) {
-	return r.c.ZRemRangeByScore(ctx, key, min, max).Result()
+	return r.sendInt(ctx, "zremrangebyscore", key, min, max)
 }
 
 // DeleteMatching walks the keyspace with SCAN MATCH and UNLINKs the keys of
@@ -740,4 +780,22 @@ func toZ(zs []redis.Z, err error) ([]backend.Z, error) {
 		out[i] = backend.Z{Member: z.Member.(string), Score: z.Score}
 	}
 	return out, nil
+}
+
+// scanArgs returns HSCAN's or SSCAN's arguments as go-redis writes them.
+func scanArgs(name, key string, cursor uint64, count int64) []any {
+	args := []any{name, key, cursor}
+	if count > 0 {
+		args = append(args, "count", count)
+	}
+	return args
+}
+
+// ms returns ttl in milliseconds as go-redis sends it: a positive ttl
+// below a millisecond is 1, not 0 (which would delete the key).
+func ms(ttl time.Duration) int64 {
+	if ttl > 0 && ttl < time.Millisecond {
+		return 1
+	}
+	return int64(ttl / time.Millisecond)
 }

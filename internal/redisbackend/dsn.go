@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gocaches/caches/internal/fsutil"
 	"github.com/redis/go-redis/v9"
@@ -22,7 +23,7 @@ import (
 // options the library reads itself (listed on caches.Open) off u, hands
 // the rest to go-redis's ParseURL, ParseClusterURL or ParseFailoverURL, and
 // returns a function that opens a backend owning its client.
-func Parse(base, variant string, extra []string, u *url.URL) (open func() *Backend, err error) {
+func Parse(base, variant string, extra []string, u *url.URL) (open func() (*Backend, error), err error) {
 	ours, err := takeLibOptions(u)
 	if err != nil {
 		return nil, err
@@ -45,7 +46,7 @@ func Parse(base, variant string, extra []string, u *url.URL) (open func() *Backe
 			}
 		}
 		ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
-		return func() *Backend { return New(redis.NewClient(opts), true) }, nil
+		return func() (*Backend, error) { return New(redis.NewClient(opts), true, ours.pipeline) }, nil
 	case "cluster":
 		return parseCluster(base, extra, u, ours)
 	case "sentinel":
@@ -84,6 +85,9 @@ type libOptions struct {
 	// context_timeout_enabled=false, so that a call's context deadline bounds
 	// its wait for a slow or paused server.
 	contextTimeouts bool
+	// pipeline is the automatic pipelining of autopipeline=,
+	// autopipeline_max_batch= and autopipeline_window=.
+	pipeline Options
 	// roots are the CAs of ca_cert=<PEM file>, for rediss schemes.
 	roots *x509.CertPool
 }
@@ -112,6 +116,9 @@ func takeLibOptions(u *url.URL) (libOptions, error) {
 			return o, fmt.Errorf("ca_cert: no PEM certificate in %s", path)
 		}
 	}
+	if err := o.pipeline.take(q); err != nil {
+		return o, err
+	}
 	q.Del("context_timeout_enabled")
 	q.Del("ca_cert")
 	u.RawQuery = q.Encode()
@@ -137,7 +144,7 @@ func (o libOptions) apply(contextTimeouts *bool, tlsConfig *tls.Config) {
 	}
 }
 
-func parseCluster(base string, extra []string, u *url.URL, ours libOptions) (func() *Backend, error) {
+func parseCluster(base string, extra []string, u *url.URL, ours libOptions) (func() (*Backend, error), error) {
 	if base == "unix" {
 		return nil, errors.New("unknown scheme \"unix+cluster\"")
 	}
@@ -157,10 +164,10 @@ func parseCluster(base string, extra []string, u *url.URL, ours libOptions) (fun
 		return nil, err
 	}
 	ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
-	return func() *Backend { return New(redis.NewClusterClient(opts), true) }, nil
+	return func() (*Backend, error) { return New(redis.NewClusterClient(opts), true, ours.pipeline) }, nil
 }
 
-func parseSentinel(base string, extra []string, u *url.URL, ours libOptions) (func() *Backend, error) {
+func parseSentinel(base string, extra []string, u *url.URL, ours libOptions) (func() (*Backend, error), error) {
 	if base == "unix" {
 		return nil, errors.New("unknown scheme \"unix+sentinel\"")
 	}
@@ -196,5 +203,34 @@ func parseSentinel(base string, extra []string, u *url.URL, ours libOptions) (fu
 		opts.Username, opts.Password = opts.SentinelUsername, opts.SentinelPassword
 	}
 	ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
-	return func() *Backend { return New(redis.NewFailoverClient(opts), true) }, nil
+	return func() (*Backend, error) { return New(redis.NewFailoverClient(opts), true, ours.pipeline) }, nil
+}
+
+// take reads and removes the automatic-pipelining options from q.
+func (o *Options) take(q url.Values) error {
+	if v := q.Get("autopipeline"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("invalid autopipeline %q: want true or false", v)
+		}
+		o.NoAutoPipeline = !on
+	}
+	if v := q.Get("autopipeline_max_batch"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("invalid autopipeline_max_batch %q: want a whole number, 1 or more", v)
+		}
+		o.MaxBatch = n
+	}
+	if v := q.Get("autopipeline_window"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("invalid autopipeline_window %q: want a duration such as 100us, 0 or more", v)
+		}
+		o.Window = d
+	}
+	for _, k := range []string{"autopipeline", "autopipeline_max_batch", "autopipeline_window"} {
+		q.Del(k)
+	}
+	return nil
 }

@@ -19,7 +19,7 @@ import (
 
 // writeExpire runs the command in ARGV[2…] and then sets KEYS[1]'s expiry to
 // ARGV[1] milliseconds (PERSIST for 0), unless the command failed.
-var writeExpire = redis.NewScript(`
+var writeExpire = newScript(`
 local r = redis.pcall(unpack(ARGV, 2))
 if type(r) == 'table' and r.err then return r end
 local ttl = tonumber(ARGV[1])
@@ -31,7 +31,7 @@ return r`)
 // the key holds another type. It returns the new values, or the first error.
 // An increment that moved a count the other way than it points (a server
 // that wraps around on overflow) is undone and fails as an overflow.
-var hIncrByExpire = redis.NewScript(`
+var hIncrByExpire = newScript(`
 local function wrapped(old, by, new)
   return (by > 0 and new < old) or (by < 0 and new > old)
 end
@@ -70,7 +70,7 @@ return out`)
 // passes (Redis refuses an int64 overflow itself). Infinite bounds are sent
 // as "-inf" and "+inf", which not every server's Lua reads as numbers: a
 // bound that does not read is unbounded.
-var incrWithin = redis.NewScript(`
+var incrWithin = newScript(`
 local key, field = KEYS[1], ARGV[6]
 -- num reads a stored number; the retry with a fraction is for the Lua of
 -- miniredis, which reads no number from digits beyond the int64 range.
@@ -122,12 +122,12 @@ func (r *Backend) scriptWrite(ctx context.Context, key string, ttl time.Duration
 	argv := make([]any, 0, 1+len(args))
 	argv = append(argv, ttlArgAny(ttl))
 	argv = append(argv, args...)
-	res, err := writeExpire.Run(ctx, r.c, []string{key}, argv...).Result()
+	reply, err := r.run(ctx, writeExpire, []string{key}, argv...)
 	if err != nil {
 		cmd.SetErr(err)
 		return err
 	}
-	if err := setReply(cmd, res); err != nil {
+	if err := setReply(cmd, reply.Val()); err != nil {
 		cmd.SetErr(err)
 		return err
 	}
@@ -142,7 +142,11 @@ func (r *Backend) runIncrWithin(ctx context.Context, key string, ttl time.Durati
 	if field != nil {
 		argv = append(argv, field)
 	}
-	return incrWithin.Run(ctx, r.c, []string{key}, argv...).Text()
+	reply, err := r.run(ctx, incrWithin, []string{key}, argv...)
+	if err != nil {
+		return "", err
+	}
+	return reply.Text()
 }
 
 // intBoundArg and floatBoundArg return a bound of incrWithin as the script
