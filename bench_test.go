@@ -225,7 +225,8 @@ func benchBatch(b *testing.B, client redis.UniversalClient, conn *Conn, rt *roun
 	})
 }
 
-// BenchmarkAutoPipeline compares a KeyCache get and set on a real
+// BenchmarkAutoPipeline compares a KeyCache get and set and a Memoize hit
+// on a real
 // redis-server through the automatic pipeline (the default) and through the
 // connection pool (RedisOptions.NoAutoPipeline), from exactly 1, 8, 64 and
 // 256 goroutines, each doing b.N/goroutines operations.
@@ -242,8 +243,14 @@ func BenchmarkAutoPipeline(b *testing.B) {
 			b.Fatal(err)
 		}
 		keys := NewKeyCache[string](Options{Prefix: "ap", Conn: conn})
+		memo := Memoize(func(_ context.Context, i int) (string, error) {
+			return "payload of a typical size, a few dozen bytes", nil
+		}, MemoOptions[int]{Options: Options{Prefix: "apmemo", Conn: conn}})
 		for i := range 1000 {
 			if err := keys.Key(i).Set(ctx, "payload of a typical size, a few dozen bytes"); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := memo.Call(ctx, i); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -251,6 +258,12 @@ func BenchmarkAutoPipeline(b *testing.B) {
 			b.Run(fmt.Sprintf("get/%s/%d", mode.name, callers), func(b *testing.B) {
 				runCallers(b, callers, func(i int) error {
 					_, err := keys.Key(i % 1000).Get(ctx)
+					return err
+				})
+			})
+			b.Run(fmt.Sprintf("memo-hit/%s/%d", mode.name, callers), func(b *testing.B) {
+				runCallers(b, callers, func(i int) error {
+					_, err := memo.Call(ctx, i%1000)
 					return err
 				})
 			})

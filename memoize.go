@@ -236,9 +236,7 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 	if err != nil {
 		return m.degraded(ctx, key, a, err)
 	}
-	rctx, cancel := m.cacheCtx(ctx, b)
-	s, ok, err := b.Get(rctx, key)
-	cancel()
+	s, ok, err := m.cacheGet(ctx, key, b)
 	if err != nil {
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
@@ -254,17 +252,34 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 	return m.load(ctx, key, a, b)
 }
 
+// cacheGet reads key within the budget of cacheCtx, without a context of
+// its own where b can (backend.BudgetGetter).
+func (m *Memo[A, R]) cacheGet(ctx context.Context, key string, b backend.Backend) (string, bool, error) {
+	if bg, ok := b.(backend.BudgetGetter); ok {
+		return bg.GetWithin(ctx, key, m.budget(ctx))
+	}
+	rctx, cancel := m.cacheCtx(ctx, b)
+	defer cancel()
+	return b.Get(rctx, key)
+}
+
+// budget is the time one round trip to Redis may take: CacheTimeout, or
+// half of the time ctx has left; see [MemoOptions.CacheTimeout].
+func (m *Memo[A, R]) budget(ctx context.Context) time.Duration {
+	budget := m.opts.CacheTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(dl)/2)
+	}
+	return budget
+}
+
 // cacheCtx bounds one round trip to a Redis backend by CacheTimeout, or by
 // half of the time ctx has left; see [MemoOptions.CacheTimeout].
 func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend.Backend) (context.Context, context.CancelFunc) {
 	if ip, ok := b.(backend.InProcess); ok && ip.InProcess() {
 		return ctx, func() {}
 	}
-	budget := m.opts.CacheTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		budget = min(budget, time.Until(dl)/2)
-	}
-	return context.WithTimeout(ctx, budget)
+	return context.WithTimeout(ctx, m.budget(ctx))
 }
 
 // hit decodes a stored entry read from b; hit is false when it is unusable.

@@ -131,7 +131,7 @@ func miniEnv(t *testing.T) *env {
 	m.SetTime(start)
 	client := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { client.Close() })
-	conn := NewRedisConn(client)
+	conn := alwaysPipelined(t, NewRedisConn(client))
 	elapsed := time.Duration(0)
 	return &env{
 		name: "miniredis", conn: conn, b: conn.b,
@@ -152,7 +152,7 @@ func redisEnv(t *testing.T) *env {
 	if err := client.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatalf("FLUSHALL: %v", err)
 	}
-	conn := NewRedisConn(client)
+	conn := alwaysPipelined(t, NewRedisConn(client))
 	return &env{
 		name: "redis", conn: conn, b: conn.b,
 		advance: func(t *testing.T, d time.Duration) { shiftTTLs(t, client, d) },
@@ -175,7 +175,7 @@ func clusterEnv(t *testing.T) *env {
 		}
 		t.Cleanup(func() { conn.Close() })
 		conn.b.(*redisbackend.Backend).Client().AddHook(&crossSlot)
-		return conn
+		return alwaysPipelined(t, conn)
 	}
 	conn := open(t)
 	client := conn.b.(*redisbackend.Backend).Client().(*redis.ClusterClient)
@@ -204,7 +204,7 @@ func sentinelEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { conn.Close() })
-		return conn
+		return alwaysPipelined(t, conn)
 	}
 	conn := open(t)
 	client := conn.b.(*redisbackend.Backend).Client().(*redis.Client)
@@ -217,6 +217,21 @@ func sentinelEnv(t *testing.T) *env {
 		now:     time.Now,
 		second:  open,
 	}
+}
+
+// alwaysPipelined makes every call of conn, a Redis connection, go through
+// the automatic pipeline, a lone call included: the behaviour suite runs
+// one call at a time, which would otherwise take the pooled path. The
+// connection keeps its client, and whether Close closes it.
+func alwaysPipelined(t *testing.T, conn *Conn) *Conn {
+	t.Helper()
+	old := conn.b.(*redisbackend.Backend)
+	rb, err := redisbackend.New(old.Client(), old.Owned(), redisbackend.Options{Always: true})
+	if err != nil || !rb.Pipelined() {
+		t.Fatalf("no automatic pipeline on %s: %v", conn, err)
+	}
+	conn.b = rb
+	return conn
 }
 
 // shiftTTLs moves a real server's keys forward in time by d: a real server's

@@ -302,6 +302,15 @@ type SlotChecker interface {
 	CheckSameSlot(keys []string) error
 }
 
+// BudgetGetter reads a key within a time budget as well as within ctx,
+// without the cost of a context of its own: the read of a cache that falls
+// back to its source when the cache is slow. A budget that runs out fails
+// the call with an error wrapping context.DeadlineExceeded (or the
+// client's timeout error).
+type BudgetGetter interface {
+	GetWithin(ctx context.Context, key string, budget time.Duration) (value string, ok bool, err error)
+}
+
 // InProcess is the capability of a backend that lives in this process: its
 // calls never wait on a network or another process, so they need no time
 // budget of their own.

@@ -29,8 +29,9 @@ import (
 // DeleteMatching take connections of their own from the client's pool.
 type Backend struct {
 	c     redis.UniversalClient
-	ap    *redis.AutoPipeliner // c's automatic pipeline; nil when off
-	owned bool                 // Close closes c
+	ap     *redis.AutoPipeliner // c's automatic pipeline; nil when off
+	always bool                 // Options.Always
+	owned  bool                 // Close closes c
 
 	// inFlight counts the calls between their start and their reply, to
 	// send a lone call without the pipeline (see send).
@@ -47,8 +48,11 @@ func New(c redis.UniversalClient, owned bool, o Options) (*Backend, error) {
 		}
 		return nil, fmt.Errorf("automatic pipelining: %w", err)
 	}
-	return &Backend{c: c, ap: ap, owned: owned}, nil
+	return &Backend{c: c, ap: ap, always: o.Always && ap != nil, owned: owned}, nil
 }
+
+// Owned reports whether Close closes the client.
+func (r *Backend) Owned() bool { return r.owned }
 
 // Pipelined reports whether single commands go through the automatic
 // pipeline.
@@ -63,6 +67,7 @@ var (
 	_ backend.Backend       = (*Backend)(nil)
 	_ backend.HashMapReader = (*Backend)(nil)
 	_ backend.SlotChecker   = (*Backend)(nil)
+	_ backend.BudgetGetter  = (*Backend)(nil)
 )
 
 // CoarseMillis returns false: a round trip to Redis costs far more than

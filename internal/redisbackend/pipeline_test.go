@@ -279,3 +279,57 @@ func TestParsePipelineOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestGetWithinBudget: GetWithin returns when its budget runs out, alone
+// (the socket deadline of a pooled connection) and on the pipeline (a
+// pooled timer, even without ContextTimeoutEnabled), and when its context
+// is cancelled first; the pooled waiters then serve later calls correctly.
+func TestGetWithinBudget(t *testing.T) {
+	srv := redistest.StartForTest(t)
+	ctx := context.Background()
+	const budget, slack = 150 * time.Millisecond, 350 * time.Millisecond
+	alone, _ := newTestBackend(t, srv, Options{}, &redis.Options{ContextTimeoutEnabled: true})
+	piped, _ := newTestBackend(t, srv, Options{Always: true}, &redis.Options{ReadTimeout: 5 * time.Second})
+	for _, b := range []*Backend{alone, piped} {
+		if err := b.Set(ctx, "k", "v", 0); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok, err := b.GetWithin(ctx, "k", time.Second); err != nil || !ok || v != "v" {
+			t.Fatalf("GetWithin before the pause: %q, %v, %v", v, ok, err)
+		}
+	}
+	if err := srv.Pause(ctx, 1200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string]*Backend{"alone": alone, "pipelined": piped} {
+		start := time.Now()
+		_, _, err := b.GetWithin(ctx, "k", budget)
+		if took := time.Since(start); err == nil || took > budget+slack {
+			t.Errorf("%s: a %v budget during a pause: %v after %v", name, budget, err, took)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	go func() {
+		// Cancel once the call is waiting (or after 2 s, failing below).
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for end := time.Now().Add(2 * time.Second); piped.inFlight.Load() == 0 && time.Now().Before(end); {
+			<-tick.C
+		}
+		cancel()
+	}()
+	start := time.Now()
+	_, _, err := piped.GetWithin(cancelled, "k", 10*time.Second)
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+		t.Errorf("pipelined, cancelled during the pause: %v after %v", err, time.Since(start))
+	}
+	if err := concurrently(8, 50, func(g, i int) error {
+		v, ok, err := piped.GetWithin(ctx, "k", 5*time.Second)
+		if err != nil || !ok || v != "v" {
+			return fmt.Errorf("after the pause: %q, %v, %v", v, ok, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -26,6 +26,11 @@ type Options struct {
 	// and costs each call up to that much latency. Zero or less: no wait;
 	// calls that arrive while a batch is on the wire go in the next one.
 	Window time.Duration
+
+	// Always sends every call through the pipeline, a lone one included
+	// (see send). Tests set it so that the behaviour suite exercises the
+	// pipeline even from one goroutine; users have no way to set it.
+	Always bool
 }
 
 // asyncPipeliner is a go-redis client that runs an automatic pipeline:
@@ -71,7 +76,7 @@ func autoPipeline(c redis.UniversalClient, o Options) (*redis.AutoPipeliner, err
 // look only at the error send returns until it is nil.
 func (r *Backend) send(ctx context.Context, cmd redis.Cmder) error {
 	if r.ap != nil {
-		if r.inFlight.Add(1) > 1 {
+		if r.inFlight.Add(1) > 1 || r.always {
 			err := r.pipeline(ctx, cmd)
 			r.inFlight.Add(-1)
 			return err
