@@ -35,21 +35,23 @@ func TestBackend(t *testing.T) {
 			KeepsEmptyStoreDest: true,
 		})
 	})
+	// The real servers are started (or the test skipped) before the suite.
 	t.Run("redis", func(t *testing.T) {
+		srv := realRedis.Get(t)
 		backendtest.Run(t, func(t *testing.T) backend.Backend {
-			return openFlushed(t, "redis://"+realRedis.Get(t).Addr)
+			return openFlushed(t, "redis://"+srv.Addr)
 		}, redisOptions)
 	})
 	t.Run("cluster", func(t *testing.T) {
+		cl := realCluster.Get(t)
 		backendtest.Run(t, func(t *testing.T) backend.Backend {
-			cl := realCluster.Get(t)
 			require.NoError(t, cl.FlushAll(context.Background()))
 			return openDSN(t, "redis+cluster://"+strings.Join(cl.Addrs, ","))
 		}, backendtest.Options{Advance: shiftTTLs, Cluster: true})
 	})
 	t.Run("sentinel", func(t *testing.T) {
+		s := realSentinel.Get(t)
 		backendtest.Run(t, func(t *testing.T) backend.Backend {
-			s := realSentinel.Get(t)
 			return openFlushed(t, "redis+sentinel://:"+s.Password+"@"+s.SentinelAddr+"/"+s.MasterName)
 		}, redisOptions)
 	})
