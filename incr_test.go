@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocaches/caches/internal/backend"
 	"github.com/stretchr/testify/require"
 )
 
@@ -243,54 +242,6 @@ func TestSortedSetIncrInfinity(t *testing.T) {
 		all, err := z.Range(ctx, 0, -1)
 		require.NoError(t, err)
 		require.Equal(t, []Scored[string]{{"m", math.Inf(1)}}, all)
-	})
-}
-
-// incrBy, incrByFloat, hIncrBy and hIncrByFloat are the bounded increments
-// over their whole range: INCRBY, INCRBYFLOAT, HINCRBY and HINCRBYFLOAT.
-func incrBy(ctx context.Context, b backend.Backend, key string, n int64, ttl time.Duration) (int64, error) {
-	return b.IncrByWithin(ctx, key, n, math.MinInt64, math.MaxInt64, ttl)
-}
-
-func incrByFloat(ctx context.Context, b backend.Backend, key string, f float64, ttl time.Duration) (float64, error) {
-	return b.IncrByFloatWithin(ctx, key, f, math.Inf(-1), math.Inf(1), ttl)
-}
-
-func hIncrBy(ctx context.Context, b backend.Backend, key, field string, n int64, ttl time.Duration) (int64, error) {
-	return b.HIncrByWithin(ctx, key, field, n, math.MinInt64, math.MaxInt64, ttl)
-}
-
-func hIncrByFloat(ctx context.Context, b backend.Backend, key, field string, f float64, ttl time.Duration) (float64, error) {
-	return b.HIncrByFloatWithin(ctx, key, field, f, math.Inf(-1), math.Inf(1), ttl)
-}
-
-// TestBackendIncrWithin: a bounded increment out of range writes nothing,
-// not even the key it would have created, on every backend.
-func TestBackendIncrWithin(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, e *env) {
-		ctx, b := context.Background(), e.b
-		_, err := b.IncrByWithin(ctx, "s", 300, 0, 255, time.Minute)
-		requireRedisErr(t, err, ErrNotNumber)
-		_, err = b.HIncrByWithin(ctx, "h", "f", -1, 0, 255, time.Minute)
-		requireRedisErr(t, err, ErrNotNumber)
-		_, err = b.IncrByFloatWithin(ctx, "f", 2, -1, 1, time.Minute)
-		requireRedisErr(t, err, ErrNotNumber)
-		_, err = b.HIncrByFloatWithin(ctx, "hf", "f", -2, -1, 1, time.Minute)
-		requireRedisErr(t, err, ErrNotNumber)
-		for _, key := range []string{"s", "h", "f", "hf"} {
-			ok, err := b.Exists(ctx, key)
-			require.NoError(t, err)
-			require.False(t, ok, "%s was created", key)
-		}
-
-		n, err := b.HIncrByWithin(ctx, "h", "f", 255, 0, 255, time.Minute)
-		require.NoError(t, err)
-		require.Equal(t, int64(255), n)
-		f, err := b.IncrByFloatWithin(ctx, "f", 1, -1, 1, 0)
-		require.NoError(t, err)
-		require.Equal(t, 1.0, f)
-		requireTTL(t, b, "h", time.Minute)
-		requireTTL(t, b, "f", -1)
 	})
 }
 

@@ -155,7 +155,7 @@ func redisEnv(t *testing.T) *env {
 	conn := alwaysPipelined(t, NewRedisConn(client))
 	return &env{
 		name: "redis", conn: conn, b: conn.b,
-		advance: func(t *testing.T, d time.Duration) { shiftTTLs(t, client, d) },
+		advance: func(t *testing.T, d time.Duration) { redistest.ShiftTTLs(t, client, d) },
 		now:     time.Now,
 		second:  func(t *testing.T) *Conn { return newClientConn(t, srv.Addr) },
 	}
@@ -181,17 +181,9 @@ func clusterEnv(t *testing.T) *env {
 	client := conn.b.(*redisbackend.Backend).Client().(*redis.ClusterClient)
 	return &env{
 		name: "cluster", conn: conn, b: conn.b,
-		advance: func(t *testing.T, d time.Duration) {
-			err := client.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-				shiftTTLs(t, c, d)
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		},
-		now:    time.Now,
-		second: open,
+		advance: func(t *testing.T, d time.Duration) { redistest.ShiftTTLs(t, client, d) },
+		now:     time.Now,
+		second:  open,
 	}
 }
 
@@ -213,7 +205,7 @@ func sentinelEnv(t *testing.T) *env {
 	}
 	return &env{
 		name: "sentinel", conn: conn, b: conn.b,
-		advance: func(t *testing.T, d time.Duration) { shiftTTLs(t, client, d) },
+		advance: func(t *testing.T, d time.Duration) { redistest.ShiftTTLs(t, client, d) },
 		now:     time.Now,
 		second:  open,
 	}
@@ -232,34 +224,6 @@ func alwaysPipelined(t *testing.T, conn *Conn) *Conn {
 	}
 	conn.b = rb
 	return conn
-}
-
-// shiftTTLs moves a real server's keys forward in time by d: a real server's
-// clock cannot be moved, so every key with an expiry has d taken off its
-// remaining time to live (and is deleted when nothing remains), which is
-// what moving the clock would do.
-func shiftTTLs(t *testing.T, c *redis.Client, d time.Duration) {
-	t.Helper()
-	ctx := context.Background()
-	iter := c.Scan(ctx, 0, "*", 1000).Iterator()
-	for iter.Next(ctx) {
-		key := iter.Val()
-		ttl, err := c.PTTL(ctx, key).Result()
-		if err != nil {
-			t.Fatalf("PTTL %s: %v", key, err)
-		}
-		if ttl < 0 {
-			continue
-		}
-		if ttl-d <= 0 {
-			c.Del(ctx, key)
-		} else {
-			c.PExpire(ctx, key, ttl-d)
-		}
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatalf("SCAN: %v", err)
-	}
 }
 
 // newClientConn returns a connection over a new go-redis client to addr,
@@ -286,4 +250,22 @@ func pollUntil(timeout, interval time.Duration, cond func() bool) bool {
 		}
 	}
 	return true
+}
+
+// zs pairs members and scores for ZAdd.
+func zs(members []string, scores []float64) []backend.Z {
+	out := make([]backend.Z, len(members))
+	for i, m := range members {
+		out[i] = backend.Z{Member: m, Score: scores[i]}
+	}
+	return out
+}
+
+// pairs reads alternating fields and values as a map.
+func pairs(fv []string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(fv); i += 2 {
+		m[fv[i]] = fv[i+1]
+	}
+	return m
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gocaches/caches/internal/backend"
+	"github.com/gocaches/caches/internal/backend/backendtest"
 )
 
 func TestNewShards(t *testing.T) {
@@ -55,10 +55,10 @@ func TestCloseStopsReaper(t *testing.T) {
 
 // allCalls runs every method of the store once with random arguments.
 func allCalls(ctx context.Context, s *Store) []string {
-	g := diffGen{rand.New(rand.NewPCG(1, 2))}
+	g := backendtest.NewGen(1, 2)
 	var out []string
-	for _, op := range diffOps {
-		out = append(out, fmt.Sprint(op(ctx, g, s)))
+	for _, op := range backendtest.Ops {
+		out = append(out, op.Run(ctx, g, s))
 	}
 	f, v, ok, err := s.HPopRandom(ctx, "k")
 	return append(out, fmt.Sprint(f, v, ok, err))

@@ -196,9 +196,13 @@ func (r *Backend) GetDel(ctx context.Context, key string) (string, bool, error) 
 }
 
 // delIfEqual deletes a key only if it holds the given value: the release of
-// a lease by its owner.
+// a lease by its owner. The GET's error (WRONGTYPE) is returned as it is,
+// not raised: a raised error gets the script's location appended, and on
+// miniredis a compilation error's text.
 var delIfEqual = newScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' and v.err then return v end
+if v == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
 func (r *Backend) DelIfEqual(ctx context.Context, key, value string) (bool, error) {
@@ -607,13 +611,10 @@ func (r *Backend) zRange(ctx context.Context, key string, start, stop int64, rev
 	return r.sendZ(ctx, append(args, "withscores")...)
 }
 
+// zRangeByScore sends LIMIT unless the whole range is asked for; a count
+// of 0 is sent too, so that a key of another type or a bad bound fails as
+// it does on Redis.
 func (r *Backend) zRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) ([]redis.Z, error) {
-	if count == 0 {
-		return nil, nil
-	}
-	if count < 0 && offset == 0 {
-		count = 0
-	}
 	args := make([]any, 0, 10)
 	args = append(args, "zrange", key)
 	if reverse {
@@ -621,7 +622,7 @@ func (r *Backend) zRangeByScore(ctx context.Context, key, min, max string, rever
 	} else {
 		args = append(args, scoreArg(min), scoreArg(max), "byscore")
 	}
-	if offset != 0 || count != 0 {
+	if offset != 0 || count >= 0 {
 		args = append(args, "limit", offset, count)
 	}
 	return r.sendZ(ctx, append(args, "withscores")...)
@@ -734,10 +735,10 @@ func ownSlots(ctx context.Context, node *redis.Client) (string, error) {
 // and UNLINKs the keys of each page that want accepts through del: one
 // command for the page, or, when del is a cluster client and the page may
 // span slots, one UNLINK per key in a pipeline.
-func deleteMatching(ctx context.Context, scan, del redis.Cmdable, match string, want func(string) bool, batch int64, perKey bool) (int64, error) {
+func deleteMatching(ctx context.Context, scan processor, del redis.Cmdable, match string, want func(string) bool, batch int64, perKey bool) (int64, error) {
 	var cursor, total uint64
 	for {
-		keys, next, err := scan.Scan(ctx, cursor, match, batch).Result()
+		keys, next, err := scanPage(ctx, scan, cursor, match, batch)
 		if err != nil {
 			return int64(total), err
 		}
@@ -755,6 +756,24 @@ func deleteMatching(ctx context.Context, scan, del redis.Cmdable, match string, 
 			return int64(total), nil
 		}
 	}
+}
+
+// processor sends a command: a client of one server or of all of them.
+type processor interface {
+	Process(ctx context.Context, cmd redis.Cmder) error
+}
+
+// scanPage is SCAN cursor MATCH match [COUNT count] (COUNT when count > 0).
+// Unlike go-redis's Scan it sends an empty pattern too, which matches the
+// empty key only, as DeleteMatching's pattern does everywhere.
+func scanPage(ctx context.Context, c processor, cursor uint64, match string, count int64) ([]string, uint64, error) {
+	args := []any{"scan", cursor, "match", match}
+	if count > 0 {
+		args = append(args, "count", count)
+	}
+	cmd := redis.NewScanCmd(ctx, nil, args...)
+	_ = c.Process(ctx, cmd)
+	return cmd.Result()
 }
 
 func unlink(ctx context.Context, c redis.Cmdable, keys []string, perKey bool) (int64, error) {

@@ -28,9 +28,11 @@ return r`)
 
 // hIncrByExpire runs HINCRBY KEYS[1] for each field and increment pair of
 // ARGV[2…], all of them (as a MULTI would), then refreshes the expiry unless
-// the key holds another type. It returns the new values, or the first error.
-// An increment that moved a count the other way than it points (a server
-// that wraps around on overflow) is undone and fails as an overflow.
+// the key holds another type. It returns the new values as the stored
+// texts, which, unlike integer replies converted to Lua numbers, are exact
+// beyond 2^53; or the first error. An increment that moved a count the
+// other way than it points (a server that wraps around on overflow) is
+// undone and fails as an overflow.
 var hIncrByExpire = newScript(`
 local function wrapped(old, by, new)
   return (by > 0 and new < old) or (by < 0 and new > old)
@@ -39,13 +41,17 @@ local out, first = {}, nil
 for i = 2, #ARGV, 2 do
   local old = redis.pcall('HGET', KEYS[1], ARGV[i])
   local r = redis.pcall('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
-  if type(r) == 'number' and wrapped(tonumber(old) or 0, tonumber(ARGV[i + 1]), r) then
-    redis.call('HSET', KEYS[1], ARGV[i], old)
-    r = redis.error_reply('ERR increment or decrement would overflow')
+  if type(r) == 'number' then
+    if wrapped(tonumber(old) or 0, tonumber(ARGV[i + 1]), r) then
+      redis.call('HSET', KEYS[1], ARGV[i], old)
+      r = redis.error_reply('ERR increment or decrement would overflow')
+    else
+      r = redis.call('HGET', KEYS[1], ARGV[i])
+    end
   end
   if type(r) == 'table' and r.err then
     first = first or r
-    r = 0
+    r = '0'
   end
   out[#out + 1] = r
 end
