@@ -22,9 +22,10 @@ func (r *Backend) GetWithin(ctx context.Context, key string, budget time.Duratio
 }
 
 // sendWithin is send with the wait for the reply bounded by budget too. On
-// a pooled connection the budget is the deadline go-redis puts on the
-// socket (with ContextTimeoutEnabled, as for a context's deadline); on the
-// pipeline it bounds the wait through a pooled timer.
+// a pooled connection the call runs under a budgetCtx, whose deadline
+// bounds go-redis's socket reads and writes and whose Done closes at it
+// (ending go-redis's waits for a connection and between retries); on the
+// pipeline a pooled waiter bounds the wait.
 func (r *Backend) sendWithin(ctx context.Context, cmd redis.Cmder, budget time.Duration) error {
 	if r.ap != nil {
 		if r.inFlight.Add(1) > 1 || r.always {
@@ -34,25 +35,111 @@ func (r *Backend) sendWithin(ctx context.Context, cmd redis.Cmder, budget time.D
 		}
 		defer r.inFlight.Add(-1)
 	}
-	d := deadlineCtx{Context: ctx, deadline: time.Now().Add(budget)}
-	_ = r.c.Process(d, cmd)
+	b := newBudgetCtx(ctx, budget)
+	_ = r.c.Process(b, cmd)
+	b.release()
 	return cmd.Err()
 }
 
-// deadlineCtx is ctx with a deadline no later than deadline, for the
-// socket deadlines go-redis derives from a context. Only Deadline differs
-// from ctx: go-redis reads it before each read and write on a pooled
-// connection, so the deadline bounds the round trip without a timer.
-type deadlineCtx struct {
+// budgetCtx is ctx bounded by a deadline, as context.WithTimeout makes it,
+// for a lighter price: its timer comes from a pool, and its Done channel
+// is made only when asked for. release is its cancel function.
+type budgetCtx struct {
 	context.Context
 	deadline time.Time
+	timer    *budgetTimer
+	stop     func() bool // the hook on the parent's cancellation, if any
+
+	mu   sync.Mutex
+	done chan struct{} // made by Done; closed once err is set
+	err  error
 }
 
-func (d deadlineCtx) Deadline() (time.Time, bool) {
-	if p, ok := d.Context.Deadline(); ok && p.Before(d.deadline) {
-		return p, true
+func newBudgetCtx(parent context.Context, budget time.Duration) *budgetCtx {
+	b := &budgetCtx{Context: parent, deadline: time.Now().Add(budget)}
+	if d, ok := parent.Deadline(); ok && d.Before(b.deadline) {
+		b.deadline = d
 	}
-	return d.deadline, true
+	b.timer = getBudgetTimer(b, time.Until(b.deadline))
+	if parent.Done() != nil {
+		b.stop = context.AfterFunc(parent, func() { b.end(parent.Err()) })
+	}
+	return b
+}
+
+func (b *budgetCtx) Deadline() (time.Time, bool) { return b.deadline, true }
+
+func (b *budgetCtx) Done() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done == nil {
+		b.done = make(chan struct{})
+		if b.err != nil {
+			close(b.done)
+		}
+	}
+	return b.done
+}
+
+func (b *budgetCtx) Err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// end sets err once and closes Done.
+func (b *budgetCtx) end(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return
+	}
+	b.err = err
+	if b.done != nil {
+		close(b.done)
+	}
+}
+
+// release cancels b, as a context's cancel function does, and returns its
+// timer to the pool when the timer can no longer fire.
+func (b *budgetCtx) release() {
+	if b.stop != nil {
+		b.stop()
+	}
+	b.end(context.Canceled)
+	b.timer.release()
+}
+
+// budgetTimer is a pooled timer that ends the budgetCtx it is armed for.
+type budgetTimer struct {
+	t      *time.Timer
+	target atomic.Pointer[budgetCtx]
+}
+
+var budgetTimers sync.Pool
+
+func getBudgetTimer(b *budgetCtx, d time.Duration) *budgetTimer {
+	bt, _ := budgetTimers.Get().(*budgetTimer)
+	if bt == nil {
+		bt = &budgetTimer{}
+		bt.t = time.AfterFunc(time.Hour, func() {
+			if c := bt.target.Load(); c != nil {
+				c.end(context.DeadlineExceeded)
+			}
+		})
+		bt.t.Stop()
+	}
+	bt.target.Store(b)
+	bt.t.Reset(d)
+	return bt
+}
+
+// release pools bt unless its function ran or may be running.
+func (bt *budgetTimer) release() {
+	if bt.t.Stop() {
+		bt.target.Store(nil)
+		budgetTimers.Put(bt)
+	}
 }
 
 // pipelineWithin is pipeline with the wait bounded by budget.
