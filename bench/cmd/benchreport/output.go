@@ -34,6 +34,7 @@ func (rep *report) terminal() string {
 			fmt.Fprintf(&b, "missed   %s vs %s: %s\n", r.op, r.baseLabel, r.reason)
 		}
 	}
+	b.WriteString(rep.parTerminal())
 	return b.String()
 }
 
@@ -252,6 +253,7 @@ func (rep *report) markdown(chartRef string) string {
 	fmt.Fprintf(&b, "## The server's limit (`redis-benchmark`, same server, same run)\n\n%s\n", rep.mdWire())
 	fmt.Fprintf(&b, "## Other Redis caches (no target)\n\n%s\n", rep.mdPeers())
 	fmt.Fprintf(&b, "![Redis caches](%s/redis-peers.svg)\n\n", chartRef)
+	fmt.Fprintf(&b, "## Many callers on Redis (1, 8, 64 and 256 goroutines)\n\n%s\n%s\n", parMethod, rep.mdParallel(true))
 	fmt.Fprintf(&b, "## In-process caches (1,024 short strings with a one-hour TTL)\n\n%s\n", rep.mdMemory())
 	fmt.Fprintf(&b, "![in-process gets](%s/memory-get.svg)\n\n", chartRef)
 	fmt.Fprintf(&b, "## Every operation of the library (root package, `go test -bench 'BenchmarkOps'`)\n\n"+
@@ -259,6 +261,16 @@ func (rep *report) markdown(chartRef string) string {
 	fmt.Fprintf(&b, "## Profiles (`pprof -top` of the benchmarks behind the misses)\n\n%s", rep.mdProfiles())
 	return b.String()
 }
+
+// parMethod says how BenchmarkParallel measures.
+const parMethod = "Exactly n goroutines share the operations of a benchmark (not `b.RunParallel`, which starts\n" +
+	"GOMAXPROCS×p), over 10,000 keys holding 100-byte values with a one-hour TTL; a rate is operations\n" +
+	"completed per second of wall time, and an operation that fails fails the run. *ours (caches.Open)* is a\n" +
+	"`KeyCache[string]` on the connection `caches.Open` makes of `redis://host:port`, with the library's\n" +
+	"defaults; *ours on NewRedisConn(pool)* is the same family on `caches.NewRedisConn` over a plain go-redis\n" +
+	"client; *raw go-redis pool* is such a client alone (GET, SET with PX); *go-redis AutoPipeline* is\n" +
+	"`Client.AutoPipeline()` with its defaults; *rueidis* is `Client.Do` with its defaults (auto-pipelining).\n" +
+	"Each has its own connections. In parentheses: ours' rate divided by that column's, above 1 when ours is faster.\n"
 
 func orDash(s string) string {
 	if s == "" {
@@ -278,6 +290,10 @@ func (rep *report) readmeSection() string {
 	fmt.Fprintf(&b, "Latest `bench/run` (%d met, %d missed, %d pending; machine, method, misses explained, the\n", met, missed, pending)
 	b.WriteString("server's limit and the other caches in [BENCHMARKS.md](BENCHMARKS.md)):\n")
 	b.WriteString(rep.mdTargets())
+	if len(rep.parallel) > 0 {
+		b.WriteString("\nMany callers at once on one redis-server, ours against the Redis clients Go programs use:\n")
+		b.WriteString(rep.mdParallel(false))
+	}
 	return b.String()
 }
 
