@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,10 +28,7 @@ var callerCounts = []int{1, 8, 64, 256}
 
 // parWorkloads are the mixes of the parallel comparisons: the i-th
 // operation of GetHeavy is a SET when i%10 == 9, a GET otherwise.
-var parWorkloads = []struct {
-	name string
-	op   func(t parTarget) func(i int) error
-}{
+var parWorkloads = []parWorkload{
 	{"GetHeavy", func(t parTarget) func(i int) error {
 		return func(i int) error {
 			if i%10 == 9 {
@@ -44,6 +42,12 @@ var parWorkloads = []struct {
 	}},
 }
 
+// parWorkload is a mix of operations: op returns a target's i-th.
+type parWorkload struct {
+	name string
+	op   func(t parTarget) func(i int) error
+}
+
 // parTarget is one implementation of the parallel comparisons: get checks
 // that key k holds value100, set stores it there with the TTL.
 type parTarget struct {
@@ -55,23 +59,23 @@ type parTarget struct {
 // once, a KeyCache[string] of ours with the Redis clients Go programs use:
 // ours on the connection caches.Open makes of a DSN (the library's default,
 // whatever it pipelines), ours on caches.NewRedisConn over a plain go-redis
-// pool, that plain pool alone, go-redis's AutoPipeline and rueidis
-// (auto-pipelining by default). Names are
-// <workload>/callers=<n>/<implementation>; each reports ops/s, the
-// operations completed per second of wall time. Exactly n goroutines share
-// b.N operations (not b.RunParallel, which starts GOMAXPROCS×p); an
-// operation that fails fails the benchmark.
+// pool, that pool alone, go-redis's AutoPipeline and rueidis
+// (auto-pipelining by default). Names are <workload>/callers=<n>; each
+// benchmark times every implementation in turns (see runTurns) and reports,
+// per implementation, <name>-ops/s, the operations completed per second
+// of its own time, and <name>-allocs/op. Exactly n goroutines run each
+// implementation's operations (not b.RunParallel, which starts
+// GOMAXPROCS×p); an operation that fails fails the benchmark.
 func BenchmarkParallel(b *testing.B) {
 	p := newParallelEnv(b)
 	defer p.close()
+	// A process's first benchmark runs slower than the same one later:
+	// this one is that first, and benchreport ignores it.
+	b.Run("warmup", func(b *testing.B) { runTurns(b, 1, p.targets, p.ops(parWorkloads[0])) })
 	for _, w := range parWorkloads {
 		b.Run(w.name, func(b *testing.B) {
 			for _, n := range callerCounts {
-				b.Run("callers="+strconv.Itoa(n), func(b *testing.B) {
-					for _, t := range p.ordered() {
-						b.Run(t.name, func(b *testing.B) { runCallers(b, n, w.op(t)) })
-					}
-				})
+				b.Run("callers="+strconv.Itoa(n), func(b *testing.B) { runTurns(b, n, p.targets, p.ops(w)) })
 			}
 		})
 	}
@@ -205,20 +209,18 @@ func (p *parallelEnv) rawTargets(keys []string) ([]parTarget, error) {
 func (p *parallelEnv) warm() error {
 	most := callerCounts[len(callerCounts)-1]
 	for _, t := range p.targets {
-		if _, err := drive(most, 2000, parWorkloads[0].op(t)); err != nil {
+		if _, err := drive(most, 0, 2000, parWorkloads[0].op(t)); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
 	return nil
 }
 
-// ordered is the targets, reversed in every other round.
-func (p *parallelEnv) ordered() []parTarget {
-	out := append([]parTarget(nil), p.targets...)
-	if reversed {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
+// ops is the workload's operation of every target.
+func (p *parallelEnv) ops(w parWorkload) []func(i int) error {
+	out := make([]func(i int) error, len(p.targets))
+	for i, t := range p.targets {
+		out[i] = w.op(t)
 	}
 	return out
 }
@@ -229,19 +231,46 @@ func (p *parallelEnv) close() {
 	}
 }
 
-// runCallers times b.N operations shared by exactly callers goroutines
-// and reports the operations completed per second of wall time.
-func runCallers(b *testing.B, callers int, op func(i int) error) {
-	b.ReportAllocs()
+// turnOps is how many operations each implementation does in a turn
+// with callers goroutines: enough for every goroutine to have several in
+// flight one after another, few enough that a turn takes milliseconds.
+func turnOps(callers int) int { return max(64, 4*callers) }
+
+// runTurns runs b.N operations of each implementation, from exactly
+// callers goroutines, in turns: turnOps(callers) operations of one, then
+// of the next, the first of a turn rotating, so that whatever else the
+// machine does in a moment falls on every implementation alike (runPaired
+// does the same with one goroutine). It reports each one's completed
+// operations per second of its own time, and its allocations per
+// operation, counted over its turns alone.
+func runTurns(b *testing.B, callers int, targets []parTarget, ops []func(i int) error) {
+	chunk := turnOps(callers)
+	spent := make([]time.Duration, len(ops))
+	done := make([]int64, len(ops))
+	mallocs := make([]uint64, len(ops))
+	var before, after runtime.MemStats
 	b.ResetTimer()
-	start := time.Now()
-	done, err := drive(callers, b.N, op)
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if err != nil {
-		b.Fatalf("%d of %d operations completed: %v", done, b.N, err)
+	for start, turn := 0, 0; start < b.N; start, turn = start+chunk, turn+1 {
+		n := min(chunk, b.N-start)
+		for j := range ops {
+			k := (j + turn) % len(ops)
+			runtime.ReadMemStats(&before)
+			t0 := time.Now()
+			c, err := drive(callers, start, n, ops[k])
+			spent[k] += time.Since(t0)
+			runtime.ReadMemStats(&after)
+			done[k] += c
+			mallocs[k] += after.Mallocs - before.Mallocs
+			if err != nil {
+				b.Fatalf("%s: %d of %d operations completed: %v", targets[k].name, c, n, err)
+			}
+		}
 	}
-	b.ReportMetric(float64(done)/elapsed.Seconds(), "ops/s")
+	b.StopTimer()
+	for k, t := range targets {
+		b.ReportMetric(float64(done[k])/spent[k].Seconds(), t.name+"-ops/s")
+		b.ReportMetric(float64(mallocs[k])/float64(done[k]), t.name+"-allocs/op")
+	}
 }
 
 // driveLimit bounds the time one drive may take.
@@ -249,10 +278,11 @@ const driveLimit = 2 * time.Minute
 
 var errTooLong = errors.New("operations took longer than " + driveLimit.String())
 
-// drive runs operations 0 … total-1 from exactly callers goroutines, each
-// taking the next operation when it finished its last, and returns how
-// many completed. It stops at the first error, or when driveLimit passed.
-func drive(callers, total int, op func(i int) error) (completed int64, err error) {
+// drive runs operations first … first+total-1 from exactly callers
+// goroutines, each taking the next operation when it finished its last,
+// and returns how many completed. It stops at the first error, or when
+// driveLimit passed.
+func drive(callers, first, total int, op func(i int) error) (completed int64, err error) {
 	var next, done atomic.Int64
 	var stop atomic.Bool
 	var once sync.Once
@@ -275,7 +305,7 @@ func drive(callers, total int, op func(i int) error) (completed int64, err error
 					fail(errTooLong)
 					return
 				}
-				if e := op(int(i)); e != nil {
+				if e := op(first + int(i)); e != nil {
 					fail(e)
 					return
 				}

@@ -263,14 +263,18 @@ func (rep *report) markdown(chartRef string) string {
 }
 
 // parMethod says how BenchmarkParallel measures.
-const parMethod = "Exactly n goroutines share the operations of a benchmark (not `b.RunParallel`, which starts\n" +
-	"GOMAXPROCS×p), over 10,000 keys holding 100-byte values with a one-hour TTL; a rate is operations\n" +
-	"completed per second of wall time, and an operation that fails fails the run. *ours (caches.Open)* is a\n" +
-	"`KeyCache[string]` on the connection `caches.Open` makes of `redis://host:port`, with the library's\n" +
-	"defaults; *ours on NewRedisConn(pool)* is the same family on `caches.NewRedisConn` over a plain go-redis\n" +
-	"client; *raw go-redis pool* is such a client alone (GET, SET with PX); *go-redis AutoPipeline* is\n" +
-	"`Client.AutoPipeline()` with its defaults; *rueidis* is `Client.Do` with its defaults (auto-pipelining).\n" +
-	"Each has its own connections. In parentheses: ours' rate divided by that column's, above 1 when ours is faster.\n"
+const parMethod = "Exactly n goroutines run each implementation's operations (not `b.RunParallel`, which starts\n" +
+	"GOMAXPROCS×p), over 10,000 keys holding 100-byte values with a one-hour TTL. One benchmark per row times\n" +
+	"the implementations in turns, 4×n operations (at least 64) of one, then of the next, the first of a turn\n" +
+	"rotating, so that a moment when the shared machine is busy falls on all alike; a rate is the operations\n" +
+	"an implementation completed per second of its own turns, and an operation that fails fails the run.\n" +
+	"Allocations are counted over an implementation's turns (its client's background goroutines included).\n" +
+	"*ours (caches.Open)* is a `KeyCache[string]` on the connection `caches.Open` makes of\n" +
+	"`redis://host:port`, with the library's defaults; *ours on NewRedisConn(pool)* is the same family on\n" +
+	"`caches.NewRedisConn` over a plain go-redis client; *raw go-redis pool* is such a client alone (GET, SET\n" +
+	"with PX); *go-redis AutoPipeline* is `Client.AutoPipeline()` with its defaults; *rueidis* is `Client.Do`\n" +
+	"with its defaults (auto-pipelining). Each has its own connections. In parentheses: ours' rate divided by\n" +
+	"that column's (the median of the per-round ratios), above 1 when ours is faster.\n"
 
 func orDash(s string) string {
 	if s == "" {

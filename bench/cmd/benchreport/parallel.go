@@ -50,14 +50,14 @@ func analyzeParallel(run *runData) []parTable {
 	var out []parTable
 	for _, w := range groups(run.order, groupPar) {
 		t := parTable{workload: strings.TrimPrefix(w, groupPar)}
-		for _, g := range groups(run.order, w+"/") {
-			n, err := strconv.Atoi(strings.TrimPrefix(g, w+"/callers="))
-			if err != nil {
+		for _, name := range run.order {
+			n, err := strconv.Atoi(strings.TrimPrefix(name, w+"/callers="))
+			if err != nil || !strings.HasPrefix(name, w+"/callers=") {
 				continue
 			}
 			row := parRow{callers: n}
 			for _, im := range parImpls {
-				row.cells = append(row.cells, parMeasure(run.parallel, g+"/ours", g+"/"+im.name))
+				row.cells = append(row.cells, parMeasure(run.parallel, name, im.name))
 			}
 			t.rows = append(t.rows, row)
 		}
@@ -66,14 +66,15 @@ func analyzeParallel(run *runData) []parTable {
 	return out
 }
 
-func parMeasure(rounds []round, ours, name string) parCell {
-	c := parCell{ops: metric(rounds, name, "ops/s"), allocs: metric(rounds, name, "allocs/op")}
+// parMeasure reads one implementation's metrics of a benchmark of
+// BenchmarkParallel, which times every implementation in turns and
+// reports <impl>-ops/s and <impl>-allocs/op.
+func parMeasure(rounds []round, bench, impl string) parCell {
+	c := parCell{ops: metric(rounds, bench, impl+"-ops/s"), allocs: metric(rounds, bench, impl+"-allocs/op")}
 	var xs []float64
 	for _, r := range rounds {
-		a, okA := r[ours]
-		b, okB := r[name]
-		if okA && okB && b["ops/s"] > 0 {
-			xs = append(xs, a["ops/s"]/b["ops/s"])
+		if res, ok := r[bench]; ok && res[impl+"-ops/s"] > 0 {
+			xs = append(xs, res["ours-ops/s"]/res[impl+"-ops/s"])
 		}
 	}
 	c.ratio, c.lo, c.hi, c.n = math.NaN(), math.NaN(), math.NaN(), len(xs)
@@ -128,7 +129,7 @@ func (rep *report) parTerminal() string {
 		for _, r := range t.rows {
 			cells := []string{strconv.Itoa(r.callers)}
 			for i, c := range r.cells {
-				cells = append(cells, parCellText(c, i == 0)+", "+allocs(c.allocs))
+				cells = append(cells, parCellText(c, i == 0)+", "+allocs1(c.allocs))
 			}
 			fmt.Fprintln(tw, strings.Join(cells, "\t"))
 		}
@@ -177,7 +178,7 @@ func (rep *report) mdParallel(withAllocs bool) string {
 		for _, r := range t.rows {
 			fmt.Fprintf(&b, "| %d |", r.callers)
 			for _, c := range r.cells {
-				fmt.Fprintf(&b, " %s |", allocs(c.allocs))
+				fmt.Fprintf(&b, " %s |", allocs1(c.allocs))
 			}
 			b.WriteString("\n")
 		}
@@ -185,4 +186,13 @@ func (rep *report) mdParallel(withAllocs bool) string {
 	fmt.Fprintf(&b, "\nMedians of %d interleaved rounds; a ratio is the median of the per-round ratios. "+
 		"1-minute load average before the rounds: %s (2 cores).\n", len(rep.run.parallel), rep.parLoad())
 	return b.String()
+}
+
+// allocs1 formats allocations per operation with a decimal: the parallel
+// comparisons count them over many operations, background work included.
+func allocs1(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f", v)
 }
