@@ -45,113 +45,161 @@ const memKeys = 1024
 // ristretto and a map guarded by a sync.RWMutex. "(parallel)" runs the
 // same gets from GOMAXPROCS goroutines (the run script sets 2).
 func BenchmarkMemory(b *testing.B) {
-	ctx := context.Background()
-	ids := names("user-", memKeys)
-	keys := names("kc:user-", memKeys) // ids under the KeyCache's prefix
-
-	conn := caches.NewMemoryConn(caches.MemoryOptions{})
-	defer conn.Close()
-	kc := caches.NewKeyCache[string](caches.Options{Prefix: "kc", TTL: ttl, Conn: conn})
-	handles := make([]caches.Key[string], memKeys)
-	for i := range handles {
-		handles[i] = kc.Key(ids[i])
-		if err := handles[i].Set(ctx, payload); err != nil {
-			b.Fatal(err)
-		}
+	m := newMemCaches(b)
+	defer m.close()
+	gets := m.gets()
+	warmUp(b, gets[2].op)
+	compare(b, "Get", nil, gets...)
+	compareParallel(b, "Get(parallel)", gets...)
+	compare(b, "Set", nil, m.sets()...)
+	if n := m.ristMisses.Load(); n > 0 {
+		b.Logf("ristretto missed %d gets (keys it did not admit)", n)
 	}
-	st := memstore.New(memstore.Options{})
-	defer st.Close()
-	gc := gocache.New(ttl, 10*time.Minute)
-	lru := expirable.NewLRU[string, string](2*memKeys, nil, ttl)
-	ot := otter.Must(&otter.Options[string, string]{MaximumSize: 2 * memKeys, ExpiryCalculator: otter.ExpiryWriting[string, string](ttl)})
+}
+
+// memCaches is every in-process cache compared, each holding payload under
+// the same memKeys keys.
+type memCaches struct {
+	ctx     context.Context
+	ids     []string
+	keys    []string // ids under the KeyCache's prefix
+	conn    *caches.Conn
+	kc      *caches.KeyCache[string]
+	handles []caches.Key[string]
+	st      *memstore.Store
+	gc      *gocache.Cache
+	lru     *expirable.LRU[string, string]
+	ot      *otter.Cache[string, string]
+	rist    *ristretto.Cache[string, string]
+	floor   *rwMap
+	// ristMisses counts ristretto's misses: it may refuse to admit a key,
+	// and a miss is not an error.
+	ristMisses atomic.Int64
+}
+
+func newMemCaches(b *testing.B) *memCaches {
+	m := &memCaches{ctx: context.Background(), ids: names("user-", memKeys), keys: names("kc:user-", memKeys)}
+	m.conn = caches.NewMemoryConn(caches.MemoryOptions{})
+	m.kc = caches.NewKeyCache[string](caches.Options{Prefix: "kc", TTL: ttl, Conn: m.conn})
+	m.st = memstore.New(memstore.Options{})
+	m.gc = gocache.New(ttl, 10*time.Minute)
+	m.lru = expirable.NewLRU[string, string](2*memKeys, nil, ttl)
+	m.ot = otter.Must(&otter.Options[string, string]{MaximumSize: 2 * memKeys, ExpiryCalculator: otter.ExpiryWriting[string, string](ttl)})
 	rist, err := ristretto.NewCache(&ristretto.Config[string, string]{NumCounters: 100 * memKeys, MaxCost: 1 << 30, BufferItems: 64})
 	if err != nil {
+		m.close()
 		b.Fatal(err)
 	}
-	defer rist.Close()
-	floor := &rwMap{m: map[string]string{}}
-	for _, k := range keys {
-		if err := st.Set(ctx, k, payload, ttl); err != nil {
-			b.Fatal(err)
-		}
-		gc.Set(k, payload, gocache.DefaultExpiration)
-		lru.Add(k, payload)
-		ot.Set(k, payload)
-		rist.SetWithTTL(k, payload, 1, ttl)
-		floor.set(k, payload)
+	m.rist = rist
+	m.floor = &rwMap{m: map[string]string{}}
+	if err := m.fill(); err != nil {
+		m.close()
+		b.Fatal(err)
 	}
-	rist.Wait()
+	return m
+}
 
-	var ristMisses atomic.Int64 // ristretto may refuse to admit a key; a miss is not an error
-	gets := []impl{
+// fill stores payload under every key in every cache.
+func (m *memCaches) fill() error {
+	m.handles = make([]caches.Key[string], memKeys)
+	for i := range m.handles {
+		m.handles[i] = m.kc.Key(m.ids[i])
+		if err := m.handles[i].Set(m.ctx, payload); err != nil {
+			return err
+		}
+	}
+	for _, k := range m.keys {
+		if err := m.st.Set(m.ctx, k, payload, ttl); err != nil {
+			return err
+		}
+		m.gc.Set(k, payload, gocache.DefaultExpiration)
+		m.lru.Add(k, payload)
+		m.ot.Set(k, payload)
+		m.rist.SetWithTTL(k, payload, 1, ttl)
+		m.floor.set(k, payload)
+	}
+	m.rist.Wait()
+	return nil
+}
+
+func (m *memCaches) close() {
+	m.conn.Close()
+	m.st.Close()
+	if m.rist != nil {
+		m.rist.Close()
+	}
+}
+
+// gets is the i-th get of every cache; the memstore's is third.
+func (m *memCaches) gets() []impl {
+	ctx, keys := m.ctx, m.keys
+	return []impl{
 		{name: "ours", op: func(i int) error {
-			s, err := handles[i%memKeys].Get(ctx)
+			s, err := m.handles[i%memKeys].Get(ctx)
 			return expect(s == payload, err)
 		}},
 		{name: "ours-Key(id)", op: func(i int) error {
-			s, err := kc.Key(ids[i%memKeys]).Get(ctx)
+			s, err := m.kc.Key(m.ids[i%memKeys]).Get(ctx)
 			return expect(s == payload, err)
 		}},
 		{name: "memstore", op: func(i int) error {
-			s, ok, err := st.Get(ctx, keys[i%memKeys])
+			s, ok, err := m.st.Get(ctx, keys[i%memKeys])
 			return expect(ok && s == payload, err)
 		}},
 		{name: "go-cache", pairWith: "ours", op: func(i int) error {
-			v, ok := gc.Get(keys[i%memKeys])
+			v, ok := m.gc.Get(keys[i%memKeys])
 			return expect(ok && v.(string) == payload, nil)
 		}},
 		{name: "golang-lru", op: func(i int) error {
-			v, ok := lru.Get(keys[i%memKeys])
+			v, ok := m.lru.Get(keys[i%memKeys])
 			return expect(ok && v == payload, nil)
 		}},
 		{name: "otter", op: func(i int) error {
-			v, ok := ot.GetIfPresent(keys[i%memKeys])
+			v, ok := m.ot.GetIfPresent(keys[i%memKeys])
 			return expect(ok && v == payload, nil)
 		}},
 		{name: "ristretto", op: func(i int) error {
-			if v, ok := rist.Get(keys[i%memKeys]); !ok {
-				ristMisses.Add(1)
+			if v, ok := m.rist.Get(keys[i%memKeys]); !ok {
+				m.ristMisses.Add(1)
 			} else if v != payload {
 				return errUnexpected
 			}
 			return nil
 		}},
 		{name: "rwmutex-map", pairWith: "memstore", op: func(i int) error {
-			v, ok := floor.get(keys[i%memKeys])
+			v, ok := m.floor.get(keys[i%memKeys])
 			return expect(ok && v == payload, nil)
 		}},
 	}
-	warmUp(b, gets[2].op)
-	compare(b, "Get", nil, gets...)
-	compareParallel(b, "Get(parallel)", gets...)
+}
 
-	compare(b, "Set", nil,
-		impl{name: "ours", op: func(i int) error { return handles[i%memKeys].Set(ctx, payload) }},
-		impl{name: "ours-Key(id)", op: func(i int) error { return kc.Key(ids[i%memKeys]).Set(ctx, payload) }},
-		impl{name: "memstore", op: func(i int) error { return st.Set(ctx, keys[i%memKeys], payload, ttl) }},
-		impl{name: "go-cache", op: func(i int) error {
-			gc.Set(keys[i%memKeys], payload, gocache.DefaultExpiration)
+// sets is the i-th set of every cache.
+func (m *memCaches) sets() []impl {
+	ctx, keys := m.ctx, m.keys
+	return []impl{
+		{name: "ours", op: func(i int) error { return m.handles[i%memKeys].Set(ctx, payload) }},
+		{name: "ours-Key(id)", op: func(i int) error { return m.kc.Key(m.ids[i%memKeys]).Set(ctx, payload) }},
+		{name: "memstore", op: func(i int) error { return m.st.Set(ctx, keys[i%memKeys], payload, ttl) }},
+		{name: "go-cache", op: func(i int) error {
+			m.gc.Set(keys[i%memKeys], payload, gocache.DefaultExpiration)
 			return nil
 		}},
-		impl{name: "golang-lru", op: func(i int) error {
-			lru.Add(keys[i%memKeys], payload)
+		{name: "golang-lru", op: func(i int) error {
+			m.lru.Add(keys[i%memKeys], payload)
 			return nil
 		}},
-		impl{name: "otter", op: func(i int) error {
-			ot.Set(keys[i%memKeys], payload)
+		{name: "otter", op: func(i int) error {
+			m.ot.Set(keys[i%memKeys], payload)
 			return nil
 		}},
-		impl{name: "ristretto", op: func(i int) error {
-			rist.SetWithTTL(keys[i%memKeys], payload, 1, ttl)
+		{name: "ristretto", op: func(i int) error {
+			m.rist.SetWithTTL(keys[i%memKeys], payload, 1, ttl)
 			return nil
 		}},
-		impl{name: "rwmutex-map", op: func(i int) error {
-			floor.set(keys[i%memKeys], payload)
+		{name: "rwmutex-map", op: func(i int) error {
+			m.floor.set(keys[i%memKeys], payload)
 			return nil
 		}},
-	)
-	if n := ristMisses.Load(); n > 0 {
-		b.Logf("ristretto missed %d gets (keys it did not admit)", n)
 	}
 }
 

@@ -47,9 +47,10 @@ func pairName(ours, base string) (string, bool) {
 }
 
 type report struct {
-	run     *runData
-	targets []row
-	peers   []row // comparisons without a target
+	run      *runData
+	targets  []row
+	peers    []row      // comparisons without a target
+	parallel []parTable // BenchmarkParallel, by workload
 }
 
 const (
@@ -63,56 +64,92 @@ const (
 
 func analyze(run *runData) *report {
 	rep := &report{run: run}
-	wire, wire16 := map[string]float64{}, map[string]float64{}
-	for _, w := range run.wire {
-		if w.p1Exists {
-			wire[w.test] = w.p1
-		}
-		wire16[w.test] = w.p16
-	}
+	wire, wire16 := wireRates(run)
 	// Redis operations: every group of BenchmarkRedis, in the order it ran.
 	for _, g := range groups(run.order, groupRedis) {
-		op := strings.TrimPrefix(g, groupRedis)
-		ours, raw := g+"/ours", g+"/raw"
-		has := func(name string) bool { return !math.IsNaN(metric(run.rounds, name, "ns/op")) }
-		switch {
-		case strings.Contains(op, "(1000)"):
-			test := "GET"
-			if strings.Contains(op, "Set") {
-				test = "SET"
-			}
-			r := row{section: secBatch, op: op, ours: ours, base: raw, baseLabel: "raw pipeline", minRatio: 0.9, maxExtra: math.NaN(),
-				target: "≥ 0.90×", wire: wire16[test], wireTest: test, wireKeys: 1000}
-			if !has(ours) {
-				r.pending = "KeyCache." + strings.TrimSuffix(strings.TrimPrefix(op, "KeyCache."), "(1000)") +
-					" is not in the code yet: the engineer adding the batch operations owns this row (the raw baseline is measured)"
-			}
-			rep.targets = append(rep.targets, rep.measure(r))
-			if has(ours) && has(g+"/raw-mget") {
-				rep.peers = append(rep.peers, rep.measure(row{section: "Redis", op: op, ours: ours, base: g + "/raw-mget",
-					baseLabel: "raw MGET", minRatio: math.NaN(), maxExtra: math.NaN(), target: "—"}))
-			}
-			continue
-		case !has(ours) || !has(raw):
-			continue
-		case strings.Contains(op, "untimed"):
-			// Not the same work (raw without Memoize's CacheTimeout): for
-			// the explanation of the Memoize rows and the peers' table.
-			rep.peers = append(rep.peers, rep.measure(row{section: "Redis", op: op, ours: ours, base: raw,
-				baseLabel: "raw GET without a timeout", minRatio: math.NaN(), maxExtra: math.NaN(), target: "—"}))
-			continue
+		rep.addRedisGroup(g, wire, wire16)
+	}
+	rep.addMemoTargets(wire)
+	rep.addMemoryTargets()
+	rep.parallel = analyzeParallel(run)
+	for i := range rep.targets {
+		rep.targets[i].reason = rep.explain(rep.targets[i])
+	}
+	return rep
+}
+
+// wireRates are redis-benchmark's requests per second by test, with -P 1
+// and with -P 16.
+func wireRates(run *runData) (p1, p16 map[string]float64) {
+	p1, p16 = map[string]float64{}, map[string]float64{}
+	for _, w := range run.wire {
+		if w.p1Exists {
+			p1[w.test] = w.p1
 		}
-		w := wireTest(op)
-		r := rep.measure(row{section: secRedis, op: op, ours: ours, base: raw, baseLabel: "raw go-redis",
-			minRatio: 0.95, maxExtra: 2, target: "≥ 0.95×, ≤ +2 allocs", wire: wire[w], wireTest: w})
-		rep.targets = append(rep.targets, r)
-		for _, peer := range []string{"go-redis-cache", "eko-gocache"} {
-			if has(g + "/" + peer) {
-				rep.peers = append(rep.peers, rep.measure(row{section: "Redis", op: op, ours: ours, base: g + "/" + peer,
-					baseLabel: peer, minRatio: math.NaN(), maxExtra: math.NaN(), target: "—", wire: wire[w], wireTest: w}))
-			}
+		p16[w.test] = w.p16
+	}
+	return p1, p16
+}
+
+// has reports whether the benchmark name ran.
+func (rep *report) has(name string) bool { return !math.IsNaN(metric(rep.run.rounds, name, "ns/op")) }
+
+// addRedisGroup adds the rows of one group of BenchmarkRedis: a batch, a
+// comparison without a target, or an operation against raw go-redis and
+// its peers.
+func (rep *report) addRedisGroup(g string, wire, wire16 map[string]float64) {
+	op := strings.TrimPrefix(g, groupRedis)
+	ours, raw := g+"/ours", g+"/raw"
+	switch {
+	case strings.Contains(op, "(1000)"):
+		rep.addBatch(g, wire16)
+		return
+	case !rep.has(ours) || !rep.has(raw):
+		return
+	case strings.Contains(op, "untimed"):
+		// Not the same work (raw without Memoize's CacheTimeout): for
+		// the explanation of the Memoize rows and the peers' table.
+		rep.peers = append(rep.peers, rep.measure(row{section: "Redis", op: op, ours: ours, base: raw,
+			baseLabel: "raw GET without a timeout", minRatio: math.NaN(), maxExtra: math.NaN(), target: "—"}))
+		return
+	}
+	w := wireTest(op)
+	r := rep.measure(row{section: secRedis, op: op, ours: ours, base: raw, baseLabel: "raw go-redis",
+		minRatio: 0.95, maxExtra: 2, target: "≥ 0.95×, ≤ +2 allocs", wire: wire[w], wireTest: w})
+	rep.targets = append(rep.targets, r)
+	for _, peer := range []string{"go-redis-cache", "eko-gocache"} {
+		if rep.has(g + "/" + peer) {
+			rep.peers = append(rep.peers, rep.measure(row{section: "Redis", op: op, ours: ours, base: g + "/" + peer,
+				baseLabel: peer, minRatio: math.NaN(), maxExtra: math.NaN(), target: "—", wire: wire[w], wireTest: w}))
 		}
 	}
+}
+
+// addBatch adds the target of a batch of 1,000 keys against a raw
+// pipeline, and its comparison with raw MGET.
+func (rep *report) addBatch(g string, wire16 map[string]float64) {
+	op := strings.TrimPrefix(g, groupRedis)
+	ours, raw := g+"/ours", g+"/raw"
+	test := "GET"
+	if strings.Contains(op, "Set") {
+		test = "SET"
+	}
+	r := row{section: secBatch, op: op, ours: ours, base: raw, baseLabel: "raw pipeline", minRatio: 0.9, maxExtra: math.NaN(),
+		target: "≥ 0.90×", wire: wire16[test], wireTest: test, wireKeys: 1000}
+	if !rep.has(ours) {
+		r.pending = "KeyCache." + strings.TrimSuffix(strings.TrimPrefix(op, "KeyCache."), "(1000)") +
+			" is not in the code yet: the engineer adding the batch operations owns this row (the raw baseline is measured)"
+	}
+	rep.targets = append(rep.targets, rep.measure(r))
+	if rep.has(ours) && rep.has(g+"/raw-mget") {
+		rep.peers = append(rep.peers, rep.measure(row{section: "Redis", op: op, ours: ours, base: g + "/raw-mget",
+			baseLabel: "raw MGET", minRatio: math.NaN(), maxExtra: math.NaN(), target: "—"}))
+	}
+}
+
+// addMemoTargets adds a Memoize hit against go-redis/cache's Once and
+// eko/gocache's loadable cache.
+func (rep *report) addMemoTargets(wire map[string]float64) {
 	memo := groupRedis + "Memo.Call(hit)"
 	for _, peer := range []struct{ name, label string }{
 		{"go-redis-cache-once", "go-redis/cache Once"},
@@ -122,7 +159,10 @@ func analyze(run *runData) *report {
 			base: memo + "/" + peer.name, baseLabel: peer.label, minRatio: 1, maxExtra: math.NaN(), target: "≥ 1.00×",
 			wire: wire["GET"], wireTest: "GET"}))
 	}
-	// The in-process store.
+}
+
+// addMemoryTargets adds the targets of the in-process store.
+func (rep *report) addMemoryTargets() {
 	get, par := groupMem+"Get/", groupMem+"Get(parallel)/"
 	rep.targets = append(rep.targets,
 		rep.measure(row{section: secMemory, op: "memstore Get", ours: get + "memstore", base: get + "rwmutex-map",
@@ -134,10 +174,6 @@ func analyze(run *runData) *report {
 		rep.measure(row{section: secMemory, op: "KeyCache.Get (memstore), 2 goroutines", ours: par + "ours", base: get + "ours",
 			baseLabel: "KeyCache.Get, 1 goroutine", minRatio: 1.6, maxExtra: math.NaN(), target: "≥ 1.60×", scaling: true}),
 	)
-	for i := range rep.targets {
-		rep.targets[i].reason = rep.explain(rep.targets[i])
-	}
-	return rep
 }
 
 // measure fills a row from the rounds.

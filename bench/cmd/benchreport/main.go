@@ -83,13 +83,15 @@ type result map[string]float64
 type round map[string]result
 
 type runData struct {
-	rounds   []round   // the interleaved rounds of bench/'s comparisons
-	ops      []round   // the repetitions of the root per-operation benchmarks
-	order    []string  // benchmark names in the order they first ran
-	wire     []wireRow // redis-benchmark
-	machine  string
-	profiles []profile
-	duration string // how long the run took before the report
+	rounds       []round   // the interleaved rounds of bench/'s comparisons
+	parallel     []round   // the interleaved rounds of BenchmarkParallel
+	parallelLoad []float64 // the 1-minute load average before each parallel round
+	ops          []round   // the repetitions of the root per-operation benchmarks
+	order        []string  // benchmark names in the order they first ran
+	wire         []wireRow // redis-benchmark
+	machine      string
+	profiles     []profile
+	duration     string // how long the run took before the report
 }
 
 type wireRow struct {
@@ -148,18 +150,17 @@ func parseBench(data []byte, order *[]string, seen map[string]bool) []round {
 func load(dir string) (*runData, error) {
 	run := &runData{}
 	seen := map[string]bool{}
-	files, _ := filepath.Glob(filepath.Join(dir, "round-*.txt"))
-	sort.Strings(files)
-	if len(files) == 0 {
+	var err error
+	if run.rounds, err = loadRounds(dir, "round-*.txt", &run.order, seen); err != nil {
+		return nil, err
+	}
+	if len(run.rounds) == 0 {
 		return nil, fmt.Errorf("no round-*.txt in %s", dir)
 	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		run.rounds = append(run.rounds, parseBench(data, &run.order, seen)...)
+	if run.parallel, err = loadRounds(dir, "parallel-[0-9]*.txt", &run.order, seen); err != nil {
+		return nil, err
 	}
+	run.parallelLoad = readFloats(filepath.Join(dir, "load-parallel.txt"))
 	if data, err := os.ReadFile(filepath.Join(dir, "ops.txt")); err == nil {
 		run.ops = parseBench(data, &run.order, seen)
 	}
@@ -169,12 +170,31 @@ func load(dir string) (*runData, error) {
 		v1, ok := p1[t]
 		run.wire = append(run.wire, wireRow{test: t, p1: v1, p16: p16[t], p1Exists: ok})
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "machine.txt")); err == nil {
-		run.machine = strings.TrimSpace(string(b))
+	run.machine = readText(filepath.Join(dir, "machine.txt"))
+	run.duration = readText(filepath.Join(dir, "duration.txt"))
+	run.profiles = loadProfiles(dir)
+	return run, nil
+}
+
+// loadRounds parses the benchmark outputs matching pattern in dir, in the
+// order of their names, each a round or more.
+func loadRounds(dir, pattern string, order *[]string, seen map[string]bool) ([]round, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, pattern))
+	sort.Strings(files)
+	var out []round
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, parseBench(data, order, seen)...)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "duration.txt")); err == nil {
-		run.duration = strings.TrimSpace(string(b))
-	}
+	return out, nil
+}
+
+// loadProfiles reads the `pprof -top` listings of the run.
+func loadProfiles(dir string) []profile {
+	var out []profile
 	profs, _ := filepath.Glob(filepath.Join(dir, "prof-*.txt"))
 	sort.Strings(profs)
 	for _, p := range profs {
@@ -185,9 +205,33 @@ func load(dir string) (*runData, error) {
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "prof-"), ".txt")
 		cum, _ := os.ReadFile(filepath.Join(dir, "cum-"+name+".txt"))
 		lines, _ := os.ReadFile(filepath.Join(dir, "lines-"+name+".txt"))
-		run.profiles = append(run.profiles, profile{name: name, text: string(b), cum: string(cum), lines: string(lines)})
+		out = append(out, profile{name: name, text: string(b), cum: string(cum), lines: string(lines)})
 	}
-	return run, nil
+	return out
+}
+
+// readText returns a file's text, trimmed, or "" when it cannot be read.
+func readText(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// readFloats reads the first number of each line of a file.
+func readFloats(path string) []float64 {
+	var out []float64
+	for _, line := range strings.Split(readText(path), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // readWire reads redis-benchmark --csv output: "test","rps",….

@@ -34,6 +34,7 @@ func (rep *report) terminal() string {
 			fmt.Fprintf(&b, "missed   %s vs %s: %s\n", r.op, r.baseLabel, r.reason)
 		}
 	}
+	b.WriteString(rep.parTerminal())
 	return b.String()
 }
 
@@ -252,6 +253,7 @@ func (rep *report) markdown(chartRef string) string {
 	fmt.Fprintf(&b, "## The server's limit (`redis-benchmark`, same server, same run)\n\n%s\n", rep.mdWire())
 	fmt.Fprintf(&b, "## Other Redis caches (no target)\n\n%s\n", rep.mdPeers())
 	fmt.Fprintf(&b, "![Redis caches](%s/redis-peers.svg)\n\n", chartRef)
+	fmt.Fprintf(&b, "## Many callers on Redis (1, 8, 64 and 256 goroutines)\n\n%s\n%s\n", parMethod, rep.mdParallel(true))
 	fmt.Fprintf(&b, "## In-process caches (1,024 short strings with a one-hour TTL)\n\n%s\n", rep.mdMemory())
 	fmt.Fprintf(&b, "![in-process gets](%s/memory-get.svg)\n\n", chartRef)
 	fmt.Fprintf(&b, "## Every operation of the library (root package, `go test -bench 'BenchmarkOps'`)\n\n"+
@@ -259,6 +261,20 @@ func (rep *report) markdown(chartRef string) string {
 	fmt.Fprintf(&b, "## Profiles (`pprof -top` of the benchmarks behind the misses)\n\n%s", rep.mdProfiles())
 	return b.String()
 }
+
+// parMethod says how BenchmarkParallel measures.
+const parMethod = "Exactly n goroutines run each implementation's operations (not `b.RunParallel`, which starts\n" +
+	"GOMAXPROCS×p), over 10,000 keys holding 100-byte values with a one-hour TTL. One benchmark per row times\n" +
+	"the implementations in turns, 4×n operations (at least 64) of one, then of the next, the first of a turn\n" +
+	"rotating, so that a moment when the shared machine is busy falls on all alike; a rate is the operations\n" +
+	"an implementation completed per second of its own turns, and an operation that fails fails the run.\n" +
+	"Allocations are counted over an implementation's turns (its client's background goroutines included).\n" +
+	"*ours (caches.Open)* is a `KeyCache[string]` on the connection `caches.Open` makes of\n" +
+	"`redis://host:port`, with the library's defaults; *ours on NewRedisConn(pool)* is the same family on\n" +
+	"`caches.NewRedisConn` over a plain go-redis client; *raw go-redis pool* is such a client alone (GET, SET\n" +
+	"with PX); *go-redis AutoPipeline* is `Client.AutoPipeline()` with its defaults; *rueidis* is `Client.Do`\n" +
+	"with its defaults (auto-pipelining). Each has its own connections. In parentheses: ours' rate divided by\n" +
+	"that column's (the median of the per-round ratios), above 1 when ours is faster.\n"
 
 func orDash(s string) string {
 	if s == "" {
@@ -278,6 +294,10 @@ func (rep *report) readmeSection() string {
 	fmt.Fprintf(&b, "Latest `bench/run` (%d met, %d missed, %d pending; machine, method, misses explained, the\n", met, missed, pending)
 	b.WriteString("server's limit and the other caches in [BENCHMARKS.md](BENCHMARKS.md)):\n")
 	b.WriteString(rep.mdTargets())
+	if len(rep.parallel) > 0 {
+		b.WriteString("\nMany callers at once on one redis-server, ours against the Redis clients Go programs use:\n")
+		b.WriteString(rep.mdParallel(false))
+	}
 	return b.String()
 }
 
