@@ -31,13 +31,17 @@ local out, first = {}, nil
 for i = 2, #ARGV, 2 do
   local old = redis.pcall('HGET', KEYS[1], ARGV[i])
   local r = redis.pcall('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
-  if type(r) == 'number' and wrapped(tonumber(old) or 0, tonumber(ARGV[i + 1]), r) then
-    redis.call('HSET', KEYS[1], ARGV[i], old)
-    r = redis.error_reply('ERR increment or decrement would overflow')
+  if type(r) == 'number' then
+    if wrapped(tonumber(old) or 0, tonumber(ARGV[i + 1]), r) then
+      redis.call('HSET', KEYS[1], ARGV[i], old)
+      r = redis.error_reply('ERR increment or decrement would overflow')
+    else
+      r = redis.call('HGET', KEYS[1], ARGV[i])
+    end
   end
   if type(r) == 'table' and r.err then
     first = first or r
-    r = 0
+    r = '0'
   end
   out[#out + 1] = r
 end
