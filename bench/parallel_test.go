@@ -58,8 +58,8 @@ type parTarget struct {
 // BenchmarkParallel compares, with 1, 8, 64 and 256 goroutines calling at
 // once, a KeyCache[string] of ours with the Redis clients Go programs use:
 // ours on the connection caches.Open makes of a DSN (the library's default,
-// whatever it pipelines), ours on caches.NewRedisConn over a plain go-redis
-// pool, that pool alone, go-redis's AutoPipeline and rueidis
+// automatic pipelining on), ours with autopipeline=false (each call a
+// round trip on the pool), a plain go-redis pool alone, go-redis's AutoPipeline and rueidis
 // (auto-pipelining by default). Names are <workload>/callers=<n>; each
 // benchmark times every implementation in turns (see runTurns) and reports,
 // per implementation, <name>-ops/s, the operations completed per second
@@ -112,9 +112,12 @@ func (p *parallelEnv) open() error {
 		return err
 	}
 	p.closers = append(p.closers, dflt.Close)
-	pool := redis.NewClient(&redis.Options{Addr: redisAddr})
-	p.closers = append(p.closers, pool.Close)
-	ours := p.oursTargets(dflt, caches.NewRedisConn(pool))
+	noPipeline, err := caches.Open("redis://" + redisAddr + "?autopipeline=false")
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, noPipeline.Close)
+	ours := p.oursTargets(dflt, noPipeline)
 	rawKeys := make([]string, parKeys)
 	for i := range rawKeys {
 		rawKeys[i] = "r" + ours.keys[i][1:] // ours keys are o:…, raw keys r:…, of the same length
@@ -140,12 +143,12 @@ type oursFamilies struct {
 	targets []parTarget
 }
 
-func (p *parallelEnv) oursTargets(dflt, onPool *caches.Conn) oursFamilies {
+func (p *parallelEnv) oursTargets(dflt, noPipeline *caches.Conn) oursFamilies {
 	var out oursFamilies
 	for _, c := range []struct {
 		name string
 		conn *caches.Conn
-	}{{"ours", dflt}, {"ours-NewRedisConn", onPool}} {
+	}{{"ours", dflt}, {"ours-nopipeline", noPipeline}} {
 		kc := caches.NewKeyCache[string](caches.Options{Prefix: "o:p", TTL: ttl, Conn: c.conn})
 		handles := make([]caches.Key[string], parKeys)
 		for i := range handles {

@@ -270,8 +270,9 @@ const parMethod = "Exactly n goroutines run each implementation's operations (no
 	"an implementation completed per second of its own turns, and an operation that fails fails the run.\n" +
 	"Allocations are counted over an implementation's turns (its client's background goroutines included).\n" +
 	"*ours (caches.Open)* is a `KeyCache[string]` on the connection `caches.Open` makes of\n" +
-	"`redis://host:port`, with the library's defaults; *ours on NewRedisConn(pool)* is the same family on\n" +
-	"`caches.NewRedisConn` over a plain go-redis client; *raw go-redis pool* is such a client alone (GET, SET\n" +
+	"`redis://host:port`, with the library's defaults (automatic pipelining on); *ours, autopipeline=false* is\n" +
+	"the same family on `redis://host:port?autopipeline=false`, one round trip per call on the pool; *raw\n" +
+	"go-redis pool* is a plain go-redis client alone (GET, SET\n" +
 	"with PX); *go-redis AutoPipeline* is `Client.AutoPipeline()` with its defaults; *rueidis* is `Client.Do`\n" +
 	"with its defaults (auto-pipelining). Each has its own connections. In parentheses: ours' rate divided by\n" +
 	"that column's (the median of the per-round ratios), above 1 when ours is faster.\n"

@@ -16,7 +16,7 @@ const groupPar = "BenchmarkParallel/"
 // others are divided by.
 var parImpls = []struct{ name, label string }{
 	{"ours", "ours (caches.Open)"},
-	{"ours-NewRedisConn", "ours on NewRedisConn(pool)"},
+	{"ours-nopipeline", "ours, autopipeline=false"},
 	{"raw", "raw go-redis pool"},
 	{"autopipeline", "go-redis AutoPipeline"},
 	{"rueidis", "rueidis"},
