@@ -126,6 +126,30 @@ func (c *Cache) Close() error {
 	return c.local.Close()
 }
 
+// Sync returns once every invalidation that Redis had queued for the cache
+// when Sync was called has been applied (a round trip on every tracking
+// connection), or the cache was dropped: a write that completed before
+// Sync is then seen by every read that starts after it.
+func (c *Cache) Sync(ctx context.Context) error {
+	if !c.live.Load() {
+		return nil
+	}
+	req := make(chan struct{})
+	select {
+	case c.trk.syncs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.trk.done:
+		return nil
+	}
+	select {
+	case <-req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Stats returns the cache's counters.
 func (c *Cache) Stats() Stats {
 	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Invalidations: c.invalidations.Load(),

@@ -70,6 +70,10 @@ func clusterMasters(ctx context.Context, cl *redis.ClusterClient) ([]Node, error
 	return nodes, err
 }
 
+// ConnName is the name of the tracking connections, as CLIENT LIST shows
+// it.
+const ConnName = "caches-near"
+
 // tracker keeps one tracking connection to every master of the topology
 // and arms the cache while all of them are up.
 type tracker struct {
@@ -77,13 +81,15 @@ type tracker struct {
 	topo   Topology
 	stopCh chan struct{}
 	done   chan struct{}
+	syncs  chan chan struct{} // Sync requests, answered by serve
+	unmet  chan struct{}      // a Sync request serve failed to answer
 
 	mu   sync.Mutex
 	sess *session // the current one, closed by stop
 }
 
 func startTracker(c *Cache, topo Topology) *tracker {
-	t := &tracker{c: c, topo: topo, stopCh: make(chan struct{}), done: make(chan struct{})}
+	t := &tracker{c: c, topo: topo, stopCh: make(chan struct{}), done: make(chan struct{}), syncs: make(chan chan struct{})}
 	go t.run()
 	return t
 }
@@ -127,6 +133,10 @@ func (t *tracker) run() {
 		t.serve(s)
 		t.c.setLive(false)
 		s.close()
+		if t.unmet != nil { // answered now that the copies are gone
+			close(t.unmet)
+			t.unmet = nil
+		}
 	}
 }
 
@@ -191,6 +201,7 @@ func (t *tracker) connect(ctx context.Context, n Node) (*link, error) {
 		}
 		hello = append(hello, "AUTH", user, n.Password)
 	}
+	hello = append(hello, "SETNAME", ConnName)
 	for _, cmd := range [][]string{hello, {"CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", t.c.opts.Prefix}} {
 		if err := l.call(cmd...); err != nil {
 			_ = conn.Close()
@@ -211,6 +222,11 @@ func (t *tracker) serve(s *session) {
 		if t.c.local.DBSize() == 0 {
 			select { // idle: no copy to keep fresh, no CPU spent
 			case <-t.c.wake:
+			case req := <-t.syncs:
+				if !t.answer(s, req) {
+					return
+				}
+				continue
 			case <-s.failed:
 				return
 			case <-t.stopCh:
@@ -220,6 +236,11 @@ func (t *tracker) serve(s *session) {
 		hb.Reset(t.c.opts.Heartbeat)
 		select {
 		case <-hb.C:
+		case req := <-t.syncs:
+			if !t.answer(s, req) {
+				return
+			}
+			continue
 		case <-s.failed:
 			return
 		case <-t.stopCh:
@@ -229,6 +250,17 @@ func (t *tracker) serve(s *session) {
 			return
 		}
 	}
+}
+
+// answer answers a Sync request with a heartbeat; when that fails, the
+// request is answered once the copies are dropped.
+func (t *tracker) answer(s *session, req chan struct{}) bool {
+	if !t.heartbeat(s) {
+		t.unmet = req
+		return false
+	}
+	close(req)
+	return true
 }
 
 // heartbeat asks every master for its ROLE and reports whether all

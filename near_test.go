@@ -1,0 +1,64 @@
+package caches
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// nearEnv returns a connection to the shared redis-server and a raw client
+// to it, as another process would write.
+func nearConn(t *testing.T) (*Conn, *redis.Client) {
+	t.Helper()
+	srv := realRedis.Get(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { client.Close(); raw.Close() })
+	conn := NewRedisConn(client)
+	t.Cleanup(func() { conn.Close() })
+	return conn, raw
+}
+
+func waitLive(t *testing.T, f Family) {
+	t.Helper()
+	if !pollUntil(5*time.Second, 5*time.Millisecond, func() bool {
+		s, ok := f.base().NearStats()
+		return ok && s.Live
+	}) {
+		t.Fatal("near cache never went live")
+	}
+}
+
+func TestNearKeyCacheHitAndInvalidation(t *testing.T) {
+	conn, raw := nearConn(t)
+	ctx := context.Background()
+	kc := NewKeyCache[string](Options{Prefix: "neark", Conn: conn, Near: &NearOptions{}})
+	k := kc.Key("a")
+	if err := k.Set(ctx, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, kc)
+	for range 3 {
+		if v, err := k.Get(ctx); err != nil || v != "v1" {
+			t.Fatalf("Get = %q, %v", v, err)
+		}
+	}
+	s, _ := kc.NearStats()
+	if s.Hits < 2 || s.Entries != 1 {
+		t.Fatalf("near stats %+v: want 2 hits or more and 1 entry", s)
+	}
+	if err := raw.Set(ctx, "neark:a", "v2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(2*time.Second, time.Millisecond, func() bool { v, _ := k.Get(ctx); return v == "v2" }) {
+		t.Fatal("another client's write never reached the near cache")
+	}
+	if s, _ := kc.NearStats(); s.Invalidations == 0 {
+		t.Fatalf("near stats %+v: no invalidation counted", s)
+	}
+}
