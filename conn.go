@@ -32,8 +32,9 @@ type Conn struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	families familySet // the families that use it, by key prefix
-	nears    *nearSet  // the near caches of a Redis connection; nil for others
+	families familySet    // the families that use it, by key prefix
+	nears    *nearSet     // the near caches of a Redis connection; nil for others
+	nearAll  *NearOptions // a near cache for every family without Options.Near (tests)
 }
 
 // NewRedisConn returns a connection over an existing go-redis client (a

@@ -85,7 +85,7 @@ func (f *family) backend() (backend.Backend, error) {
 // when it has one.
 func (f *family) connBackend(c *Conn) (backend.Backend, error) {
 	b, err := c.backend()
-	if err != nil || f.near == nil {
+	if err != nil || f.near == nil && c.nearAll == nil {
 		return b, err
 	}
 	return f.withNear(c, b), nil

@@ -1,6 +1,7 @@
 package caches
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -67,13 +68,17 @@ type familyNear struct {
 
 // withNear returns b, the backend of c, or the family's near cache over it.
 func (f *family) withNear(c *Conn, b backend.Backend) backend.Backend {
-	if f.near == nil || c.nears == nil {
+	o := f.near
+	if o == nil {
+		o = c.nearAll
+	}
+	if o == nil || c.nears == nil {
 		return b
 	}
 	if n := f.nearCache.Load(); n != nil && n.conn == c {
 		return n.cache
 	}
-	n := c.nears.cache(f, b)
+	n := c.nears.cache(f, o, b)
 	if n == nil {
 		return b
 	}
@@ -91,7 +96,7 @@ type nearSet struct {
 	byPref map[string]*near.Cache
 }
 
-func (s *nearSet) cache(f *family, b backend.Backend) *near.Cache {
+func (s *nearSet) cache(f *family, o *NearOptions, b backend.Backend) *near.Cache {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -103,7 +108,7 @@ func (s *nearSet) cache(f *family, b backend.Backend) *near.Cache {
 	if s.byPref == nil {
 		s.byPref = make(map[string]*near.Cache)
 	}
-	n := near.New(b, s.topo, f.nearOptions())
+	n := near.New(b, s.topo, f.nearOptions(*o))
 	s.byPref[f.prefix] = n
 	return n
 }
@@ -119,8 +124,35 @@ func (s *nearSet) close() {
 	}
 }
 
-func (f *family) nearOptions() near.Options {
-	o := *f.near
+// sync waits until every near cache of the set has applied the
+// invalidations Redis had queued for it (see near.Cache.Sync).
+func (s *nearSet) sync(ctx context.Context) error {
+	s.mu.Lock()
+	caches := make([]*near.Cache, 0, len(s.byPref))
+	for _, n := range s.byPref {
+		caches = append(caches, n)
+	}
+	s.mu.Unlock()
+	for _, n := range caches {
+		if err := n.Sync(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hits sums the local reads of the set's near caches.
+func (s *nearSet) hits() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n uint64
+	for _, c := range s.byPref {
+		n += c.Stats().Hits
+	}
+	return n
+}
+
+func (f *family) nearOptions(o NearOptions) near.Options {
 	if o.MaxEntries <= 0 && o.MaxBytes <= 0 {
 		o.MaxEntries = 10_000
 	}

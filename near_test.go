@@ -62,3 +62,25 @@ func TestNearKeyCacheHitAndInvalidation(t *testing.T) {
 		t.Fatalf("near stats %+v: no invalidation counted", s)
 	}
 }
+
+// nearEnv is the real redis-server with a near cache in front of every
+// family. Moving the clock on Redis invalidates the copies of the keys it
+// expires; advance waits until those invalidations are applied, as a
+// program that needs another client's write to be seen at once calls
+// Sync.
+func nearEnv(t *testing.T) *env {
+	e := redisEnv(t)
+	e.name = "redis+near"
+	e.conn.nearAll = &NearOptions{}
+	t.Cleanup(func() { e.conn.Close() })
+	t.Cleanup(func() { t.Logf("near hits: %d", e.conn.nears.hits()) })
+	advance := e.advance
+	e.advance = func(t *testing.T, d time.Duration) {
+		advance(t, d)
+		if err := e.conn.nears.sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
