@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocaches/caches/internal/backend"
+
 	"github.com/redis/go-redis/v9"
 )
 
@@ -74,6 +76,7 @@ func nearEnv(t *testing.T) *env {
 	e.conn.nearAll = &NearOptions{}
 	t.Cleanup(func() { e.conn.Close() })
 	t.Cleanup(func() { t.Logf("near hits: %d", e.conn.nears.hits()) })
+	e.b = &syncAfterWrite{Backend: e.b, conn: e.conn}
 	advance := e.advance
 	e.advance = func(t *testing.T, d time.Duration) {
 		advance(t, d)
@@ -84,3 +87,33 @@ func nearEnv(t *testing.T) *env {
 	return e
 }
 
+// syncAfterWrite is the raw backend of the near env: the suite writes
+// through it behind the families' backs, as another client would, and reads
+// at once; each write waits until the near caches applied its
+// invalidation.
+type syncAfterWrite struct {
+	backend.Backend
+	conn *Conn
+}
+
+func (s *syncAfterWrite) sync() { _ = s.conn.nears.sync(context.Background()) }
+
+func (s *syncAfterWrite) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	defer s.sync()
+	return s.Backend.Set(ctx, key, value, ttl)
+}
+
+func (s *syncAfterWrite) SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	defer s.sync()
+	return s.Backend.SetNX(ctx, key, value, ttl)
+}
+
+func (s *syncAfterWrite) HSet(ctx context.Context, key string, ttl time.Duration, fv ...string) (int64, error) {
+	defer s.sync()
+	return s.Backend.HSet(ctx, key, ttl, fv...)
+}
+
+func (s *syncAfterWrite) SAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int64, error) {
+	defer s.sync()
+	return s.Backend.SAdd(ctx, key, ttl, members...)
+}
