@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gocaches/caches/internal/backend"
+	"github.com/gocaches/caches/internal/redisbackend"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -116,4 +117,10 @@ func (s *syncAfterWrite) HSet(ctx context.Context, key string, ttl time.Duration
 func (s *syncAfterWrite) SAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int64, error) {
 	defer s.sync()
 	return s.Backend.SAdd(ctx, key, ttl, members...)
+}
+
+// Close closes the go-redis client under the connection, as closeUnder
+// does for the env's plain backend.
+func (s *syncAfterWrite) Close() error {
+	return s.Backend.(*redisbackend.Backend).Client().Close()
 }
