@@ -10,6 +10,7 @@ import (
 
 	"github.com/gocaches/caches/internal/backend"
 	"github.com/gocaches/caches/internal/memstore"
+	"github.com/gocaches/caches/internal/near"
 	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/redis/go-redis/v9"
 )
@@ -31,7 +32,9 @@ type Conn struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	families familySet // the families that use it, by key prefix
+	families familySet    // the families that use it, by key prefix
+	nears    *nearSet     // the near caches of a Redis connection; nil for others
+	nearAll  *NearOptions // a near cache for every family without Options.Near (tests)
 }
 
 // NewRedisConn returns a connection over an existing go-redis client (a
@@ -90,7 +93,11 @@ func NewRedisConnWithOptions(client redis.UniversalClient, opts RedisOptions) (*
 
 // newBackendConn returns a connection over the go-redis adapter rb.
 func newBackendConn(rb *redisbackend.Backend) *Conn {
-	return &Conn{desc: fmt.Sprintf("redis client %T", rb.Client()), b: rb}
+	c := &Conn{desc: fmt.Sprintf("redis client %T", rb.Client()), b: rb}
+	if topo, ok := near.ClientTopology(rb.Client()); ok {
+		c.nears = &nearSet{topo: topo}
+	}
+	return c
 }
 
 // MemoryOptions configure an in-process store. The zero value is the
@@ -267,6 +274,9 @@ func (c *Conn) GoString() string { return "caches.Conn(" + c.String() + ")" }
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		if c.nears != nil {
+			c.nears.close()
+		}
 		c.closeErr = c.b.Close()
 	})
 	return c.closeErr

@@ -19,6 +19,9 @@ type family struct {
 
 	resolved atomic.Pointer[resolvedConn] // registry lookup cache
 	stats    familyCounters
+
+	near      *NearOptions               // Options.Near; nil: no near cache
+	nearCache atomic.Pointer[familyNear] // the near cache on the last connection used
 }
 
 // resolvedConn remembers which Conn a name mapped to at a registry
@@ -31,7 +34,7 @@ type resolvedConn struct {
 
 func newFamily(o Options) *family {
 	prefix, err := keyPrefix(o.Prefix, o.HashTag)
-	f := &family{prefix: prefix, ttl: familyTTL(o.TTL), connName: o.Connection, conn: o.Conn, err: err}
+	f := &family{prefix: prefix, ttl: familyTTL(o.TTL), connName: o.Connection, conn: o.Conn, err: err, near: o.Near}
 	if o.Conn != nil && err == nil {
 		f.err = o.Conn.adopt(f)
 	}
@@ -55,14 +58,14 @@ func (f *family) backend() (backend.Backend, error) {
 		return nil, f.err
 	}
 	if f.conn != nil {
-		return f.conn.backend()
+		return f.connBackend(f.conn)
 	}
 	gen := registry.gen.Load()
 	if r := f.resolved.Load(); r != nil && r.gen == gen {
 		if r.err != nil {
 			return nil, r.err
 		}
-		return r.conn.backend()
+		return f.connBackend(r.conn)
 	}
 	c, err := Connection(f.connName)
 	if err != nil {
@@ -75,7 +78,17 @@ func (f *family) backend() (backend.Backend, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	return c.backend()
+	return f.connBackend(c)
+}
+
+// connBackend returns c's backend for the family: through its near cache
+// when it has one.
+func (f *family) connBackend(c *Conn) (backend.Backend, error) {
+	b, err := c.backend()
+	if err != nil || f.near == nil && c.nearAll == nil {
+		return b, err
+	}
+	return f.withNear(c, b), nil
 }
 
 // key builds a handle's key; its error is reported by the handle's

@@ -49,4 +49,10 @@ type Options struct {
 	// Codec encodes values (and collection members and fields) whose type
 	// is not stored raw. Default: [JSON].
 	Codec Codec
+
+	// Near, when set, keeps copies of the family's keys in this process and
+	// answers reads from them until Redis reports a change (see
+	// [NearOptions]). Families that share a prefix share one near cache,
+	// set up by the first of them to read. Default: none.
+	Near *NearOptions
 }

@@ -101,6 +101,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Run("redis", func(t *testing.T) { f(t, redisEnv(t)) })
 	t.Run("cluster", func(t *testing.T) { f(t, clusterEnv(t)) })
 	t.Run("sentinel", func(t *testing.T) { f(t, sentinelEnv(t)) })
+	t.Run("redis+near", func(t *testing.T) { f(t, nearEnv(t)) })
 }
 
 func memEnv(t *testing.T) *env {

@@ -1,0 +1,398 @@
+// Package near is a near cache: a [backend.Backend] that keeps copies of
+// the keys a family reads from Redis in an in-process store and answers
+// later reads of them from there, until Redis itself says the key changed.
+//
+// Invalidation comes from Redis's client-side caching support: a tracking
+// connection to every master, in RESP3, with CLIENT TRACKING ON BCAST
+// PREFIX <family prefix>, receives a push naming every key of the family
+// that any client modifies (tracker.go). A write made through the cache
+// drops its own copy at once as well, so a process reads its own writes.
+//
+// A copy is kept only when it is provably fresh: a fill registers the key
+// before its read from Redis, any invalidation of the key (or a flush)
+// meanwhile voids the registration, and the value is kept only if the
+// registration survived and the tracking epoch is unchanged. While any
+// tracking connection is down, stalled or being re-established the cache
+// holds nothing and every read goes to Redis.
+package near
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gocaches/caches/internal/backend"
+	"github.com/gocaches/caches/internal/memstore"
+	"github.com/gocaches/caches/internal/stats"
+)
+
+// Options configure a near cache.
+type Options struct {
+	// Prefix is the family's key prefix: every key the cache serves
+	// starts with it, and the tracking connections subscribe to it.
+	Prefix string
+	// MaxEntries and MaxBytes bound the local copy (keys, and bytes as the
+	// in-process store accounts them); the least recently used copies are
+	// evicted beyond them. Zero or less: no bound of that kind.
+	MaxEntries int
+	MaxBytes   int64
+	// TTL is how long a copy is kept at most; a copy never outlives the
+	// key's expiry on Redis either. Zero or less: one minute.
+	TTL time.Duration
+	// Heartbeat is how often, while the cache holds copies, each tracking
+	// connection is asked for its ROLE; Timeout is how long a reply may
+	// take before the connection counts as stalled. Defaults: 100ms and 1s.
+	Heartbeat, Timeout time.Duration
+	// OnInvalidate, when set, is called after an invalidation has been
+	// applied: with the key, or with flush true when the whole cache was
+	// dropped. It must be quick.
+	OnInvalidate func(key string, flush bool)
+}
+
+// Stats are a near cache's counters.
+type Stats struct {
+	Hits, Misses, Invalidations, Flushes uint64
+	Entries                              int
+	Live                                 bool // tracking is up: reads may be served locally
+}
+
+// Cache is the near cache over inner. It implements [backend.Backend]:
+// reads it can answer from a copy it answers locally, the other calls go
+// to inner, and writes drop the copies of the keys they write.
+type Cache struct {
+	backend.Backend // inner: every call not overridden below
+	inner           backend.Backend
+	local           *memstore.Store
+	opts            Options
+
+	live  atomic.Bool   // the tracking connections are up
+	epoch atomic.Uint64 // bumped by every flush
+	seed  maphash.Seed
+	fills [fillShards]fillShard
+	wake  chan struct{} // a copy was stored: the heartbeat may resume
+
+	hits, misses, invalidations, flushes stats.Counter
+
+	trk *tracker
+}
+
+const fillShards = 64
+
+// fillShard guards the fills and invalidations of its keys: a commit, an
+// invalidation and a collection read that needs two steps hold mu.
+type fillShard struct {
+	mu      sync.RWMutex
+	pending map[string]*pending
+}
+
+// pending is a key being filled: gen counts its invalidations, refs the
+// fills under way.
+type pending struct {
+	gen  uint64
+	refs int
+}
+
+// New returns a near cache over inner that learns of changes from the
+// masters that topo lists. Close stops it; it does not close inner.
+func New(inner backend.Backend, topo Topology, o Options) *Cache {
+	if o.TTL <= 0 {
+		o.TTL = time.Minute
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 100 * time.Millisecond
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	c := &Cache{
+		Backend: inner, inner: inner, opts: o, seed: maphash.MakeSeed(),
+		local: memstore.New(memstore.Options{MaxKeys: o.MaxEntries, MaxBytes: o.MaxBytes}),
+		wake:  make(chan struct{}, 1),
+	}
+	for i := range c.fills {
+		c.fills[i].pending = make(map[string]*pending)
+	}
+	c.trk = startTracker(c, topo)
+	return c
+}
+
+// Close stops the tracking connections and drops the copies.
+func (c *Cache) Close() error {
+	c.trk.stop()
+	c.live.Store(false)
+	return c.local.Close()
+}
+
+// Sync returns once every invalidation that Redis had queued for the cache
+// when Sync was called has been applied (a round trip on every tracking
+// connection), or the cache was dropped: a write that completed before
+// Sync is then seen by every read that starts after it.
+func (c *Cache) Sync(ctx context.Context) error {
+	if !c.live.Load() {
+		return nil
+	}
+	req := make(chan struct{})
+	select {
+	case c.trk.syncs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.trk.done:
+		return nil
+	}
+	select {
+	case <-req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats returns the cache's counters.
+func (c *Cache) Stats() Stats {
+	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Invalidations: c.invalidations.Load(),
+		Flushes: c.flushes.Load(), Entries: c.local.DBSize(), Live: c.live.Load()}
+}
+
+func (c *Cache) shard(key string) *fillShard {
+	return &c.fills[maphash.String(c.seed, key)%fillShards]
+}
+
+// fill is one fill under way: the key's registration and what the read
+// must find unchanged to be kept.
+type fill struct {
+	key   string
+	sh    *fillShard
+	p     *pending
+	gen   uint64
+	epoch uint64
+	start time.Time
+}
+
+// begin registers a fill of key; ok is false while the cache is down.
+func (c *Cache) begin(key string) (f fill, ok bool) {
+	if !c.live.Load() {
+		return f, false
+	}
+	sh := c.shard(key)
+	sh.mu.Lock()
+	p := sh.pending[key]
+	if p == nil {
+		p = &pending{}
+		sh.pending[key] = p
+	}
+	p.refs++
+	f = fill{key: key, sh: sh, p: p, gen: p.gen, epoch: c.epoch.Load(), start: time.Now()}
+	sh.mu.Unlock()
+	return f, true
+}
+
+// commit ends f, running store under the shard lock if no invalidation of
+// the key and no flush happened since begin; store reports whether it
+// stored a copy.
+func (c *Cache) commit(f fill, store func() bool) {
+	sh := f.sh
+	sh.mu.Lock()
+	stored := f.p.gen == f.gen && c.epoch.Load() == f.epoch && c.live.Load() && store()
+	if f.p.refs--; f.p.refs == 0 {
+		delete(sh.pending, f.key)
+	}
+	sh.mu.Unlock()
+	if stored {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// abandon ends f without keeping anything.
+func (c *Cache) abandon(f fill) { c.commit(f, func() bool { return false }) }
+
+// localTTL is how long a copy filled at start may be kept when the key had
+// pttl left on Redis (-1: no expiry); 0 or less: not at all.
+func (c *Cache) localTTL(start time.Time, pttl time.Duration) time.Duration {
+	if pttl < 0 {
+		return c.opts.TTL
+	}
+	return min(c.opts.TTL, time.Until(start.Add(pttl)))
+}
+
+// invalidate drops the copy of key and voids the fills of it under way.
+func (c *Cache) invalidate(key string) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	if p := sh.pending[key]; p != nil {
+		p.gen++
+	}
+	_, _ = c.local.Del(context.Background(), key)
+	sh.mu.Unlock()
+}
+
+// drop invalidates keys written through the cache.
+func (c *Cache) drop(keys ...string) {
+	for _, k := range keys {
+		c.invalidate(k)
+	}
+}
+
+// flush drops every copy and voids every fill under way.
+func (c *Cache) flush() {
+	for i := range c.fills {
+		c.fills[i].mu.Lock()
+	}
+	c.epoch.Add(1)
+	_, _ = c.local.DeleteMatching(context.Background(), "*", nil, 0)
+	for i := range c.fills {
+		c.fills[i].mu.Unlock()
+	}
+	c.flushes.Add(1)
+}
+
+// received applies an invalidation pushed by Redis: keys, or every key
+// when all is set.
+func (c *Cache) received(keys []string, all bool) {
+	if all {
+		c.flush()
+		c.invalidations.Add(1)
+		if c.opts.OnInvalidate != nil {
+			c.opts.OnInvalidate("", true)
+		}
+		return
+	}
+	for _, k := range keys {
+		c.invalidate(k)
+		c.invalidations.Add(1)
+		if c.opts.OnInvalidate != nil {
+			c.opts.OnInvalidate(k, false)
+		}
+	}
+}
+
+// setLive arms the cache (tracking is up on every master: start from
+// nothing) or disarms it (drop everything, read through).
+func (c *Cache) setLive(up bool) {
+	if !up {
+		c.live.Store(false)
+	}
+	c.flush()
+	if c.opts.OnInvalidate != nil {
+		c.opts.OnInvalidate("", true)
+	}
+	if up {
+		c.live.Store(true)
+	}
+}
+
+// Strings. A copy of a string is its Redis deadline (unix ms, -1 for
+// none), 8 bytes, followed by the value.
+
+const hdr = 8
+
+func encodeString(deadline int64, v string) string {
+	var b [hdr]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(deadline))
+	return string(b[:]) + v
+}
+
+func decodeDeadline(s string) int64 {
+	var u uint64
+	for i := hdr - 1; i >= 0; i-- {
+		u = u<<8 | uint64(s[i])
+	}
+	return int64(u)
+}
+
+// localString returns the copy of the string at key.
+func (c *Cache) localString(ctx context.Context, key string) (copy string, ok bool) {
+	if !c.live.Load() {
+		return "", false
+	}
+	s, ok, err := c.local.Get(ctx, key)
+	if err != nil || !ok || len(s) < hdr {
+		return "", false
+	}
+	return s, true
+}
+
+func (c *Cache) Get(ctx context.Context, key string) (string, bool, error) {
+	if s, ok := c.localString(ctx, key); ok {
+		c.hits.Add(1)
+		return s[hdr:], true, nil
+	}
+	return c.fillString(ctx, key, c.inner.Get)
+}
+
+// GetWithin is Get whose read from Redis, on a miss, is bounded by budget
+// (see [backend.BudgetGetter]).
+func (c *Cache) GetWithin(ctx context.Context, key string, budget time.Duration) (string, bool, error) {
+	if s, ok := c.localString(ctx, key); ok {
+		c.hits.Add(1)
+		return s[hdr:], true, nil
+	}
+	bg, ok := c.inner.(backend.BudgetGetter)
+	if !ok {
+		return c.fillString(ctx, key, c.inner.Get)
+	}
+	return c.fillString(ctx, key, func(ctx context.Context, key string) (string, bool, error) {
+		return bg.GetWithin(ctx, key, budget)
+	})
+}
+
+// fillString reads key from Redis with get and keeps a copy when it may.
+func (c *Cache) fillString(ctx context.Context, key string, get func(context.Context, string) (string, bool, error)) (string, bool, error) {
+	c.misses.Add(1)
+	f, ok := c.begin(key)
+	if !ok {
+		return get(ctx, key)
+	}
+	v, ok, err := get(ctx, key)
+	if err != nil || !ok {
+		c.abandon(f)
+		return v, ok, err
+	}
+	pttl, exists, err := c.inner.PTTL(ctx, key)
+	if err != nil || !exists {
+		c.abandon(f)
+		return v, true, nil
+	}
+	c.commit(f, func() bool {
+		ttl := c.localTTL(f.start, pttl)
+		if ttl <= 0 {
+			return false
+		}
+		deadline := int64(-1)
+		if pttl >= 0 {
+			deadline = f.start.Add(pttl).UnixMilli()
+		}
+		return c.local.Set(ctx, key, encodeString(deadline, v), ttl) == nil
+	})
+	return v, true, nil
+}
+
+func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
+	if c.live.Load() {
+		if ok, err := c.local.Exists(ctx, key); err == nil && ok {
+			c.hits.Add(1)
+			return true, nil
+		}
+	}
+	return c.inner.Exists(ctx, key)
+}
+
+func (c *Cache) PTTL(ctx context.Context, key string) (time.Duration, bool, error) {
+	if s, ok := c.localString(ctx, key); ok {
+		deadline := decodeDeadline(s)
+		if deadline < 0 {
+			c.hits.Add(1)
+			return -1, true, nil
+		}
+		if left := time.Until(time.UnixMilli(deadline)); left > 0 {
+			c.hits.Add(1)
+			return left.Truncate(time.Millisecond), true, nil
+		}
+	}
+	return c.inner.PTTL(ctx, key)
+}

@@ -1,0 +1,400 @@
+package near
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Node is a Redis master to track.
+type Node struct {
+	Addr               string
+	Dial               func(ctx context.Context) (net.Conn, error)
+	Username, Password string
+}
+
+// Topology lists the masters whose writes the cache must hear of.
+type Topology func(ctx context.Context) ([]Node, error)
+
+// ClientTopology returns the masters of a go-redis client: the one master
+// of a *redis.Client (a Sentinel failover client dials the current master
+// through its Dialer) or every master of a *redis.ClusterClient. ok is
+// false for other clients, which a near cache cannot track.
+func ClientTopology(c redis.UniversalClient) (t Topology, ok bool) {
+	switch cl := c.(type) {
+	case *redis.Client:
+		return func(context.Context) ([]Node, error) { return []Node{nodeOf(cl.Options())}, nil }, true
+	case *redis.ClusterClient:
+		return func(ctx context.Context) ([]Node, error) { return clusterMasters(ctx, cl) }, true
+	}
+	return nil, false
+}
+
+func nodeOf(o *redis.Options) Node {
+	dial := o.Dialer
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	network := o.Network
+	if network == "" {
+		network = "tcp"
+	}
+	return Node{
+		Addr:     o.Addr,
+		Dial:     func(ctx context.Context) (net.Conn, error) { return dial(ctx, network, o.Addr) },
+		Username: o.Username, Password: o.Password,
+	}
+}
+
+func clusterMasters(ctx context.Context, cl *redis.ClusterClient) ([]Node, error) {
+	var (
+		mu    sync.Mutex
+		nodes []Node
+	)
+	err := cl.ForEachMaster(ctx, func(_ context.Context, m *redis.Client) error {
+		mu.Lock()
+		nodes = append(nodes, nodeOf(m.Options()))
+		mu.Unlock()
+		return nil
+	})
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Addr < nodes[j].Addr })
+	return nodes, err
+}
+
+// ConnName is the name of the tracking connections, as CLIENT LIST shows
+// it.
+const ConnName = "caches-near"
+
+// tracker keeps one tracking connection to every master of the topology
+// and arms the cache while all of them are up.
+type tracker struct {
+	c      *Cache
+	topo   Topology
+	stopCh chan struct{}
+	done   chan struct{}
+	syncs  chan chan struct{} // Sync requests, answered by serve
+	unmet  chan struct{}      // a Sync request serve failed to answer
+
+	mu   sync.Mutex
+	sess *session // the current one, closed by stop
+}
+
+func startTracker(c *Cache, topo Topology) *tracker {
+	t := &tracker{c: c, topo: topo, stopCh: make(chan struct{}), done: make(chan struct{}), syncs: make(chan chan struct{})}
+	go t.run()
+	return t
+}
+
+func (t *tracker) stop() {
+	close(t.stopCh)
+	t.mu.Lock()
+	if t.sess != nil {
+		t.sess.close()
+	}
+	t.mu.Unlock()
+	<-t.done
+}
+
+func (t *tracker) stopped() bool {
+	select {
+	case <-t.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// run connects, serves until a connection fails or stalls or the masters
+// change, and reconnects with backoff, until stop.
+func (t *tracker) run() {
+	defer close(t.done)
+	const minBackoff, maxBackoff = 20 * time.Millisecond, 2 * time.Second
+	backoff := minBackoff
+	for !t.stopped() {
+		s, err := t.open()
+		if err != nil {
+			if !t.sleep(backoff) {
+				return
+			}
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		t.c.setLive(true)
+		t.serve(s)
+		t.c.setLive(false)
+		s.close()
+		if t.unmet != nil { // answered now that the copies are gone
+			close(t.unmet)
+			t.unmet = nil
+		}
+	}
+}
+
+func (t *tracker) sleep(d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-t.stopCh:
+		return false
+	}
+}
+
+// open connects to every master and turns tracking on.
+func (t *tracker) open() (*session, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), t.c.opts.Timeout)
+	defer cancel()
+	nodes, err := t.topo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) == 0 {
+		return nil, errors.New("near: no master to track")
+	}
+	s := &session{nodes: nodes, failed: make(chan struct{})}
+	t.mu.Lock()
+	if t.stopped() {
+		t.mu.Unlock()
+		return nil, errors.New("near: stopped")
+	}
+	t.sess = s
+	t.mu.Unlock()
+	for _, n := range nodes {
+		l, err := t.connect(ctx, n)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.add(l)
+	}
+	for _, l := range s.links {
+		go l.read(t.c, s)
+	}
+	return s, nil
+}
+
+// connect opens a RESP3 connection to n with tracking on for the prefix.
+func (t *tracker) connect(ctx context.Context, n Node) (*link, error) {
+	conn, err := n.Dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := &link{conn: conn, r: bufio.NewReader(conn), replies: make(chan value, 4)}
+	dl, _ := ctx.Deadline()
+	_ = conn.SetDeadline(dl)
+	hello := []string{"HELLO", "3"}
+	if n.Password != "" {
+		user := n.Username
+		if user == "" {
+			user = "default"
+		}
+		hello = append(hello, "AUTH", user, n.Password)
+	}
+	hello = append(hello, "SETNAME", ConnName)
+	for _, cmd := range [][]string{hello, {"CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", t.c.opts.Prefix}} {
+		if err := l.call(cmd...); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("near: %s on %s: %w", cmd[0], n.Addr, err)
+		}
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return l, nil
+}
+
+// serve heartbeats while the cache holds copies, and returns when a link
+// fails, stalls or leaves the master role, when the masters change, or on
+// stop.
+func (t *tracker) serve(s *session) {
+	hb := time.NewTimer(t.c.opts.Heartbeat)
+	defer hb.Stop()
+	for beat := 1; ; beat++ {
+		if t.c.local.DBSize() == 0 {
+			select { // idle: no copy to keep fresh, no CPU spent
+			case <-t.c.wake:
+			case req := <-t.syncs:
+				if !t.answer(s, req) {
+					return
+				}
+				continue
+			case <-s.failed:
+				return
+			case <-t.stopCh:
+				return
+			}
+		}
+		hb.Reset(t.c.opts.Heartbeat)
+		select {
+		case <-hb.C:
+		case req := <-t.syncs:
+			if !t.answer(s, req) {
+				return
+			}
+			continue
+		case <-s.failed:
+			return
+		case <-t.stopCh:
+			return
+		}
+		if !t.heartbeat(s) || beat%10 == 0 && t.moved(s) {
+			return
+		}
+	}
+}
+
+// answer answers a Sync request with a heartbeat; when that fails, the
+// request is answered once the copies are dropped.
+func (t *tracker) answer(s *session, req chan struct{}) bool {
+	if !t.heartbeat(s) {
+		t.unmet = req
+		return false
+	}
+	close(req)
+	return true
+}
+
+// heartbeat asks every master for its ROLE and reports whether all
+// answered "master" within the timeout. A reply comes after every
+// invalidation Redis queued on the link before it, so a reply proves the
+// cache was at most one heartbeat and timeout behind.
+func (t *tracker) heartbeat(s *session) bool {
+	for _, l := range s.links {
+		if l.send("ROLE") != nil {
+			return false
+		}
+	}
+	tm := time.NewTimer(t.c.opts.Timeout)
+	defer tm.Stop()
+	for _, l := range s.links {
+		select {
+		case v := <-l.replies:
+			if len(v.elems) == 0 || v.elems[0].str != "master" {
+				return false
+			}
+		case <-tm.C:
+			return false
+		case <-s.failed:
+			return false
+		}
+	}
+	return true
+}
+
+// moved reports whether the masters differ from those of s.
+func (t *tracker) moved(s *session) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), t.c.opts.Timeout)
+	defer cancel()
+	nodes, err := t.topo(ctx)
+	if err != nil {
+		return true
+	}
+	return !slices.EqualFunc(nodes, s.nodes, func(a, b Node) bool { return a.Addr == b.Addr })
+}
+
+// session is one set of tracking connections, one per master.
+type session struct {
+	nodes []Node
+
+	mu      sync.Mutex
+	links   []*link
+	failed  chan struct{} // closed when any link fails or on close
+	closed  bool
+	failOne sync.Once
+}
+
+func (s *session) add(l *link) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = l.conn.Close()
+		return
+	}
+	s.links = append(s.links, l)
+}
+
+func (s *session) fail() { s.failOne.Do(func() { close(s.failed) }) }
+
+func (s *session) close() {
+	s.fail()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.links {
+		_ = l.conn.Close()
+	}
+	s.closed = true
+}
+
+// link is one tracking connection.
+type link struct {
+	conn    net.Conn
+	r       *bufio.Reader
+	wbuf    []byte
+	replies chan value // replies to the heartbeat
+}
+
+func (l *link) send(args ...string) error {
+	l.wbuf = appendCommand(l.wbuf[:0], args...)
+	_, err := l.conn.Write(l.wbuf)
+	return err
+}
+
+// call sends a command during setup and reads its reply.
+func (l *link) call(args ...string) error {
+	if err := l.send(args...); err != nil {
+		return err
+	}
+	for {
+		v, err := readValue(l.r)
+		if err != nil {
+			return err
+		}
+		if v.push {
+			continue
+		}
+		if v.err != "" {
+			return errors.New(v.err)
+		}
+		return nil
+	}
+}
+
+// read applies the invalidation pushes and passes replies to the
+// heartbeat until the connection fails.
+func (l *link) read(c *Cache, s *session) {
+	defer s.fail()
+	for {
+		v, err := readValue(l.r)
+		if err != nil {
+			return
+		}
+		if !v.push {
+			select {
+			case l.replies <- v:
+			default:
+			}
+			continue
+		}
+		if len(v.elems) < 2 || v.elems[0].str != "invalidate" {
+			continue
+		}
+		if v.elems[1].null {
+			c.received(nil, true)
+			continue
+		}
+		keys := make([]string, len(v.elems[1].elems))
+		for i, k := range v.elems[1].elems {
+			keys[i] = k.str
+		}
+		c.received(keys, false)
+	}
+}

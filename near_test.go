@@ -1,0 +1,126 @@
+package caches
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gocaches/caches/internal/backend"
+	"github.com/gocaches/caches/internal/redisbackend"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// nearEnv returns a connection to the shared redis-server and a raw client
+// to it, as another process would write.
+func nearConn(t *testing.T) (*Conn, *redis.Client) {
+	t.Helper()
+	srv := realRedis.Get(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { client.Close(); raw.Close() })
+	conn := NewRedisConn(client)
+	t.Cleanup(func() { conn.Close() })
+	return conn, raw
+}
+
+func waitLive(t *testing.T, f Family) {
+	t.Helper()
+	if !pollUntil(5*time.Second, 5*time.Millisecond, func() bool {
+		s, ok := f.base().NearStats()
+		return ok && s.Live
+	}) {
+		t.Fatal("near cache never went live")
+	}
+}
+
+func TestNearKeyCacheHitAndInvalidation(t *testing.T) {
+	conn, raw := nearConn(t)
+	ctx := context.Background()
+	kc := NewKeyCache[string](Options{Prefix: "neark", Conn: conn, Near: &NearOptions{}})
+	k := kc.Key("a")
+	if err := k.Set(ctx, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, kc)
+	for range 3 {
+		if v, err := k.Get(ctx); err != nil || v != "v1" {
+			t.Fatalf("Get = %q, %v", v, err)
+		}
+	}
+	s, _ := kc.NearStats()
+	if s.Hits < 2 || s.Entries != 1 {
+		t.Fatalf("near stats %+v: want 2 hits or more and 1 entry", s)
+	}
+	if err := raw.Set(ctx, "neark:a", "v2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(2*time.Second, time.Millisecond, func() bool { v, _ := k.Get(ctx); return v == "v2" }) {
+		t.Fatal("another client's write never reached the near cache")
+	}
+	if s, _ := kc.NearStats(); s.Invalidations == 0 {
+		t.Fatalf("near stats %+v: no invalidation counted", s)
+	}
+}
+
+// nearEnv is the real redis-server with a near cache in front of every
+// family. Moving the clock on Redis invalidates the copies of the keys it
+// expires; advance waits until those invalidations are applied, as a
+// program that needs another client's write to be seen at once calls
+// Sync.
+func nearEnv(t *testing.T) *env {
+	e := redisEnv(t)
+	e.name = "redis+near"
+	e.conn.nearAll = &NearOptions{}
+	t.Cleanup(func() { e.conn.Close() })
+	t.Cleanup(func() { t.Logf("near hits: %d", e.conn.nears.hits()) })
+	e.b = &syncAfterWrite{Backend: e.b, conn: e.conn}
+	advance := e.advance
+	e.advance = func(t *testing.T, d time.Duration) {
+		advance(t, d)
+		if err := e.conn.nears.sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// syncAfterWrite is the raw backend of the near env: the suite writes
+// through it behind the families' backs, as another client would, and reads
+// at once; each write waits until the near caches applied its
+// invalidation.
+type syncAfterWrite struct {
+	backend.Backend
+	conn *Conn
+}
+
+func (s *syncAfterWrite) sync() { _ = s.conn.nears.sync(context.Background()) }
+
+func (s *syncAfterWrite) Set(ctx context.Context, key, value string, ttl time.Duration) error {
+	defer s.sync()
+	return s.Backend.Set(ctx, key, value, ttl)
+}
+
+func (s *syncAfterWrite) SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	defer s.sync()
+	return s.Backend.SetNX(ctx, key, value, ttl)
+}
+
+func (s *syncAfterWrite) HSet(ctx context.Context, key string, ttl time.Duration, fv ...string) (int64, error) {
+	defer s.sync()
+	return s.Backend.HSet(ctx, key, ttl, fv...)
+}
+
+func (s *syncAfterWrite) SAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int64, error) {
+	defer s.sync()
+	return s.Backend.SAdd(ctx, key, ttl, members...)
+}
+
+// Close closes the go-redis client under the connection, as closeUnder
+// does for the env's plain backend.
+func (s *syncAfterWrite) Close() error {
+	return s.Backend.(*redisbackend.Backend).Client().Close()
+}
