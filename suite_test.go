@@ -235,22 +235,11 @@ func newClientConn(t *testing.T, addr string) *Conn {
 	return NewRedisConn(c)
 }
 
-// pollUntil checks cond every interval until it holds or timeout passes, and
-// reports whether it held. It waits for a state to be reached, never for a
-// TTL: TTL tests move a clock.
-func pollUntil(timeout, interval time.Duration, cond func() bool) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			return cond()
-		case <-tick.C:
-		}
-	}
-	return true
+// runIDOf returns the run_id field of an INFO server reply.
+func runIDOf(info string) string {
+	_, rest, _ := strings.Cut(info, "run_id:")
+	id, _, _ := strings.Cut(rest, "\r")
+	return id
 }
 
 // zs pairs members and scores for ZAdd.
