@@ -235,13 +235,6 @@ func newClientConn(t *testing.T, addr string) *Conn {
 	return NewRedisConn(c)
 }
 
-// runIDOf returns the run_id field of an INFO server reply.
-func runIDOf(info string) string {
-	_, rest, _ := strings.Cut(info, "run_id:")
-	id, _, _ := strings.Cut(rest, "\r")
-	return id
-}
-
 // zs pairs members and scores for ZAdd.
 func zs(members []string, scores []float64) []backend.Z {
 	out := make([]backend.Z, len(members))
