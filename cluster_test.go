@@ -90,37 +90,6 @@ func TestClusterSlotLayout(t *testing.T) {
 	require.ElementsMatch(t, []int{1, 2, 3}, u)
 }
 
-// TestSentinelFailover keeps using a connection opened from a
-// redis+sentinel DSN through a forced failover.
-func TestSentinelFailover(t *testing.T) {
-	e := sentinelEnv(t)
-	s := realSentinel.Get(t)
-	ctx := context.Background()
-	fam := NewKeyCache[int](Options{Prefix: "failover", Conn: e.conn, TTL: NoExpiry})
-	for i := 0; i < 50; i++ {
-		require.NoError(t, fam.Key(i).Set(ctx, i))
-	}
-	before, err := s.MasterAddr(ctx)
-	require.NoError(t, err)
-	require.NoError(t, s.Failover(ctx))
-	after, err := s.MasterAddr(ctx)
-	require.NoError(t, err)
-	require.NotEqual(t, before, after, "the replica was promoted")
-
-	// The client finds the new master through the sentinel; the first
-	// writes after the switch may meet the old master's READONLY answer.
-	pollUntil(10*time.Second, 50*time.Millisecond, func() bool {
-		err = fam.Key("after").Set(ctx, 1)
-		return err == nil
-	})
-	require.NoError(t, err, "writes resume after the failover")
-	for i := 0; i < 50; i++ {
-		v, err := fam.Key(i).Get(ctx)
-		require.NoError(t, err)
-		require.Equal(t, i, v, "data written before the failover is there")
-	}
-}
-
 // dbSizes returns the number of keys on each master, by address.
 func dbSizes(t *testing.T, client *redis.ClusterClient) map[string]int64 {
 	var mu sync.Mutex

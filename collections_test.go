@@ -282,124 +282,160 @@ func TestSortedSetCache(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		z := NewSortedSetCache[string](e.ttlOpts("zset")).Key("z")
-
-		_, _, err := z.PopMin(ctx)
-		require.ErrorIs(t, err, ErrNotFound, "pop of a missing set")
-		r, err := z.Range(ctx, 0, -1)
-		require.NoError(t, err)
-		require.Empty(t, r)
-
-		added, err := z.Add(ctx, "bar", 1)
-		require.NoError(t, err)
-		require.True(t, added)
-		requireFamilyTTL(t, z.handle, time.Minute)
-		e.advance(t, 30*time.Second)
-		added, err = z.Add(ctx, "bar", 2)
-		require.NoError(t, err)
-		require.False(t, added, "an update is not an add")
-		requireFamilyTTL(t, z.handle, time.Minute)
-
-		n, err := z.AddMany(ctx, Scored[string]{"che", 10}, Scored[string]{"alpha", 2}, Scored[string]{"zed", -1})
-		require.NoError(t, err)
-		require.Equal(t, 3, n)
-		ok, err := z.AddNew(ctx, "che", 0)
-		require.NoError(t, err)
-		require.False(t, ok)
-		require.NoError(t, z.Update(ctx, "nobody", 5))
-		has, _ := z.Has(ctx, "nobody")
-		require.False(t, has, "Update never adds")
-		require.NoError(t, z.Update(ctx, "che", 9))
-
-		// zed -1, alpha 2, bar 2, che 9: ties by member bytes.
-		r, err = z.Range(ctx, 0, -1)
-		require.NoError(t, err)
-		require.Equal(t, []Scored[string]{{"zed", -1}, {"alpha", 2}, {"bar", 2}, {"che", 9}}, r)
-		r, err = z.RevRange(ctx, 0, 1)
-		require.NoError(t, err)
-		require.Equal(t, []Scored[string]{{"che", 9}, {"bar", 2}}, r)
-
-		rank, err := z.Rank(ctx, "bar")
-		require.NoError(t, err)
-		require.Equal(t, 2, rank)
-		rank, err = z.RevRank(ctx, "bar")
-		require.NoError(t, err)
-		require.Equal(t, 1, rank)
-		_, err = z.Rank(ctx, "nobody")
-		require.ErrorIs(t, err, ErrNotFound)
-
-		score, err := z.Incr(ctx, "alpha", 0.5)
-		require.NoError(t, err)
-		require.Equal(t, 2.5, score)
-		score, err = z.Score(ctx, "alpha")
-		require.NoError(t, err)
-		require.Equal(t, 2.5, score)
-		_, err = z.Score(ctx, "nobody")
-		require.ErrorIs(t, err, ErrNotFound)
-
-		r, err = z.RangeByScore(ctx, Scores(2, 9), 0, -1)
-		require.NoError(t, err)
-		require.Equal(t, []Scored[string]{{"bar", 2}, {"alpha", 2.5}, {"che", 9}}, r)
-		r, err = z.RangeByScore(ctx, ScoreRange{Min: 2, Max: 9, MinExclusive: true, MaxExclusive: true}, 0, -1)
-		require.NoError(t, err)
-		require.Equal(t, []Scored[string]{{"alpha", 2.5}}, r)
-		r, err = z.RevRangeByScore(ctx, AllScores, 1, 2)
-		require.NoError(t, err)
-		require.Equal(t, []Scored[string]{{"alpha", 2.5}, {"bar", 2}}, r)
-		r, err = z.RangeByScore(ctx, ScoreRange{Min: math.Inf(-1), Max: 2}, 0, -1)
-		require.NoError(t, err)
-		require.Equal(t, []Scored[string]{{"zed", -1}, {"bar", 2}}, r)
-		c, err := z.Count(ctx, Scores(0, 5))
-		require.NoError(t, err)
-		require.Equal(t, 2, c)
-
-		var all []Scored[string]
-		for m, err := range z.All(ctx, 3) {
-			require.NoError(t, err)
-			all = append(all, m)
-		}
-		require.Equal(t, []Scored[string]{{"zed", -1}, {"bar", 2}, {"alpha", 2.5}, {"che", 9}}, all)
-
-		m, s, err := z.PopMin(ctx)
-		require.NoError(t, err)
-		require.Equal(t, "zed", m)
-		require.Equal(t, -1.0, s)
-		m, s, err = z.PopMax(ctx)
-		require.NoError(t, err)
-		require.Equal(t, "che", m)
-		require.Equal(t, 9.0, s)
-
-		_, err = z.AddMany(ctx, Scored[string]{"d", 4}, Scored[string]{"e", 5}, Scored[string]{"f", 6})
-		require.NoError(t, err)
-		popped, err := z.PopMaxN(ctx, 2)
-		require.NoError(t, err)
-		require.Equal(t, []Scored[string]{{"f", 6}, {"e", 5}}, popped)
-		popped, err = z.PopMinN(ctx, 1)
-		require.NoError(t, err)
-		require.Equal(t, []Scored[string]{{"bar", 2}}, popped)
-
-		removed, err := z.Remove(ctx, "d", "nobody")
-		require.NoError(t, err)
-		require.Equal(t, 1, removed)
-		_, err = z.AddMany(ctx, Scored[string]{"g", 7}, Scored[string]{"h", 8})
-		require.NoError(t, err)
-		removed, err = z.RemoveRangeByRank(ctx, -1, -1)
-		require.NoError(t, err)
-		require.Equal(t, 1, removed)
-		removed, err = z.RemoveRangeByScore(ctx, ScoreRange{Min: 2.5, Max: math.Inf(1), MinExclusive: true})
-		require.NoError(t, err)
-		require.Equal(t, 1, removed)
-		l, err := z.Len(ctx)
-		require.NoError(t, err)
-		require.Equal(t, 1, l)
-
-		_, err = z.Add(ctx, "nan", math.NaN())
-		require.ErrorIs(t, err, ErrNotNumber, "a NaN score is refused")
-		_, err = z.Incr(ctx, "alpha", math.NaN())
-		require.ErrorIs(t, err, ErrNotNumber, "a NaN increment is refused")
-		cleared, err := z.Clear(ctx)
-		require.NoError(t, err)
-		require.True(t, cleared)
+		sortedSetMissing(ctx, t, z)
+		sortedSetWrites(ctx, t, e, z)
+		sortedSetRanks(ctx, t, z)
+		sortedSetScoreRanges(ctx, t, z)
+		sortedSetPops(ctx, t, z)
+		sortedSetRemovals(ctx, t, z)
 	})
+}
+
+// sortedSetMissing checks the reads of a missing sorted set z.
+func sortedSetMissing(ctx context.Context, t *testing.T, z SortedSet[string]) {
+	t.Helper()
+	_, _, err := z.PopMin(ctx)
+	require.ErrorIs(t, err, ErrNotFound, "pop of a missing set")
+	r, err := z.Range(ctx, 0, -1)
+	require.NoError(t, err)
+	require.Empty(t, r)
+}
+
+// sortedSetWrites checks Add, AddMany, AddNew and Update on the missing
+// sorted set z and the TTL they keep; z then holds zed -1, alpha 2, bar 2
+// and che 9.
+func sortedSetWrites(ctx context.Context, t *testing.T, e *env, z SortedSet[string]) {
+	t.Helper()
+	added, err := z.Add(ctx, "bar", 1)
+	require.NoError(t, err)
+	require.True(t, added)
+	requireFamilyTTL(t, z.handle, time.Minute)
+	e.advance(t, 30*time.Second)
+	added, err = z.Add(ctx, "bar", 2)
+	require.NoError(t, err)
+	require.False(t, added, "an update is not an add")
+	requireFamilyTTL(t, z.handle, time.Minute)
+
+	n, err := z.AddMany(ctx, Scored[string]{"che", 10}, Scored[string]{"alpha", 2}, Scored[string]{"zed", -1})
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	ok, err := z.AddNew(ctx, "che", 0)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.NoError(t, z.Update(ctx, "nobody", 5))
+	has, _ := z.Has(ctx, "nobody")
+	require.False(t, has, "Update never adds")
+	require.NoError(t, z.Update(ctx, "che", 9))
+}
+
+// sortedSetRanks checks the ranges by rank, the ranks and the scores of z
+// as sortedSetWrites left it; alpha's score is then 2.5.
+func sortedSetRanks(ctx context.Context, t *testing.T, z SortedSet[string]) {
+	t.Helper()
+	// zed -1, alpha 2, bar 2, che 9: ties by member bytes.
+	r, err := z.Range(ctx, 0, -1)
+	require.NoError(t, err)
+	require.Equal(t, []Scored[string]{{"zed", -1}, {"alpha", 2}, {"bar", 2}, {"che", 9}}, r)
+	r, err = z.RevRange(ctx, 0, 1)
+	require.NoError(t, err)
+	require.Equal(t, []Scored[string]{{"che", 9}, {"bar", 2}}, r)
+
+	rank, err := z.Rank(ctx, "bar")
+	require.NoError(t, err)
+	require.Equal(t, 2, rank)
+	rank, err = z.RevRank(ctx, "bar")
+	require.NoError(t, err)
+	require.Equal(t, 1, rank)
+	_, err = z.Rank(ctx, "nobody")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	score, err := z.Incr(ctx, "alpha", 0.5)
+	require.NoError(t, err)
+	require.Equal(t, 2.5, score)
+	score, err = z.Score(ctx, "alpha")
+	require.NoError(t, err)
+	require.Equal(t, 2.5, score)
+	_, err = z.Score(ctx, "nobody")
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+// sortedSetScoreRanges checks the ranges by score, Count and All on z:
+// zed -1, bar 2, alpha 2.5, che 9.
+func sortedSetScoreRanges(ctx context.Context, t *testing.T, z SortedSet[string]) {
+	t.Helper()
+	r, err := z.RangeByScore(ctx, Scores(2, 9), 0, -1)
+	require.NoError(t, err)
+	require.Equal(t, []Scored[string]{{"bar", 2}, {"alpha", 2.5}, {"che", 9}}, r)
+	r, err = z.RangeByScore(ctx, ScoreRange{Min: 2, Max: 9, MinExclusive: true, MaxExclusive: true}, 0, -1)
+	require.NoError(t, err)
+	require.Equal(t, []Scored[string]{{"alpha", 2.5}}, r)
+	r, err = z.RevRangeByScore(ctx, AllScores, 1, 2)
+	require.NoError(t, err)
+	require.Equal(t, []Scored[string]{{"alpha", 2.5}, {"bar", 2}}, r)
+	r, err = z.RangeByScore(ctx, ScoreRange{Min: math.Inf(-1), Max: 2}, 0, -1)
+	require.NoError(t, err)
+	require.Equal(t, []Scored[string]{{"zed", -1}, {"bar", 2}}, r)
+	c, err := z.Count(ctx, Scores(0, 5))
+	require.NoError(t, err)
+	require.Equal(t, 2, c)
+
+	var all []Scored[string]
+	for m, err := range z.All(ctx, 3) {
+		require.NoError(t, err)
+		all = append(all, m)
+	}
+	require.Equal(t, []Scored[string]{{"zed", -1}, {"bar", 2}, {"alpha", 2.5}, {"che", 9}}, all)
+}
+
+// sortedSetPops checks the pops from both ends of z (zed -1, bar 2,
+// alpha 2.5, che 9), which then holds alpha 2.5 and d 4.
+func sortedSetPops(ctx context.Context, t *testing.T, z SortedSet[string]) {
+	t.Helper()
+	m, s, err := z.PopMin(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "zed", m)
+	require.Equal(t, -1.0, s)
+	m, s, err = z.PopMax(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "che", m)
+	require.Equal(t, 9.0, s)
+
+	_, err = z.AddMany(ctx, Scored[string]{"d", 4}, Scored[string]{"e", 5}, Scored[string]{"f", 6})
+	require.NoError(t, err)
+	popped, err := z.PopMaxN(ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, []Scored[string]{{"f", 6}, {"e", 5}}, popped)
+	popped, err = z.PopMinN(ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, []Scored[string]{{"bar", 2}}, popped)
+}
+
+// sortedSetRemovals checks Remove, the removals of ranges, Len, the refusal
+// of NaN and Clear on z (alpha 2.5, d 4).
+func sortedSetRemovals(ctx context.Context, t *testing.T, z SortedSet[string]) {
+	t.Helper()
+	removed, err := z.Remove(ctx, "d", "nobody")
+	require.NoError(t, err)
+	require.Equal(t, 1, removed)
+	_, err = z.AddMany(ctx, Scored[string]{"g", 7}, Scored[string]{"h", 8})
+	require.NoError(t, err)
+	removed, err = z.RemoveRangeByRank(ctx, -1, -1)
+	require.NoError(t, err)
+	require.Equal(t, 1, removed)
+	removed, err = z.RemoveRangeByScore(ctx, ScoreRange{Min: 2.5, Max: math.Inf(1), MinExclusive: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, removed)
+	l, err := z.Len(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, l)
+
+	_, err = z.Add(ctx, "nan", math.NaN())
+	require.ErrorIs(t, err, ErrNotNumber, "a NaN score is refused")
+	_, err = z.Incr(ctx, "alpha", math.NaN())
+	require.ErrorIs(t, err, ErrNotNumber, "a NaN increment is refused")
+	cleared, err := z.Clear(ctx)
+	require.NoError(t, err)
+	require.True(t, cleared)
 }
 
 func TestCounterCache(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/gocaches/caches/internal/poll"
 	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -299,7 +300,7 @@ func TestDroppedFamiliesAreCollected(t *testing.T) {
 	want := before
 	want.nodes++ // through, which depends on base once mid is gone
 	want.edges++
-	collected := pollUntil(30*time.Second, 10*time.Millisecond, func() bool {
+	collected := poll.Until(30*time.Second, 10*time.Millisecond, func() bool {
 		runtime.GC()
 		return familyRecords(conn) == want
 	})
@@ -480,7 +481,7 @@ func TestPrefixOverlapScope(t *testing.T) {
 			require.NoError(t, NewKeyCache[int](Options{Prefix: "user", Conn: conn}).Key(1).Set(ctx, 1))
 		}()
 		var err error
-		forgotten := pollUntil(10*time.Second, 10*time.Millisecond, func() bool {
+		forgotten := poll.Until(10*time.Second, 10*time.Millisecond, func() bool {
 			runtime.GC()
 			err = NewKeyCache[int](Options{Prefix: "user:eu", Conn: conn}).Key(1).Set(ctx, 1)
 			return err == nil

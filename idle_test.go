@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gocaches/caches/internal/coarsetime"
+	"github.com/gocaches/caches/internal/poll"
 	"github.com/stretchr/testify/require"
 )
 
@@ -41,7 +42,7 @@ func TestCoarseClockOnlyInProcess(t *testing.T) {
 	parked := func() bool { return !coarsetime.Running() }
 	for name, env := range map[string]func(*testing.T) *env{"miniredis": miniEnv, "redis": redisEnv} {
 		t.Run(name, func(t *testing.T) {
-			require.True(t, pollUntil(5*time.Second, time.Millisecond, parked), "the coarse clock never parked")
+			require.True(t, poll.Until(5*time.Second, time.Millisecond, parked), "the coarse clock never parked")
 			require.False(t, memoHits(t, env(t).conn, 500), "hits on a Redis connection started the coarse clock")
 		})
 	}
@@ -49,6 +50,6 @@ func TestCoarseClockOnlyInProcess(t *testing.T) {
 		conn := NewMemoryConn(MemoryOptions{})
 		defer conn.Close()
 		require.True(t, memoHits(t, conn, 500), "hits on the in-process store did not start the coarse clock")
-		require.True(t, pollUntil(5*time.Second, time.Millisecond, parked), "the coarse clock did not park once unread")
+		require.True(t, poll.Until(5*time.Second, time.Millisecond, parked), "the coarse clock did not park once unread")
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/gocaches/caches/internal/poll"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -62,7 +63,7 @@ func BenchmarkNearHotGet(b *testing.B) {
 }
 
 func waitLiveB(b *testing.B, f Family) {
-	if !pollUntil(5e9, 5e6, func() bool { s, ok := f.base().NearStats(); return ok && s.Live }) {
+	if !poll.Until(5e9, 5e6, func() bool { s, ok := f.base().NearStats(); return ok && s.Live }) {
 		b.Fatal("near cache never went live")
 	}
 }

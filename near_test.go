@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gocaches/caches/internal/backend"
+	"github.com/gocaches/caches/internal/poll"
 	"github.com/gocaches/caches/internal/redisbackend"
 
 	"github.com/redis/go-redis/v9"
@@ -26,7 +27,7 @@ func nearConn(t *testing.T) (*Conn, *redis.Client) {
 
 func waitLive(t *testing.T, f Family) {
 	t.Helper()
-	if !pollUntil(5*time.Second, 5*time.Millisecond, func() bool {
+	if !poll.Until(5*time.Second, 5*time.Millisecond, func() bool {
 		s, ok := f.base().NearStats()
 		return ok && s.Live
 	}) {
@@ -58,7 +59,7 @@ func TestNearKeyCacheHitAndInvalidation(t *testing.T) {
 	if err := raw.Set(ctx, "neark:a", "v2", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if !pollUntil(2*time.Second, time.Millisecond, func() bool { v, _ := k.Get(ctx); return v == "v2" }) {
+	if !poll.Until(2*time.Second, time.Millisecond, func() bool { v, _ := k.Get(ctx); return v == "v2" }) {
 		t.Fatal("another client's write never reached the near cache")
 	}
 	if s, _ := kc.NearStats(); s.Invalidations == 0 {

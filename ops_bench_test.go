@@ -3,6 +3,7 @@ package caches
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -48,152 +49,114 @@ func expectOp(ok bool, err error) error {
 	return nil
 }
 
-// opBenches returns the operations over conn. The values are short
-// strings (the common case), JSON for one struct type.
-func opBenches(conn *Conn) []opBench {
-	ctx := context.Background()
-	const ttl = time.Hour
-	payload := "payload of a typical size, a few dozen bytes"
-	opts := func(prefix string) Options { return Options{Prefix: prefix, TTL: ttl, Conn: conn} }
-	b := conn.b
-	ten := make([]string, 10)
-	tenMap := map[string]string{}
-	one := map[string]int64{}
-	for i := range ten {
-		ten[i] = "m" + strconv.Itoa(i)
-		tenMap[ten[i]] = payload
-		one[ten[i]] = 1
-	}
-	items := func(n int) []string { // the n items removed by unique operations
-		out := make([]string, n)
-		for i := range out {
-			out[i] = "i" + strconv.Itoa(i)
-		}
-		return out
-	}
-	var removed []string
+// opPayload is the value the operations store: a short string, the common
+// case (one operation of each kind stores JSON of a struct instead).
+const opPayload = "payload of a typical size, a few dozen bytes"
 
-	kc := NewKeyCache[string](opts("ops:kc"))
+// opTTL is the TTL of every family of the operations.
+const opTTL = time.Hour
+
+// opBenches returns the operations over conn, cache type by cache type.
+func opBenches(conn *Conn) []opBench {
+	f := newOpFixture(conn)
+	return slices.Concat(f.keyOps(), f.keyJSONOps(), f.dictOps(), f.setOps(), f.sortedSetOps(), f.counterOps(), f.memoOps())
+}
+
+// opFixture is what the operations share: the connection, the members
+// and fields of the small collections, and the items of the big collection
+// that the removing operations take.
+type opFixture struct {
+	conn    *Conn
+	ten     []string          // the ten members or fields of a small collection: m0 … m9
+	tenMap  map[string]string // each of ten to opPayload
+	one     map[string]int64  // each of ten to 1
+	removed []string          // the items of the big collection, set by fillBig
+}
+
+func newOpFixture(conn *Conn) *opFixture {
+	f := &opFixture{conn: conn, ten: make([]string, 10), tenMap: map[string]string{}, one: map[string]int64{}}
+	for i := range f.ten {
+		f.ten[i] = "m" + strconv.Itoa(i)
+		f.tenMap[f.ten[i]] = opPayload
+		f.one[f.ten[i]] = 1
+	}
+	return f
+}
+
+func (f *opFixture) opts(prefix string) Options {
+	return Options{Prefix: prefix, TTL: opTTL, Conn: f.conn}
+}
+
+// eachGoroutine returns a prep that runs fill on the collection of every
+// goroutine.
+func eachGoroutine(fill func(g int) error) func(int) error {
+	return func(int) error {
+		for g := 0; g < opGoroutines; g++ {
+			if err := fill(g); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// fillBig returns a prep that fills one big collection with n items,
+// "i0" … "i<n-1>", through add, a thousand at a time, and keeps them in
+// f.removed for the operations that remove them.
+func (f *opFixture) fillBig(add func(items []string) error) func(n int) error {
+	return func(n int) error {
+		f.removed = make([]string, n)
+		for i := range f.removed {
+			f.removed[i] = "i" + strconv.Itoa(i)
+		}
+		for start := 0; start < n; start += 1000 {
+			if err := add(f.removed[start:min(n, start+1000)]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// keyOps are the operations of KeyCache on short strings: one key per
+// goroutine, and n keys for Pop and Delete to remove.
+func (f *opFixture) keyOps() []opBench {
+	ctx := context.Background()
+	kc := NewKeyCache[string](f.opts("ops:kc"))
 	keys := make([]Key[string], opGoroutines)
-	for g := range keys {
-		keys[g] = kc.Key("user", g)
-	}
 	missing := make([]Key[string], opGoroutines)
-	for g := range missing {
-		missing[g] = kc.Key("missing", g)
+	for g := range keys {
+		keys[g], missing[g] = kc.Key("user", g), kc.Key("missing", g)
 	}
+	setKeys := eachGoroutine(func(g int) error { return keys[g].Set(ctx, opPayload) })
 	var popKeys []Key[string]
 	fillKeys := func(n int) error {
 		popKeys = make([]Key[string], n)
 		for i := range popKeys {
 			popKeys[i] = kc.Key("pop", i)
-		}
-		for _, k := range popKeys {
-			if err := b.Set(ctx, k.key, payload, ttl); err != nil {
+			if err := f.conn.b.Set(ctx, popKeys[i].key, opPayload, opTTL); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	setKeys := func(int) error {
-		for _, k := range keys {
-			if err := k.Set(ctx, payload); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	ki := NewKeyCache[int64](opts("ops:ki"))
-	type profile struct {
-		ID    int64    `json:"id"`
-		Name  string   `json:"name"`
-		Email string   `json:"email"`
-		Tags  []string `json:"tags"`
-	}
-	pv := profile{ID: 42, Name: "Ada Lovelace", Email: "ada@example.com", Tags: []string{"math", "engines"}}
-	kj := NewKeyCache[profile](opts("ops:kj"))
-
-	dc := NewDictCache[string, string](opts("ops:dc"))
-	di := NewDictCache[string, int64](opts("ops:di"))
-	setDicts := func(int) error {
-		for g := 0; g < opGoroutines; g++ {
-			if err := dc.Key(g).SetMany(ctx, tenMap); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	sc := NewSetCache[string](opts("ops:sc"))
-	setSets := func(int) error {
-		for g := 0; g < opGoroutines; g++ {
-			if _, err := sc.Key(g).Add(ctx, ten...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	zc := NewSortedSetCache[string](opts("ops:zc"))
-	setZSets := func(int) error {
-		for g := 0; g < opGoroutines; g++ {
-			for i, m := range ten {
-				if _, err := zc.Key(g).Add(ctx, m, float64(i)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	cc := NewCounterCache[string](opts("ops:cc"))
-	setCounters := func(int) error {
-		for g := 0; g < opGoroutines; g++ {
-			if err := cc.Key(g).Update(ctx, one); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	// fillBig fills one big collection with n items through add.
-	fillBig := func(add func(items []string) error) func(n int) error {
-		return func(n int) error {
-			removed = items(n)
-			for start := 0; start < n; start += 1000 {
-				if err := add(removed[start:min(n, start+1000)]); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}
-	bigDict, bigSet, bigZSet := dc.Key("big"), sc.Key("big"), zc.Key("big")
-
-	memo := Memoize(func(ctx context.Context, id int) (string, error) { return payload, nil },
-		MemoOptions[int]{Options: opts("ops:memo")})
-	warmMemo := func(int) error {
-		for g := 0; g < opGoroutines; g++ {
-			if _, err := memo.Call(ctx, g); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-
+	ki := NewKeyCache[int64](f.opts("ops:ki"))
 	return []opBench{
-		// KeyCache.
 		{name: "KeyCache.Get", prep: setKeys, do: func(g, _ int) error {
 			v, err := keys[g].Get(ctx)
-			return expectOp(v == payload, err)
+			return expectOp(v == opPayload, err)
 		}},
 		{name: "KeyCache.Key(id).Get", prep: setKeys, do: func(g, _ int) error {
 			v, err := kc.Key("user", g).Get(ctx)
-			return expectOp(v == payload, err)
+			return expectOp(v == opPayload, err)
 		}},
 		{name: "KeyCache.Get(miss)", do: func(g, _ int) error {
 			_, err := missing[g].Get(ctx)
 			return expectOp(err == ErrNotFound, nil)
 		}},
-		{name: "KeyCache.Set", do: func(g, _ int) error { return keys[g].Set(ctx, payload) }},
+		{name: "KeyCache.Set", do: func(g, _ int) error { return keys[g].Set(ctx, opPayload) }},
 		{name: "KeyCache.Add", prep: setKeys, do: func(g, _ int) error {
-			ok, err := keys[g].Add(ctx, payload)
+			ok, err := keys[g].Add(ctx, opPayload)
 			return expectOp(!ok, err)
 		}},
 		{name: "KeyCache.Has", prep: setKeys, do: func(g, _ int) error {
@@ -206,7 +169,7 @@ func opBenches(conn *Conn) []opBench {
 		}},
 		{name: "KeyCache.Pop", prep: fillKeys, unique: true, do: func(_, i int) error {
 			v, err := popKeys[i].Pop(ctx)
-			return expectOp(v == payload, err)
+			return expectOp(v == opPayload, err)
 		}},
 		{name: "KeyCache.Delete", prep: fillKeys, unique: true, do: func(_, i int) error {
 			ok, err := popKeys[i].Delete(ctx)
@@ -216,32 +179,59 @@ func opBenches(conn *Conn) []opBench {
 			_, err := ki.Key(g).Incr(ctx, 1)
 			return err
 		}},
-		{name: "KeyCache.Get(JSON)", prep: func(int) error {
-			for g := 0; g < opGoroutines; g++ {
-				if err := kj.Key(g).Set(ctx, pv); err != nil {
-					return err
-				}
-			}
-			return nil
-		}, do: func(g, _ int) error {
+	}
+}
+
+// keyJSONOps are the operations of KeyCache on a struct, stored as JSON.
+func (f *opFixture) keyJSONOps() []opBench {
+	ctx := context.Background()
+	type profile struct {
+		ID    int64    `json:"id"`
+		Name  string   `json:"name"`
+		Email string   `json:"email"`
+		Tags  []string `json:"tags"`
+	}
+	pv := profile{ID: 42, Name: "Ada Lovelace", Email: "ada@example.com", Tags: []string{"math", "engines"}}
+	kj := NewKeyCache[profile](f.opts("ops:kj"))
+	return []opBench{
+		{name: "KeyCache.Get(JSON)", prep: eachGoroutine(func(g int) error { return kj.Key(g).Set(ctx, pv) }), do: func(g, _ int) error {
 			v, err := kj.Key(g).Get(ctx)
 			return expectOp(v.ID == pv.ID, err)
 		}},
 		{name: "KeyCache.Set(JSON)", do: func(g, _ int) error { return kj.Key(g).Set(ctx, pv) }},
+	}
+}
 
-		// DictCache: ten fields per hash.
+// dictOps are the operations of DictCache: ten fields per hash, and a big
+// hash for Pop and Delete.
+func (f *opFixture) dictOps() []opBench {
+	ctx := context.Background()
+	ten := f.ten
+	dc := NewDictCache[string, string](f.opts("ops:dc"))
+	di := NewDictCache[string, int64](f.opts("ops:di"))
+	setDicts := eachGoroutine(func(g int) error { return dc.Key(g).SetMany(ctx, f.tenMap) })
+	bigDict := dc.Key("big")
+	fillBigDict := f.fillBig(func(items []string) error {
+		fv := make([]string, 0, 2*len(items))
+		for _, it := range items {
+			fv = append(fv, it, opPayload)
+		}
+		_, err := f.conn.b.HSet(ctx, bigDict.key, opTTL, fv...)
+		return err
+	})
+	return []opBench{
 		{name: "Dict.Get", prep: setDicts, do: func(g, _ int) error {
 			v, err := dc.Key(g).Get(ctx, ten[3])
-			return expectOp(v == payload, err)
+			return expectOp(v == opPayload, err)
 		}},
-		{name: "Dict.Set", do: func(g, _ int) error { return dc.Key(g).Set(ctx, ten[3], payload) }},
+		{name: "Dict.Set", do: func(g, _ int) error { return dc.Key(g).Set(ctx, ten[3], opPayload) }},
 		{name: "Dict.GetMany(10)", prep: setDicts, do: func(g, _ int) error {
 			m, err := dc.Key(g).GetMany(ctx, ten...)
 			return expectOp(len(m) == 10, err)
 		}},
-		{name: "Dict.SetMany(10)", do: func(g, _ int) error { return dc.Key(g).SetMany(ctx, tenMap) }},
+		{name: "Dict.SetMany(10)", do: func(g, _ int) error { return dc.Key(g).SetMany(ctx, f.tenMap) }},
 		{name: "Dict.Add", prep: setDicts, do: func(g, _ int) error {
-			ok, err := dc.Key(g).Add(ctx, ten[3], payload)
+			ok, err := dc.Key(g).Add(ctx, ten[3], opPayload)
 			return expectOp(!ok, err)
 		}},
 		{name: "Dict.Has", prep: setDicts, do: func(g, _ int) error {
@@ -256,34 +246,34 @@ func opBenches(conn *Conn) []opBench {
 			m, err := dc.Key(g).Map(ctx)
 			return expectOp(len(m) == 10, err)
 		}},
-		{name: "Dict.Pop", unique: true, prep: fillBig(func(items []string) error {
-			fv := make([]string, 0, 2*len(items))
-			for _, it := range items {
-				fv = append(fv, it, payload)
-			}
-			_, err := b.HSet(ctx, bigDict.key, ttl, fv...)
-			return err
-		}), do: func(_, i int) error {
-			v, err := bigDict.Pop(ctx, removed[i])
-			return expectOp(v == payload, err)
+		{name: "Dict.Pop", unique: true, prep: fillBigDict, do: func(_, i int) error {
+			v, err := bigDict.Pop(ctx, f.removed[i])
+			return expectOp(v == opPayload, err)
 		}},
-		{name: "Dict.Delete", unique: true, prep: fillBig(func(items []string) error {
-			fv := make([]string, 0, 2*len(items))
-			for _, it := range items {
-				fv = append(fv, it, payload)
-			}
-			_, err := b.HSet(ctx, bigDict.key, ttl, fv...)
-			return err
-		}), do: func(_, i int) error {
-			n, err := bigDict.Delete(ctx, removed[i])
+		{name: "Dict.Delete", unique: true, prep: fillBigDict, do: func(_, i int) error {
+			n, err := bigDict.Delete(ctx, f.removed[i])
 			return expectOp(n == 1, err)
 		}},
 		{name: "Dict.Incr", do: func(g, _ int) error {
 			_, err := di.Key(g).Incr(ctx, ten[3], 1)
 			return err
 		}},
+	}
+}
 
-		// SetCache: ten members per set.
+// setOps are the operations of SetCache: ten members per set, and a big set
+// for Discard and Pop.
+func (f *opFixture) setOps() []opBench {
+	ctx := context.Background()
+	ten := f.ten
+	sc := NewSetCache[string](f.opts("ops:sc"))
+	setSets := eachGoroutine(func(g int) error { _, err := sc.Key(g).Add(ctx, ten...); return err })
+	bigSet := sc.Key("big")
+	fillBigSet := f.fillBig(func(items []string) error {
+		_, err := f.conn.b.SAdd(ctx, bigSet.key, opTTL, items...)
+		return err
+	})
+	return []opBench{
 		{name: "Set.Add", prep: setSets, do: func(g, _ int) error {
 			n, err := sc.Key(g).Add(ctx, ten[3])
 			return expectOp(n == 0, err)
@@ -304,22 +294,38 @@ func opBenches(conn *Conn) []opBench {
 			ms, err := sc.Key(g).Members(ctx)
 			return expectOp(len(ms) == 10, err)
 		}},
-		{name: "Set.Discard", unique: true, prep: fillBig(func(items []string) error {
-			_, err := b.SAdd(ctx, bigSet.key, ttl, items...)
-			return err
-		}), do: func(_, i int) error {
-			n, err := bigSet.Discard(ctx, removed[i])
+		{name: "Set.Discard", unique: true, prep: fillBigSet, do: func(_, i int) error {
+			n, err := bigSet.Discard(ctx, f.removed[i])
 			return expectOp(n == 1, err)
 		}},
-		{name: "Set.Pop", unique: true, prep: fillBig(func(items []string) error {
-			_, err := b.SAdd(ctx, bigSet.key, ttl, items...)
-			return err
-		}), do: func(int, int) error {
+		{name: "Set.Pop", unique: true, prep: fillBigSet, do: func(int, int) error {
 			_, err := bigSet.Pop(ctx)
 			return err
 		}},
+	}
+}
 
-		// SortedSetCache: ten members scored 0 … 9 per sorted set.
+// sortedSetOps are the operations of SortedSetCache: ten members scored
+// 0 … 9 per sorted set, and a big sorted set for Remove and PopMin.
+func (f *opFixture) sortedSetOps() []opBench {
+	ctx := context.Background()
+	ten := f.ten
+	zc := NewSortedSetCache[string](f.opts("ops:zc"))
+	setZSets := eachGoroutine(func(g int) error {
+		for i, m := range ten {
+			if _, err := zc.Key(g).Add(ctx, m, float64(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	bigZSet := zc.Key("big")
+	fillBigZSet := f.fillBig(func(items []string) error {
+		scores := make([]float64, len(items))
+		_, err := f.conn.b.ZAdd(ctx, bigZSet.key, opTTL, backend.ZAddUpsert, zs(items, scores)...)
+		return err
+	})
+	return []opBench{
 		{name: "ZSet.Add", prep: setZSets, do: func(g, _ int) error {
 			added, err := zc.Key(g).Add(ctx, ten[3], 3)
 			return expectOp(!added, err)
@@ -352,24 +358,24 @@ func opBenches(conn *Conn) []opBench {
 			r, err := zc.Key(g).RangeByScore(ctx, AllScores, 0, 10)
 			return expectOp(len(r) == 10, err)
 		}},
-		{name: "ZSet.Remove", unique: true, prep: fillBig(func(items []string) error {
-			scores := make([]float64, len(items))
-			_, err := b.ZAdd(ctx, bigZSet.key, ttl, backend.ZAddUpsert, zs(items, scores)...)
-			return err
-		}), do: func(_, i int) error {
-			n, err := bigZSet.Remove(ctx, removed[i])
+		{name: "ZSet.Remove", unique: true, prep: fillBigZSet, do: func(_, i int) error {
+			n, err := bigZSet.Remove(ctx, f.removed[i])
 			return expectOp(n == 1, err)
 		}},
-		{name: "ZSet.PopMin", unique: true, prep: fillBig(func(items []string) error {
-			scores := make([]float64, len(items))
-			_, err := b.ZAdd(ctx, bigZSet.key, ttl, backend.ZAddUpsert, zs(items, scores)...)
-			return err
-		}), do: func(int, int) error {
+		{name: "ZSet.PopMin", unique: true, prep: fillBigZSet, do: func(int, int) error {
 			_, _, err := bigZSet.PopMin(ctx)
 			return err
 		}},
+	}
+}
 
-		// CounterCache: ten counts per counter.
+// counterOps are the operations of CounterCache: ten counts per counter.
+func (f *opFixture) counterOps() []opBench {
+	ctx := context.Background()
+	ten := f.ten
+	cc := NewCounterCache[string](f.opts("ops:cc"))
+	setCounters := eachGoroutine(func(g int) error { return cc.Key(g).Update(ctx, f.one) })
+	return []opBench{
 		{name: "Counter.Incr", do: func(g, _ int) error {
 			_, err := cc.Key(g).Incr(ctx, ten[3], 1)
 			return err
@@ -378,16 +384,24 @@ func opBenches(conn *Conn) []opBench {
 			n, err := cc.Key(g).Get(ctx, ten[0])
 			return expectOp(n > 0, err)
 		}},
-		{name: "Counter.Update(10)", do: func(g, _ int) error { return cc.Key(g).Update(ctx, one) }},
+		{name: "Counter.Update(10)", do: func(g, _ int) error { return cc.Key(g).Update(ctx, f.one) }},
 		{name: "Counter.Total(10)", prep: setCounters, do: func(g, _ int) error {
 			n, err := cc.Key(g).Total(ctx)
 			return expectOp(n > 0, err)
 		}},
+	}
+}
 
-		// Memoize: a hit.
+// memoOps is a hit of Memoize.
+func (f *opFixture) memoOps() []opBench {
+	ctx := context.Background()
+	memo := Memoize(func(ctx context.Context, id int) (string, error) { return opPayload, nil },
+		MemoOptions[int]{Options: f.opts("ops:memo")})
+	warmMemo := eachGoroutine(func(g int) error { _, err := memo.Call(ctx, g); return err })
+	return []opBench{
 		{name: "Memo.Call(hit)", prep: warmMemo, do: func(g, _ int) error {
 			v, err := memo.Call(ctx, g)
-			return expectOp(v == payload, err)
+			return expectOp(v == opPayload, err)
 		}},
 	}
 }

@@ -235,24 +235,6 @@ func newClientConn(t *testing.T, addr string) *Conn {
 	return NewRedisConn(c)
 }
 
-// pollUntil checks cond every interval until it holds or timeout passes, and
-// reports whether it held. It waits for a state to be reached, never for a
-// TTL: TTL tests move a clock.
-func pollUntil(timeout, interval time.Duration, cond func() bool) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			return cond()
-		case <-tick.C:
-		}
-	}
-	return true
-}
-
 // zs pairs members and scores for ZAdd.
 func zs(members []string, scores []float64) []backend.Z {
 	out := make([]backend.Z, len(members))

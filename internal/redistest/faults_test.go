@@ -168,3 +168,30 @@ func TestDebugSleepBlocksTheServer(t *testing.T) {
 	err := other.DebugSleep(ctx, time.Millisecond)
 	assert.ErrorContains(t, err, "DEBUG", "refused without --enable-debug-command")
 }
+
+// TestRestartWaitsForItsDataToLoad restarts a server whose data comes back
+// from its append-only file: Restart returns once the data is loaded, so
+// the first command after it is served, not refused with LOADING.
+func TestRestartWaitsForItsDataToLoad(t *testing.T) {
+	s := StartForTest(t, "--appendonly", "yes")
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	// One SET a key, so that the file holds many commands: the server
+	// answers clients between every 1024 commands it loads.
+	const keys, batch = 50_000, 1000
+	for start := 0; start < keys; start += batch {
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := start; i < start+batch; i++ {
+				p.Set(ctx, "k"+strconv.Itoa(i), i, 0)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+	}
+
+	require.NoError(t, s.Restart())
+	n, err := c.DBSize(ctx).Result()
+	require.NoError(t, err, "the first command after Restart")
+	require.Equal(t, int64(keys), n, "the data came back")
+}

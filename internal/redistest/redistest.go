@@ -193,9 +193,9 @@ func passwordOf(args []string) string {
 	return ""
 }
 
-// waitReady waits up to five seconds until the server answers, and checks
-// that the answer comes from process p and not from another server that
-// took the port first.
+// waitReady waits up to five seconds until the server answers and has
+// loaded its data, and checks that the answer comes from process p and not
+// from another server that took the port first.
 func (s *Server) waitReady(p *proc) error {
 	c := s.client()
 	defer c.Close()
@@ -211,12 +211,18 @@ func (s *Server) waitReady(p *proc) error {
 			return err
 		}
 		conn.Close()
-		info, err := c.Info(ctx, "server").Result()
+		info, err := c.Info(ctx, "server", "persistence").Result()
 		if err != nil {
 			return err
 		}
 		if !strings.Contains(info, want+"\r\n") {
 			return errStop{errors.New("another process answers on this port")}
+		}
+		// A server loading its data answers INFO between batches of what
+		// it loads, and refuses other commands with LOADING. (A sentinel
+		// has no data, and no loading field.)
+		if infoFields(info)["loading"] == "1" {
+			return errors.New("still loading its data")
 		}
 		return nil
 	})

@@ -1,4 +1,4 @@
-package caches
+package systemtest
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocaches/caches/internal/backend"
+	"github.com/gocaches/caches"
 	"github.com/gocaches/caches/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -57,16 +57,16 @@ func TestLimitsBigValue(t *testing.T) {
 		value[i] = byte(i % 251)
 	}
 	srv := redistest.StartForTest(t)
-	redisConn, err := Open("redis://" + srv.Addr + "/0?read_timeout=30s&write_timeout=30s")
+	redisConn, err := caches.Open("redis://" + srv.Addr + "/0?read_timeout=30s&write_timeout=30s")
 	require.NoError(t, err)
 	defer redisConn.Close()
-	memConn := NewMemoryConn(MemoryOptions{})
+	memConn := caches.NewMemoryConn(caches.MemoryOptions{})
 	defer memConn.Close()
 
 	base := newHeapGrowth().base // the value itself is live
 	for _, tc := range []struct {
 		name      string
-		conn      *Conn
+		conn      *caches.Conn
 		getCopies float64
 	}{
 		{"memstore", memConn, 1},
@@ -74,7 +74,7 @@ func TestLimitsBigValue(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			k := NewKeyCache[[]byte](Options{Prefix: "limits", Conn: tc.conn}).Key("big")
+			k := caches.NewKeyCache[[]byte](caches.Options{Prefix: "limits", Conn: tc.conn}).Key("big")
 			start := time.Now()
 			set := allocated(func() { require.NoError(t, k.Set(ctx, value)) })
 			var got []byte
@@ -107,11 +107,11 @@ func TestLimitsBigValue(t *testing.T) {
 // connection. The in-process store has no such limit.
 func TestLimitsValueOverRedisLimit(t *testing.T) {
 	srv := redistest.StartForTest(t, "--proto-max-bulk-len", "1mb")
-	conn, err := Open("redis://" + srv.Addr + "/0")
+	conn, err := caches.Open("redis://" + srv.Addr + "/0")
 	require.NoError(t, err)
 	defer conn.Close()
 	ctx := context.Background()
-	k := NewKeyCache[[]byte](Options{Prefix: "limits", Conn: conn}).Key("over")
+	k := caches.NewKeyCache[[]byte](caches.Options{Prefix: "limits", Conn: conn}).Key("over")
 
 	err = k.Set(ctx, make([]byte, 2<<20))
 	require.Error(t, err)
@@ -127,18 +127,18 @@ func TestLimitsValueOverRedisLimit(t *testing.T) {
 
 // populateBigMem fills the hash big:h of an in-process store with bigSize
 // fields, "field-<i>" holding i, as populateBig does on a real server.
-func populateBigMem(t *testing.T, b backend.Backend) {
+func populateBigMem(t *testing.T, conn *caches.Conn) {
 	t.Helper()
 	ctx := context.Background()
+	d := caches.NewDictCache[string, int](caches.Options{Prefix: "big", Conn: conn}).Key("h")
 	const batch = 1000
-	fv := make([]string, 0, 2*batch)
+	fields := make(map[string]int, batch)
 	for start := 0; start < bigSize; start += batch {
-		fv = fv[:0]
+		clear(fields)
 		for i := start; i < start+batch; i++ {
-			fv = append(fv, "field-"+strconv.Itoa(i), strconv.Itoa(i))
+			fields["field-"+strconv.Itoa(i)] = i
 		}
-		_, err := b.HSet(ctx, "big:h", 0, fv...)
-		require.NoError(t, err)
+		require.NoError(t, d.SetMany(ctx, fields))
 	}
 }
 
@@ -158,12 +158,12 @@ func (h *heapGrowth) sampleLive() {
 // time. It then measures what the calls that load a whole collection cost
 // (RELIABILITY.md lists them).
 func TestLimitsBigHashInMemory(t *testing.T) {
-	conn := NewMemoryConn(MemoryOptions{})
+	conn := caches.NewMemoryConn(caches.MemoryOptions{})
 	defer conn.Close()
-	populateBigMem(t, conn.b)
+	populateBigMem(t, conn)
 	ctx := context.Background()
 
-	d := NewDictCache[string, int](Options{Prefix: "big", Conn: conn}).Key("h")
+	d := caches.NewDictCache[string, int](caches.Options{Prefix: "big", Conn: conn}).Key("h")
 	h := newHeapGrowth()
 	iterateBigHash(ctx, t, d, 100_000, h.sampleLive)
 	t.Logf("iterating a hash of %d fields grew the live heap by at most %.1f MiB", bigSize, float64(h.growth())/(1<<20))
@@ -180,8 +180,8 @@ func TestLimitsBigHashInMemory(t *testing.T) {
 	})
 	require.Len(t, m, bigSize)
 	m = nil
-	counter := NewCounterCache[string](Options{Prefix: "big", Conn: conn}).Key("h")
-	var top []Counted[string]
+	counter := caches.NewCounterCache[string](caches.Options{Prefix: "big", Conn: conn}).Key("h")
+	var top []caches.Counted[string]
 	mcBytes := allocated(func() {
 		var err error
 		top, err = counter.MostCommon(ctx, 10)
@@ -206,16 +206,13 @@ func TestLimitsWholeCollectionCost(t *testing.T) {
 	// It measures memory, not speed: a reply of 1,000,000 entries takes
 	// seconds under -race on a loaded machine, so the client waits for it
 	// instead of failing at go-redis's 3 s read timeout.
-	srv := realRedis.Get(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute})
-	t.Cleanup(func() { client.Close() })
-	require.NoError(t, client.FlushAll(context.Background()).Err())
+	client := sharedRedisClient(t, redis.Options{ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute})
 	populateBig(t, client)
 	ctx := context.Background()
-	opts := Options{Prefix: "big", Conn: NewRedisConn(client)}
-	d := NewDictCache[string, int](opts).Key("h")
-	c := NewCounterCache[string](opts).Key("h")
-	s := NewSetCache[string](opts).Key("s")
+	opts := caches.Options{Prefix: "big", Conn: caches.NewRedisConn(client)}
+	d := caches.NewDictCache[string, int](opts).Key("h")
+	c := caches.NewCounterCache[string](opts).Key("h")
+	s := caches.NewSetCache[string](opts).Key("s")
 	for _, call := range []struct {
 		name string
 		f    func() (int, error)

@@ -1,4 +1,4 @@
-package caches
+package systemtest
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocaches/caches"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -34,9 +35,9 @@ func TestDifferential(t *testing.T) {
 	if err := client.FlushAll(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	mem := NewMemoryConn(MemoryOptions{})
+	mem := caches.NewMemoryConn(caches.MemoryOptions{})
 	defer mem.Close()
-	sides := [2]*diffSide{newDiffSide(mem), newDiffSide(NewRedisConn(client))}
+	sides := [2]*diffSide{newDiffSide(mem), newDiffSide(caches.NewRedisConn(client))}
 	rng := rand.New(rand.NewPCG(seed, seed))
 	var history []string // the operations on each key, most recent last
 	for i := 0; i < ops; i++ {
@@ -67,19 +68,19 @@ func envInt(t *testing.T, name string, def int) int {
 
 // diffSide is one backend's families, all on the prefix "d".
 type diffSide struct {
-	ints     *KeyCache[int64]
-	strs     *KeyCache[string]
-	dicts    *DictCache[string, int64]
-	sets     *SetCache[string]
-	zsets    *SortedSetCache[string]
-	counters *CounterCache[string]
+	ints     *caches.KeyCache[int64]
+	strs     *caches.KeyCache[string]
+	dicts    *caches.DictCache[string, int64]
+	sets     *caches.SetCache[string]
+	zsets    *caches.SortedSetCache[string]
+	counters *caches.CounterCache[string]
 }
 
-func newDiffSide(conn *Conn) *diffSide {
-	o := Options{Prefix: "d", Conn: conn, TTL: time.Hour}
+func newDiffSide(conn *caches.Conn) *diffSide {
+	o := caches.Options{Prefix: "d", Conn: conn, TTL: time.Hour}
 	return &diffSide{
-		ints: NewKeyCache[int64](o), strs: NewKeyCache[string](o), dicts: NewDictCache[string, int64](o),
-		sets: NewSetCache[string](o), zsets: NewSortedSetCache[string](o), counters: NewCounterCache[string](o),
+		ints: caches.NewKeyCache[int64](o), strs: caches.NewKeyCache[string](o), dicts: caches.NewDictCache[string, int64](o),
+		sets: caches.NewSetCache[string](o), zsets: caches.NewSortedSetCache[string](o), counters: caches.NewCounterCache[string](o),
 	}
 }
 
@@ -99,15 +100,15 @@ type diffOp struct {
 // show renders a result and the kind of its error, the part both backends
 // must agree on.
 func show(v any, err error) string {
-	var de *DecodeError
+	var de *caches.DecodeError
 	switch {
 	case err == nil:
 		return fmt.Sprintf("%v", v)
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, caches.ErrNotFound):
 		return "not found"
-	case errors.Is(err, ErrWrongType):
+	case errors.Is(err, caches.ErrWrongType):
 		return "wrong type"
-	case errors.Is(err, ErrNotNumber):
+	case errors.Is(err, caches.ErrNotNumber):
 		return "not a number"
 	case errors.As(err, &de):
 		return "decode error: " + de.Key + " " + de.Field
@@ -222,14 +223,14 @@ var diffOps = []diffOp{
 		return show(s.zsets.Key(a.key).Range(ctx, 0, int(a.n)))
 	}},
 	{"zset.RangeByScore", func(ctx context.Context, s *diffSide, a diffArgs) string {
-		r := ScoreRange{Min: a.score, Max: a.score + 1.5, MinExclusive: a.flip}
+		r := caches.ScoreRange{Min: a.score, Max: a.score + 1.5, MinExclusive: a.flip}
 		if a.n < 0 {
 			return show(s.zsets.Key(a.key).RevRangeByScore(ctx, r, 0, -1))
 		}
 		return show(s.zsets.Key(a.key).RangeByScore(ctx, r, int(a.n%3), 2))
 	}},
 	{"zset.Count", func(ctx context.Context, s *diffSide, a diffArgs) string {
-		return show(s.zsets.Key(a.key).Count(ctx, ScoreRange{Min: a.score, Max: 2, MaxExclusive: a.flip}))
+		return show(s.zsets.Key(a.key).Count(ctx, caches.ScoreRange{Min: a.score, Max: 2, MaxExclusive: a.flip}))
 	}},
 	{"zset.Pop", func(ctx context.Context, s *diffSide, a diffArgs) string {
 		if a.flip {

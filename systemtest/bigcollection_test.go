@@ -1,4 +1,4 @@
-package caches
+package systemtest
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/gocaches/caches/internal/redisbackend"
+	"github.com/gocaches/caches"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -63,21 +63,24 @@ func (h *heapGrowth) sample() {
 
 func (h *heapGrowth) growth() uint64 { return h.peak - h.base }
 
+// TestBigCollectionIterationMemory iterates a hash and a set of 1,000,000
+// entries on a real server with All and checks that the heap grows by less
+// than heapLimit: the iterators hold one page of SCAN at a time.
 func TestBigCollectionIterationMemory(t *testing.T) {
-	e := redisEnv(t)
-	client := e.conn.b.(*redisbackend.Backend).Client().(*redis.Client)
+	client := sharedRedisClient(t, redis.Options{})
+	conn := caches.NewRedisConn(client)
 	populateBig(t, client)
 	ctx := context.Background()
 
 	t.Run("hash", func(t *testing.T) {
-		d := NewDictCache[string, int](Options{Prefix: "big", Conn: e.conn}).Key("h")
+		d := caches.NewDictCache[string, int](caches.Options{Prefix: "big", Conn: conn}).Key("h")
 		h := newHeapGrowth()
 		iterateBigHash(ctx, t, d, 50_000, h.sample)
 		t.Logf("iterating a hash of %d fields grew the heap by at most %.1f MiB", bigSize, float64(h.growth())/(1<<20))
 		require.Less(t, h.growth(), uint64(heapLimit))
 	})
 	t.Run("set", func(t *testing.T) {
-		s := NewSetCache[string](Options{Prefix: "big", Conn: e.conn}).Key("s")
+		s := caches.NewSetCache[string](caches.Options{Prefix: "big", Conn: conn}).Key("s")
 		h := newHeapGrowth()
 		n := 0
 		for _, err := range s.All(ctx) {
@@ -95,7 +98,7 @@ func TestBigCollectionIterationMemory(t *testing.T) {
 
 // iterateBigHash iterates the big hash through d, calling sample every
 // every fields and once at the end, and checks that every field came once.
-func iterateBigHash(ctx context.Context, t *testing.T, d Dict[string, int], every int, sample func()) {
+func iterateBigHash(ctx context.Context, t *testing.T, d caches.Dict[string, int], every int, sample func()) {
 	t.Helper()
 	n, sum := 0, 0
 	for item, err := range d.All(ctx) {
