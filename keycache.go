@@ -55,7 +55,7 @@ func (k Key[V]) Get(ctx context.Context) (V, error) {
 // get is Get; loaded reports that the Load hook was asked.
 func (k *Key[V]) get(ctx context.Context) (_ V, loaded bool, _ error) {
 	var zero V
-	b, err := k.backend()
+	b, err := k.backend(ctx)
 	if err != nil {
 		return zero, false, err
 	}
@@ -123,7 +123,7 @@ func (k Key[V]) SetTTL(ctx context.Context, v V, ttl time.Duration) error {
 }
 
 func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
-	b, err := k.backend()
+	b, err := k.backend(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
 // sends them.
 func (k Key[V]) Add(ctx context.Context, v V) (_ bool, err error) {
 	defer k.counted(&k.f.stats.sets, &err)
-	b, err := k.backend()
+	b, err := k.backend(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -165,7 +165,7 @@ func (k Key[V]) Add(ctx context.Context, v V) (_ bool, err error) {
 func (k Key[V]) Pop(ctx context.Context) (_ V, err error) {
 	defer k.counted(&k.f.stats.hits, &err)
 	var zero V
-	b, err := k.backend()
+	b, err := k.backend(ctx)
 	if err != nil {
 		return zero, err
 	}
@@ -217,7 +217,7 @@ func (k Key[V]) Decr(ctx context.Context, n V) (V, error) {
 func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 	defer k.counted(&k.f.stats.sets, &err)
 	var zero V
-	b, err := k.backend()
+	b, err := k.backend(ctx)
 	if err != nil {
 		return zero, err
 	}
@@ -236,7 +236,7 @@ func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 // its value. It counts a miss (a Load that found nothing too) or the
 // failure, and each call of Load.
 func (k Key[V]) load(ctx context.Context) (V, error) {
-	v, _, err := k.c.loads.do(ctx, k.key, func(ctx context.Context) (V, error) {
+	v, _, err := k.c.loads.do(ctx, flightKey(ctx, k.key), func(ctx context.Context) (V, error) {
 		k.f.stats.loads.Add(1)
 		v, err := k.c.hooks.Load(ctx, k)
 		if err != nil {
