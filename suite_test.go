@@ -65,6 +65,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "the library sent %d cross-slot commands to the cluster\n", n)
 		code = 1
 	}
+	redistest.ReportSkips()
 	realRedis.Stop()
 	realCluster.Stop()
 	realSentinel.Stop()

@@ -53,17 +53,17 @@ func (s *Store) Context(ctx context.Context) context.Context {
 	return caches.WithConn(ctx, s.Conn)
 }
 
-// Use returns a fresh store registered as the connection called name ("" is
-// the default connection) until tb ends. Tests that call Use must not run in
-// parallel with others using the same name. It fails the test when name is
-// already defined by a CACHES_DSN variable or caches.Register.
+// Use returns a fresh store that is the connection called name ("" is the
+// default connection) until tb ends, whatever defines name otherwise: a
+// CACHES_DSN variable in the developer's shell (even one that cannot be
+// parsed), caches.Register or nothing (see caches.Override). When tb ends,
+// what defined name before is back. Tests that call Use must not run in
+// parallel with others using the same name; parallel tests use
+// [Store.Context] instead.
 func Use(tb testing.TB, name string) *Store {
 	tb.Helper()
 	s := New(tb)
-	if err := caches.Register(name, s.Conn); err != nil {
-		tb.Fatalf("cachestest.Use: %v", err)
-	}
-	tb.Cleanup(func() { caches.Unregister(name) })
+	tb.Cleanup(caches.Override(name, s.Conn))
 	return s
 }
 

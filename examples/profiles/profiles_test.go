@@ -19,6 +19,7 @@ var realRedis redistest.Shared
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	redistest.ReportSkips()
 	realRedis.Stop()
 	caches.Close()
 	os.Exit(code)
