@@ -48,8 +48,8 @@ type Counter[K comparable] struct {
 
 // Counted is a counter key with its count.
 type Counted[K comparable] struct {
-	Key   K
-	Count int64
+	Key   K     `json:"key"`
+	Count int64 `json:"count"`
 }
 
 func (c Counter[K]) encode(k K) (string, error) {

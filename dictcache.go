@@ -44,8 +44,8 @@ type Dict[K comparable, V any] struct {
 
 // Item is a field and its value.
 type Item[K comparable, V any] struct {
-	Field K
-	Value V
+	Field K `json:"field"`
+	Value V `json:"value"`
 }
 
 func (d Dict[K, V]) encodeField(field K) (string, error) {

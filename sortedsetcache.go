@@ -47,8 +47,8 @@ type SortedSet[T comparable] struct {
 
 // Scored is a member with its score.
 type Scored[T any] struct {
-	Member T
-	Score  float64
+	Member T       `json:"member"`
+	Score  float64 `json:"score"`
 }
 
 // ScoreRange selects members by score. The zero value selects members with
