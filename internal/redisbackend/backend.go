@@ -28,7 +28,7 @@ import (
 // round trips. Transactions, batches and the cluster-wide SCAN of
 // DeleteMatching take connections of their own from the client's pool.
 type Backend struct {
-	c     redis.UniversalClient
+	c      redis.UniversalClient
 	ap     *redis.AutoPipeliner // c's automatic pipeline; nil when off
 	always bool                 // Options.Always
 	owned  bool                 // Close closes c
