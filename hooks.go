@@ -40,7 +40,8 @@ type Hooks[V any] struct {
 	// Strict makes a backend failure an error of Get and GetOrLoad. By
 	// default, as Memoize does (see [MemoOptions.Strict]), a Get whose
 	// read fails while Load is set is served by Load (coalesced, its value
-	// not stored) and the failure counts as an error in [Stats].
+	// not stored) and the failure counts as an error in [Stats]. A key of
+	// another Redis type ([ErrWrongType]) is an error either way.
 	Strict bool
 
 	// LoadTimeout bounds one call of Load. A Load still running when it
