@@ -41,7 +41,7 @@ func (c *KeyCache[V]) GetMany(ctx context.Context, handles ...Key[V]) (values []
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := c.backend()
+	b, err := c.backend(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,7 +102,7 @@ func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) (err err
 		}
 		keys[i] = e.Key.key
 	}
-	b, err := c.backend()
+	b, err := c.backend(ctx)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (c *KeyCache[V]) DeleteMany(ctx context.Context, handles ...Key[V]) (_ int,
 	if err != nil {
 		return 0, err
 	}
-	b, err := c.backend()
+	b, err := c.backend(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -28,13 +28,16 @@ type Conn struct {
 	b    backend.Backend
 	mem  *memstore.Store // the in-process store, for memory connections
 
+	namespace bool // made by Namespace: b is a key space within another's
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 
-	families familySet    // the families that use it, by key prefix
-	nears    *nearSet     // the near caches of a Redis connection; nil for others
-	nearAll  *NearOptions // a near cache for every family without Options.Near (tests)
+	families familySet     // the families that use it, by key prefix
+	scope    atomic.Uint64 // set by WithConn: the scope of its coalesced loads
+	nears    *nearSet      // the near caches of a Redis connection; nil for others
+	nearAll  *NearOptions  // a near cache for every family without Options.Near (tests)
 }
 
 // NewRedisConn returns a connection over an existing go-redis client (a

@@ -48,8 +48,8 @@ type Counter[K comparable] struct {
 
 // Counted is a counter key with its count.
 type Counted[K comparable] struct {
-	Key   K
-	Count int64
+	Key   K     `json:"key"`
+	Count int64 `json:"count"`
 }
 
 func (c Counter[K]) encode(k K) (string, error) {
@@ -73,8 +73,8 @@ func (c Counter[K]) decode(field, count string) (Counted[K], error) {
 }
 
 // prepare returns the backend and the encoded counter key.
-func (c Counter[K]) prepare(k K) (backend.Backend, string, error) {
-	b, err := c.backend()
+func (c Counter[K]) prepare(ctx context.Context, k K) (backend.Backend, string, error) {
+	b, err := c.backend(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -88,7 +88,7 @@ func (c Counter[K]) prepare(k K) (backend.Backend, string, error) {
 // one script.
 func (c Counter[K]) Incr(ctx context.Context, k K, n int64) (_ int64, err error) {
 	defer c.counted(&c.f.stats.sets, &err)
-	b, f, err := c.prepare(k)
+	b, f, err := c.prepare(ctx, k)
 	if err != nil {
 		return 0, err
 	}
@@ -108,7 +108,7 @@ func (c Counter[K]) Decr(ctx context.Context, k K, n int64) (int64, error) {
 func (c Counter[K]) Get(ctx context.Context, k K) (_ int64, err error) {
 	found := false
 	defer func() { c.f.countRead(found, err) }()
-	b, f, err := c.prepare(k)
+	b, f, err := c.prepare(ctx, k)
 	if err != nil {
 		return 0, err
 	}
@@ -123,7 +123,7 @@ func (c Counter[K]) Get(ctx context.Context, k K) (_ int64, err error) {
 // Set sets k's count to n. Redis: HSET and PEXPIRE in one Lua script.
 func (c Counter[K]) Set(ctx context.Context, k K, n int64) (err error) {
 	defer c.counted(&c.f.stats.sets, &err)
-	b, f, err := c.prepare(k)
+	b, f, err := c.prepare(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (c Counter[K]) Update(ctx context.Context, m map[K]int64) (err error) {
 	if len(m) == 0 {
 		return nil
 	}
-	b, err := c.backend()
+	b, err := c.backend(ctx)
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (c Counter[K]) Delete(ctx context.Context, keys ...K) (_ int, err error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	b, err := c.backend()
+	b, err := c.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -179,7 +179,7 @@ func (c Counter[K]) Delete(ctx context.Context, keys ...K) (_ int, err error) {
 // Len returns how many keys have a count. Redis: HLEN.
 func (c Counter[K]) Len(ctx context.Context) (n int, err error) {
 	defer func() { c.f.countRead(n > 0, err) }()
-	b, err := c.backend()
+	b, err := c.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -193,7 +193,7 @@ func (c Counter[K]) Len(ctx context.Context) (n int, err error) {
 func (c Counter[K]) Total(ctx context.Context) (_ int64, err error) {
 	var vals []string
 	defer func() { c.f.countRead(len(vals) > 0, err) }()
-	b, err := c.backend()
+	b, err := c.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -308,7 +308,7 @@ func (c Counter[K]) Clear(ctx context.Context) (bool, error) { return c.clear(ct
 // getAll reads the whole hash as alternating fields and counts. Redis:
 // HGETALL.
 func (c Counter[K]) getAll(ctx context.Context) ([]string, error) {
-	b, err := c.backend()
+	b, err := c.backend(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -44,8 +44,8 @@ type Dict[K comparable, V any] struct {
 
 // Item is a field and its value.
 type Item[K comparable, V any] struct {
-	Field K
-	Value V
+	Field K `json:"field"`
+	Value V `json:"value"`
 }
 
 func (d Dict[K, V]) encodeField(field K) (string, error) {
@@ -77,7 +77,7 @@ func (d Dict[K, V]) decodeValue(field, s string) (V, error) {
 func (d Dict[K, V]) Get(ctx context.Context, field K) (_ V, err error) {
 	defer d.counted(&d.f.stats.hits, &err)
 	var zero V
-	b, f, err := d.prepare(field)
+	b, f, err := d.prepare(ctx, field)
 	if err != nil {
 		return zero, err
 	}
@@ -92,8 +92,8 @@ func (d Dict[K, V]) Get(ctx context.Context, field K) (_ V, err error) {
 }
 
 // prepare returns the backend and the encoded field.
-func (d Dict[K, V]) prepare(field K) (backend.Backend, string, error) {
-	b, err := d.backend()
+func (d Dict[K, V]) prepare(ctx context.Context, field K) (backend.Backend, string, error) {
+	b, err := d.backend(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -109,7 +109,7 @@ func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (m map[K]V, err er
 	if len(fields) == 0 {
 		return map[K]V{}, nil
 	}
-	b, err := d.backend()
+	b, err := d.backend(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (m map[K]V, err er
 // Set stores value under field. Redis: HSET and PEXPIRE in one Lua script.
 func (d Dict[K, V]) Set(ctx context.Context, field K, value V) (err error) {
 	defer d.counted(&d.f.stats.sets, &err)
-	b, f, err := d.prepare(field)
+	b, f, err := d.prepare(ctx, field)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) (err error) {
 	if len(m) == 0 {
 		return nil
 	}
-	b, err := d.backend()
+	b, err := d.backend(ctx)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) (err error) {
 // reports whether it stored it. Redis: HSETNX and PEXPIRE in one Lua script.
 func (d Dict[K, V]) Add(ctx context.Context, field K, value V) (_ bool, err error) {
 	defer d.counted(&d.f.stats.sets, &err)
-	b, f, err := d.prepare(field)
+	b, f, err := d.prepare(ctx, field)
 	if err != nil {
 		return false, err
 	}
@@ -205,7 +205,7 @@ func (d Dict[K, V]) Delete(ctx context.Context, fields ...K) (_ int, err error) 
 	if len(fields) == 0 {
 		return 0, nil
 	}
-	b, err := d.backend()
+	b, err := d.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -222,7 +222,7 @@ func (d Dict[K, V]) Delete(ctx context.Context, fields ...K) (_ int, err error) 
 // Has reports whether field exists. Redis: HEXISTS.
 func (d Dict[K, V]) Has(ctx context.Context, field K) (ok bool, err error) {
 	defer func() { d.f.countRead(ok, err) }()
-	b, f, err := d.prepare(field)
+	b, f, err := d.prepare(ctx, field)
 	if err != nil {
 		return false, err
 	}
@@ -233,7 +233,7 @@ func (d Dict[K, V]) Has(ctx context.Context, field K) (ok bool, err error) {
 // Len returns the number of fields; 0 for a missing hash. Redis: HLEN.
 func (d Dict[K, V]) Len(ctx context.Context) (n int, err error) {
 	defer func() { d.f.countRead(n > 0, err) }()
-	b, err := d.backend()
+	b, err := d.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -247,7 +247,7 @@ func (d Dict[K, V]) Len(ctx context.Context) (n int, err error) {
 func (d Dict[K, V]) Pop(ctx context.Context, field K) (_ V, err error) {
 	defer d.counted(&d.f.stats.hits, &err)
 	var zero V
-	b, f, err := d.prepare(field)
+	b, f, err := d.prepare(ctx, field)
 	if err != nil {
 		return zero, err
 	}
@@ -270,7 +270,7 @@ func (d Dict[K, V]) PopItem(ctx context.Context) (_ K, _ V, err error) {
 		zk K
 		zv V
 	)
-	b, err := d.backend()
+	b, err := d.backend(ctx)
 	if err != nil {
 		return zk, zv, err
 	}
@@ -303,7 +303,7 @@ func (d Dict[K, V]) decodeItem(f, s string) (K, V, error) {
 func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (_ V, err error) {
 	defer d.counted(&d.f.stats.sets, &err)
 	var zero V
-	b, f, err := d.prepare(field)
+	b, f, err := d.prepare(ctx, field)
 	if err != nil {
 		return zero, err
 	}
@@ -356,7 +356,7 @@ func (d Dict[K, V]) All(ctx context.Context) iter.Seq2[Item[K, V], error] {
 // gives an empty map. For large hashes prefer [Dict.All]. Redis: HGETALL.
 func (d Dict[K, V]) Map(ctx context.Context) (m map[K]V, err error) {
 	defer func() { d.f.countRead(len(m) > 0, err) }()
-	b, err := d.backend()
+	b, err := d.backend(ctx)
 	if err != nil {
 		return nil, err
 	}

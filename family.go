@@ -1,6 +1,7 @@
 package caches
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -51,14 +52,19 @@ func familyTTL(ttl time.Duration) time.Duration {
 	return max(ttl, time.Millisecond)
 }
 
-// backend returns the family's backend, resolving its connection through
-// the registry when the registry changed since the last call.
-func (f *family) backend() (backend.Backend, error) {
+// backend returns the family's backend for an operation under ctx: that
+// of Options.Conn, of a connection bound to ctx (WithConn), or of the
+// connection the registry maps the family's name to, resolved again when
+// the registry changed since the last call.
+func (f *family) backend(ctx context.Context) (backend.Backend, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
 	if f.conn != nil {
 		return f.connBackend(f.conn)
+	}
+	if c := boundConn(ctx); c != nil {
+		return f.boundBackend(c)
 	}
 	gen := registry.gen.Load()
 	if r := f.resolved.Load(); r != nil && r.gen == gen {
@@ -89,6 +95,15 @@ func (f *family) connBackend(c *Conn) (backend.Backend, error) {
 		return b, err
 	}
 	return f.withNear(c, b), nil
+}
+
+// boundBackend is the backend of c, a connection bound to the operation's
+// context, where the family is recorded (and its prefix checked) too.
+func (f *family) boundBackend(c *Conn) (backend.Backend, error) {
+	if err := c.adopt(f); err != nil {
+		return nil, err
+	}
+	return f.connBackend(c)
 }
 
 // key builds a handle's key; its error is reported by the handle's

@@ -43,11 +43,11 @@ func (h *handle) failed(err error) error {
 	return err
 }
 
-func (h *handle) backend() (backend.Backend, error) {
+func (h *handle) backend(ctx context.Context) (backend.Backend, error) {
 	if h.err != nil {
 		return nil, h.err
 	}
-	return h.f.backend()
+	return h.f.backend(ctx)
 }
 
 // TTL returns how long the key has left to live, with millisecond
@@ -57,7 +57,7 @@ func (h *handle) backend() (backend.Backend, error) {
 // as the largest Duration, math.MaxInt64. Redis: PTTL.
 func (h handle) TTL(ctx context.Context) (_ time.Duration, err error) {
 	defer h.counted(&h.f.stats.hits, &err)
-	b, err := h.backend()
+	b, err := h.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -80,7 +80,7 @@ func (h handle) TTL(ctx context.Context) (_ time.Duration, err error) {
 // for NoExpiry).
 func (h handle) Expire(ctx context.Context, ttl time.Duration) (_ bool, err error) {
 	defer h.counted(&h.f.stats.sets, &err)
-	b, err := h.backend()
+	b, err := h.backend(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -102,7 +102,7 @@ func (h handle) Expire(ctx context.Context, ttl time.Duration) (_ bool, err erro
 // PEXPIREAT.
 func (h handle) ExpireAt(ctx context.Context, t time.Time) (_ bool, err error) {
 	defer h.counted(&h.f.stats.sets, &err)
-	b, err := h.backend()
+	b, err := h.backend(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -114,7 +114,7 @@ func (h handle) ExpireAt(ctx context.Context, t time.Time) (_ bool, err error) {
 // write sets the family's TTL again. Redis: PERSIST.
 func (h handle) Persist(ctx context.Context) (_ bool, err error) {
 	defer h.counted(&h.f.stats.sets, &err)
-	b, err := h.backend()
+	b, err := h.backend(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -138,7 +138,7 @@ func (h handle) persistExisting(ctx context.Context, b backend.Backend) (bool, e
 
 // del removes the key and reports whether it existed.
 func (h *handle) del(ctx context.Context) (bool, error) {
-	b, err := h.backend()
+	b, err := h.backend(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -155,7 +155,7 @@ func (h *handle) clear(ctx context.Context) (_ bool, err error) {
 
 // exists reports whether the key exists.
 func (h *handle) exists(ctx context.Context) (bool, error) {
-	b, err := h.backend()
+	b, err := h.backend(ctx)
 	if err != nil {
 		return false, err
 	}

@@ -15,7 +15,8 @@ type Hooks[V any] struct {
 	// Concurrent misses of one key call Load once in this process; a
 	// caller's context cancels only that caller, and Load runs under a
 	// context detached from the callers, bounded by LoadTimeout. An error
-	// from Load is returned and nothing is stored.
+	// from Load is returned and nothing is stored. When Redis fails, Load
+	// serves the call unless Strict.
 	Load func(ctx context.Context, key Key[V]) (V, error)
 
 	// Write makes Set and SetTTL write-through: it is called first, with the
@@ -35,6 +36,13 @@ type Hooks[V any] struct {
 	// Validate is asked about every value Get and GetOr read: false turns it
 	// into a miss (then Load, if set) and deletes it from the cache.
 	Validate func(key Key[V], value V) bool
+
+	// Strict makes a backend failure an error of Get and GetOrLoad. By
+	// default, as Memoize does (see [MemoOptions.Strict]), a Get whose
+	// read fails while Load is set is served by Load (coalesced, its value
+	// not stored) and the failure counts as an error in [Stats]. A key of
+	// another Redis type ([ErrWrongType]) is an error either way.
+	Strict bool
 
 	// LoadTimeout bounds one call of Load. A Load still running when it
 	// passes is abandoned: its callers get an error wrapping

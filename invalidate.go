@@ -61,7 +61,7 @@ func (f *family) invalidateOwn(ctx context.Context) (int, error) {
 	if f.prefix == "" {
 		return 0, errors.New("caches: a family without prefix cannot be invalidated: it would match every key")
 	}
-	b, err := f.backend()
+	b, err := f.backend(ctx)
 	if err != nil {
 		return 0, err
 	}

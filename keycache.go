@@ -25,7 +25,9 @@ type KeyCache[V any] struct {
 // Nothing is connected yet: the connection is resolved at first use, and an
 // invalid configuration is reported by every operation.
 func NewKeyCache[V any](opts Options) *KeyCache[V] {
-	return &KeyCache[V]{family: newFamily(opts), codec: newValueCodec[V](opts.Codec)}
+	c := &KeyCache[V]{family: newFamily(opts), codec: newValueCodec[V](opts.Codec)}
+	c.loads.timeout, c.loads.abandoned = time.Minute, &c.family.stats.abandoned
+	return c
 }
 
 // Key returns the handle of the key made of the family's prefix and args (see
@@ -54,26 +56,54 @@ func (k Key[V]) Get(ctx context.Context) (V, error) {
 
 // get is Get; loaded reports that the Load hook was asked.
 func (k *Key[V]) get(ctx context.Context) (_ V, loaded bool, _ error) {
+	return k.getWith(ctx, k.c.hooks.Load)
+}
+
+// getWith is Get with load as the loader (none when nil); loaded reports
+// that the loader was asked.
+func (k *Key[V]) getWith(ctx context.Context, load func(context.Context, Key[V]) (V, error)) (_ V, loaded bool, _ error) {
 	var zero V
-	b, err := k.backend()
+	b, err := k.backend(ctx)
 	if err != nil {
 		return zero, false, err
 	}
 	s, ok, err := b.Get(ctx, k.key)
-	if err != nil {
-		return zero, false, keyErr("get", k.key, err)
-	}
-	if ok {
+	if err == nil && ok {
 		v, err := k.decode(s)
 		if err != nil || k.c.hooks.Validate == nil || k.valid(ctx, v) {
 			return v, false, err
 		}
 	}
-	if k.c.hooks.Load == nil {
+	err = keyErr("get", k.key, err)
+	switch {
+	case err != nil && (load == nil || k.c.hooks.Strict || ctx.Err() != nil || errors.Is(err, ErrWrongType)):
+		return zero, false, err
+	case err != nil:
+		k.f.stats.errors.Add(1) // the backend failed: the source serves the call
+		v, err := k.load(ctx, load, false)
+		return v, true, err
+	case load == nil:
 		return zero, false, ErrNotFound
 	}
-	v, err := k.load(ctx)
+	v, err := k.load(ctx, load, true)
 	return v, true, err
+}
+
+// GetOrLoad returns the stored value or, on a miss (or a value the
+// Validate hook rejects), the value of load, stored with the family's TTL:
+// get-or-compute without hooks. Concurrent misses of the key in this
+// process call load once, as [Hooks.Load] is called: under a context
+// detached from the callers' (their values kept), bounded by LoadTimeout
+// (one minute without hooks), a caller's context cancelling only that
+// caller. An error from load is returned and nothing is stored. When the
+// backend fails, load serves the call and nothing is stored, unless
+// [Hooks.Strict]. Redis: GET, then SET on a miss.
+func (k Key[V]) GetOrLoad(ctx context.Context, load func(context.Context) (V, error)) (V, error) {
+	v, loaded, err := k.getWith(ctx, func(ctx context.Context, _ Key[V]) (V, error) { return load(ctx) })
+	if !loaded {
+		k.f.count(&k.f.stats.hits, err)
+	}
+	return v, err
 }
 
 func (k *Key[V]) decode(s string) (V, error) {
@@ -123,7 +153,7 @@ func (k Key[V]) SetTTL(ctx context.Context, v V, ttl time.Duration) error {
 }
 
 func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
-	b, err := k.backend()
+	b, err := k.backend(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,7 +170,7 @@ func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
 // sends them.
 func (k Key[V]) Add(ctx context.Context, v V) (_ bool, err error) {
 	defer k.counted(&k.f.stats.sets, &err)
-	b, err := k.backend()
+	b, err := k.backend(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -165,7 +195,7 @@ func (k Key[V]) Add(ctx context.Context, v V) (_ bool, err error) {
 func (k Key[V]) Pop(ctx context.Context) (_ V, err error) {
 	defer k.counted(&k.f.stats.hits, &err)
 	var zero V
-	b, err := k.backend()
+	b, err := k.backend(ctx)
 	if err != nil {
 		return zero, err
 	}
@@ -217,7 +247,7 @@ func (k Key[V]) Decr(ctx context.Context, n V) (V, error) {
 func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 	defer k.counted(&k.f.stats.sets, &err)
 	var zero V
-	b, err := k.backend()
+	b, err := k.backend(ctx)
 	if err != nil {
 		return zero, err
 	}
@@ -232,19 +262,19 @@ func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 	return k.decode(out)
 }
 
-// load runs the Load hook for k, once for all concurrent callers, and stores
-// its value. It counts a miss (a Load that found nothing too) or the
-// failure, and each call of Load.
-func (k Key[V]) load(ctx context.Context) (V, error) {
-	v, _, err := k.c.loads.do(ctx, k.key, func(ctx context.Context) (V, error) {
+// load runs load for k, once for all concurrent callers, and stores its
+// value when store is set. It counts a miss (a load that found nothing
+// too) or the failure, and each call of load.
+func (k Key[V]) load(ctx context.Context, load func(context.Context, Key[V]) (V, error), store bool) (V, error) {
+	v, _, err := k.c.loads.do(ctx, flightKey(ctx, k.key), func(ctx context.Context) (V, error) {
 		k.f.stats.loads.Add(1)
-		v, err := k.c.hooks.Load(ctx, k)
+		v, err := load(ctx, k)
 		if err != nil {
 			return v, fmt.Errorf("caches: load %q: %w", k.key, err)
 		}
 		// Past LoadTimeout the load was abandoned, and a newer one may have
 		// stored its value already.
-		if ctx.Err() == nil && k.set(ctx, v, k.f.ttl) != nil {
+		if store && ctx.Err() == nil && k.set(ctx, v, k.f.ttl) != nil {
 			k.f.stats.errors.Add(1)
 		}
 		return v, nil

@@ -308,6 +308,10 @@ func TestErrClosedMatchesTheSentinels(t *testing.T) {
 // leaving the Conn open.
 func closeUnder(t *testing.T, e *env) {
 	t.Helper()
+	if e.outer != nil {
+		closeUnder(t, e.outer)
+		return
+	}
 	if rb, ok := e.b.(*redisbackend.Backend); ok {
 		require.NoError(t, rb.Client().Close())
 		return

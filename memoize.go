@@ -87,7 +87,10 @@ type MemoOptions[A any] struct {
 	// not block.
 	OnBackendError func(key string, err error)
 
-	// Now is the clock used for early refresh. Default: time.Now.
+	// Now is the clock of early refresh: the expiry stored with a result
+	// and the time a hit compares with it. Default: the clock of the
+	// connection's in-process store (so a test that moves a cachestest
+	// clock moves early refresh too), or time.Now on Redis.
 	Now func() time.Time
 }
 
@@ -229,7 +232,7 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 	if err != nil {
 		return zero, err
 	}
-	b, err := m.family.backend()
+	b, err := m.family.backend(ctx)
 	if errors.Is(err, ErrPrefixOverlap) {
 		return zero, err // a refused family, not a failing backend
 	}
@@ -244,7 +247,7 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 		return m.degraded(ctx, key, a, keyErr("get", key, err))
 	}
 	if ok {
-		if v, err, hit := m.hit(key, a, s, b); hit {
+		if v, err, hit := m.hit(ctx, key, a, s, b); hit {
 			return v, err
 		}
 	}
@@ -283,7 +286,8 @@ func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend.Backend) (context.C
 }
 
 // hit decodes a stored entry read from b; hit is false when it is unusable.
-func (m *Memo[A, R]) hit(key string, a A, s string, b backend.Backend) (v R, err error, hit bool) {
+// An early refresh it starts keeps ctx's values, not its cancellation.
+func (m *Memo[A, R]) hit(ctx context.Context, key string, a A, s string, b backend.Backend) (v R, err error, hit bool) {
 	e, ok := parseEntry(s)
 	if !ok {
 		return v, nil, false
@@ -297,7 +301,7 @@ func (m *Memo[A, R]) hit(key string, a A, s string, b backend.Backend) (v R, err
 		return v, nil, false
 	}
 	m.stats.hits.Add(1)
-	if m.refreshEarly(e, b) && m.flight.start(context.Background(), key, func(ctx context.Context) (R, error) { return m.refresh(ctx, key, a) }) {
+	if m.refreshEarly(e, b) && m.flight.start(ctx, flightKey(ctx, key), func(ctx context.Context) (R, error) { return m.refresh(ctx, key, a) }) {
 		m.stats.early.Add(1)
 	}
 	return v, nil, true
@@ -319,13 +323,18 @@ func (m *Memo[A, R]) refreshEarly(e memoEntry, b backend.Backend) bool {
 	return float64(m.nowMs(b))+gap >= float64(expiry)
 }
 
-// nowMs is the clock of early refresh, in unix milliseconds: the coarse
-// clock of b when MemoOptions.Now is unset and b keeps one (a hit on the
-// in-process store then reads no time.Now), the configured clock otherwise.
+// nowMs is the clock of early refresh, in unix milliseconds. When
+// MemoOptions.Now is unset it is b's: its coarse clock when b keeps one (a
+// hit on the in-process store then reads no time.Now), or the clock of b's
+// expiries (an in-process store on a test's clock); otherwise it is the
+// configured clock.
 func (m *Memo[A, R]) nowMs(b backend.Backend) int64 {
 	if m.realClock {
 		if ms, ok := b.CoarseMillis(); ok {
 			return ms
+		}
+		if c, ok := b.(backend.Clock); ok {
+			return c.Now().UnixMilli()
 		}
 	}
 	return m.opts.Now().UnixMilli()
@@ -334,7 +343,7 @@ func (m *Memo[A, R]) nowMs(b backend.Backend) int64 {
 // refresh recomputes a result in the background, for the early refresh; a
 // failure leaves the cached result in place.
 func (m *Memo[A, R]) refresh(ctx context.Context, key string, a A) (R, error) {
-	b, err := m.family.backend()
+	b, err := m.family.backend(ctx)
 	if err != nil {
 		m.backendFailed(key, err)
 		var zero R
@@ -352,7 +361,7 @@ func (m *Memo[A, R]) load(ctx context.Context, key string, a A, b backend.Backen
 // coalesce runs fn once for all concurrent callers of key (see
 // flightGroup) and counts the callers that joined another's computation.
 func (m *Memo[A, R]) coalesce(ctx context.Context, key string, fn func(context.Context) (R, error)) (R, error) {
-	v, shared, err := m.flight.do(ctx, key, fn)
+	v, shared, err := m.flight.do(ctx, flightKey(ctx, key), fn)
 	if shared {
 		m.stats.coalesced.Add(1)
 	}
@@ -515,7 +524,7 @@ func (m *Memo[A, R]) store(ctx context.Context, key string, b backend.Backend, v
 	}
 	var expiry int64
 	if m.family.ttl > 0 {
-		expiry = m.opts.Now().Add(m.family.ttl).UnixMilli()
+		expiry = m.nowMs(b) + m.family.ttl.Milliseconds()
 	}
 	sctx, cancel := m.cacheCtx(ctx, b)
 	defer cancel()

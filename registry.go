@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +48,52 @@ func Register(name string, c *Conn) error {
 	r.conns[name], r.origin[name] = c, "Register"
 	r.gen.Add(1)
 	return nil
+}
+
+// Override makes c the connection called name until restore is called,
+// whatever defined name before: a CACHES_DSN variable, [Register] or
+// nothing. The connection it hides is neither closed nor forgotten: restore
+// brings it back (or forgets name when nothing defined it), unless the
+// registry was closed or name was registered anew meanwhile. A CACHES_DSN
+// variable that cannot be parsed does not stop it: name then finds c,
+// while other names report the error. Tests use it (through
+// cachestest.Use) so that the developer's environment cannot change what
+// they run against.
+func Override(name string, c *Conn) (restore func()) {
+	r := registry
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.loadLocked()
+	conns := r.conns
+	old, hadOld := conns[name]
+	origin, implicit := r.origin[name], r.implicit
+	_, wasImplicit := implicit[name]
+	delete(implicit, name)
+	c.setName(name)
+	conns[name], r.origin[name] = c, "Override"
+	r.gen.Add(1)
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !sameMap(r.conns, conns) || r.conns[name] != c {
+			return
+		}
+		delete(r.conns, name)
+		delete(r.origin, name)
+		if hadOld {
+			r.conns[name], r.origin[name] = old, origin
+			if wasImplicit {
+				r.implicit[name] = struct{}{}
+			}
+		}
+		r.gen.Add(1)
+	}
+}
+
+// sameMap reports whether a and b are one map: the registry was not
+// closed and loaded again in between.
+func sameMap(a, b map[string]*Conn) bool {
+	return a != nil && b != nil && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // Unregister forgets the connection called name without closing it, so that

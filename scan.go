@@ -54,7 +54,7 @@ func sscan(ctx context.Context, b backend.Backend, key string, cursor uint64, ch
 // that served the previous page, so every page came from one instance.
 func scanPages(ctx context.Context, h handle, op string, scan scanFunc) iter.Seq2[[]string, error] {
 	return func(yield func([]string, error) bool) {
-		b, err := h.backend()
+		b, err := h.backend(ctx)
 		if err != nil {
 			yield(nil, err)
 			return

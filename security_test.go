@@ -19,10 +19,7 @@ func startServer(t *testing.T, args ...string) *redistest.Server {
 	t.Helper()
 	srv, err := redistest.Start(args...)
 	if err != nil {
-		if redistest.Required() || err != redistest.ErrNotInstalled {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		redistest.SkipOrFail(t, "redis-server", err)
 	}
 	t.Cleanup(srv.Stop)
 	return srv

@@ -72,8 +72,8 @@ func (s Set[T]) decodeOne(r string) (T, error) {
 }
 
 // prepare returns the backend and the encoded members.
-func (s Set[T]) prepare(members []T) (backend.Backend, []string, error) {
-	b, err := s.backend()
+func (s Set[T]) prepare(ctx context.Context, members []T) (backend.Backend, []string, error) {
+	b, err := s.backend(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,7 +88,7 @@ func (s Set[T]) Add(ctx context.Context, members ...T) (_ int, err error) {
 	if len(members) == 0 {
 		return 0, nil
 	}
-	b, enc, err := s.prepare(members)
+	b, enc, err := s.prepare(ctx, members)
 	if err != nil {
 		return 0, err
 	}
@@ -114,7 +114,7 @@ func (s Set[T]) Discard(ctx context.Context, members ...T) (_ int, err error) {
 	if len(members) == 0 {
 		return 0, nil
 	}
-	b, enc, err := s.prepare(members)
+	b, enc, err := s.prepare(ctx, members)
 	if err != nil {
 		return 0, err
 	}
@@ -125,7 +125,7 @@ func (s Set[T]) Discard(ctx context.Context, members ...T) (_ int, err error) {
 // Has reports whether member is in the set. Redis: SISMEMBER.
 func (s Set[T]) Has(ctx context.Context, member T) (ok bool, err error) {
 	defer func() { s.f.countRead(ok, err) }()
-	b, enc, err := s.prepare([]T{member})
+	b, enc, err := s.prepare(ctx, []T{member})
 	if err != nil {
 		return false, err
 	}
@@ -140,7 +140,7 @@ func (s Set[T]) HasMany(ctx context.Context, members ...T) (oks []bool, err erro
 	if len(members) == 0 {
 		return nil, nil
 	}
-	b, enc, err := s.prepare(members)
+	b, enc, err := s.prepare(ctx, members)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (s Set[T]) HasMany(ctx context.Context, members ...T) (oks []bool, err erro
 // Len returns the number of members; 0 for a missing set. Redis: SCARD.
 func (s Set[T]) Len(ctx context.Context) (n int, err error) {
 	defer func() { s.f.countRead(n > 0, err) }()
-	b, err := s.backend()
+	b, err := s.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -179,7 +179,7 @@ func (s Set[T]) PopN(ctx context.Context, n int) (out []T, err error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	b, err := s.backend()
+	b, err := s.backend(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (s Set[T]) Random(ctx context.Context, n int) (out []T, err error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	b, err := s.backend()
+	b, err := s.backend(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +241,7 @@ func (s Set[T]) All(ctx context.Context) iter.Seq2[T, error] {
 // empty slice. For large sets prefer [Set.All]. Redis: SMEMBERS.
 func (s Set[T]) Members(ctx context.Context) (out []T, err error) {
 	defer func() { s.f.countRead(len(out) > 0, err) }()
-	b, err := s.backend()
+	b, err := s.backend(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +273,7 @@ func (s Set[T]) Difference(ctx context.Context, others ...Set[T]) ([]T, error) {
 
 func (s Set[T]) combine(ctx context.Context, op backend.SetOp, others []Set[T]) (out []T, err error) {
 	defer func() { s.f.countRead(len(out) > 0, err) }()
-	b, keys, err := s.sameConn(append([]Set[T]{s}, others...))
+	b, keys, err := s.sameConn(ctx, append([]Set[T]{s}, others...))
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +311,7 @@ func (s Set[T]) combineStore(ctx context.Context, op backend.SetOp, sets []Set[T
 	if len(sets) == 0 {
 		return 0, fmt.Errorf("caches: %sSTORE into %q: needs at least one source set; nothing changed", op, s.key)
 	}
-	b, keys, err := s.sameConn(append([]Set[T]{s}, sets...))
+	b, keys, err := s.sameConn(ctx, append([]Set[T]{s}, sets...))
 	if err != nil {
 		return 0, err
 	}
@@ -321,14 +321,14 @@ func (s Set[T]) combineStore(ctx context.Context, op backend.SetOp, sets []Set[T
 
 // sameConn returns the sets' common backend and their keys, or an error
 // naming the first set on another connection.
-func (s Set[T]) sameConn(sets []Set[T]) (backend.Backend, []string, error) {
-	b, err := s.backend()
+func (s Set[T]) sameConn(ctx context.Context, sets []Set[T]) (backend.Backend, []string, error) {
+	b, err := s.backend(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	keys := make([]string, len(sets))
 	for i, o := range sets {
-		ob, err := o.backend()
+		ob, err := o.backend(ctx)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -47,8 +47,8 @@ type SortedSet[T comparable] struct {
 
 // Scored is a member with its score.
 type Scored[T any] struct {
-	Member T
-	Score  float64
+	Member T       `json:"member"`
+	Score  float64 `json:"score"`
 }
 
 // ScoreRange selects members by score. The zero value selects members with
@@ -125,8 +125,8 @@ func (z SortedSet[T]) decodeMember(r string) (T, error) {
 }
 
 // prepare returns the backend and the encoded member.
-func (z SortedSet[T]) prepare(member T) (backend.Backend, string, error) {
-	b, err := z.backend()
+func (z SortedSet[T]) prepare(ctx context.Context, member T) (backend.Backend, string, error) {
+	b, err := z.backend(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -166,7 +166,7 @@ func (z SortedSet[T]) zadd(ctx context.Context, mode backend.ZAddMode, in []Scor
 	if len(in) == 0 {
 		return 0, nil
 	}
-	b, err := z.backend()
+	b, err := z.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -200,7 +200,7 @@ func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (_ float64
 	if math.IsInf(by, 0) {
 		return 0, keyErr("incr", z.key, fmt.Errorf("%w: increment is infinite", ErrNotNumber))
 	}
-	b, m, err := z.prepare(member)
+	b, m, err := z.prepare(ctx, member)
 	if err != nil {
 		return 0, err
 	}
@@ -211,7 +211,7 @@ func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (_ float64
 // Score returns member's score, or [ErrNotFound]. Redis: ZSCORE.
 func (z SortedSet[T]) Score(ctx context.Context, member T) (_ float64, err error) {
 	defer z.counted(&z.f.stats.hits, &err)
-	b, m, err := z.prepare(member)
+	b, m, err := z.prepare(ctx, member)
 	if err != nil {
 		return 0, err
 	}
@@ -248,7 +248,7 @@ func (z SortedSet[T]) RevRank(ctx context.Context, member T) (int, error) {
 
 func (z SortedSet[T]) rank(ctx context.Context, member T, rev bool) (_ int, err error) {
 	defer z.counted(&z.f.stats.hits, &err)
-	b, m, err := z.prepare(member)
+	b, m, err := z.prepare(ctx, member)
 	if err != nil {
 		return 0, err
 	}
@@ -268,7 +268,7 @@ func (z SortedSet[T]) Remove(ctx context.Context, members ...T) (_ int, err erro
 	if len(members) == 0 {
 		return 0, nil
 	}
-	b, err := z.backend()
+	b, err := z.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -285,7 +285,7 @@ func (z SortedSet[T]) Remove(ctx context.Context, members ...T) (_ int, err erro
 // Len returns the number of members; 0 for a missing set. Redis: ZCARD.
 func (z SortedSet[T]) Len(ctx context.Context) (n int, err error) {
 	defer func() { z.f.countRead(n > 0, err) }()
-	b, err := z.backend()
+	b, err := z.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -309,7 +309,7 @@ func (z SortedSet[T]) PopMax(ctx context.Context) (T, float64, error) {
 func (z SortedSet[T]) popOne(ctx context.Context, max bool) (_ T, _ float64, err error) {
 	defer z.counted(&z.f.stats.hits, &err)
 	var zero T
-	b, err := z.backend()
+	b, err := z.backend(ctx)
 	if err != nil {
 		return zero, 0, err
 	}
@@ -349,7 +349,7 @@ func (z SortedSet[T]) pop(ctx context.Context, n int, max bool) ([]Scored[T], er
 	if n <= 0 {
 		return nil, nil
 	}
-	b, err := z.backend()
+	b, err := z.backend(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +377,7 @@ func (z SortedSet[T]) rangeByRank(ctx context.Context, start, stop int, rev bool
 
 // ranks is rangeByRank without counting, for the pages of All.
 func (z SortedSet[T]) ranks(ctx context.Context, start, stop int, rev bool) ([]Scored[T], error) {
-	b, err := z.backend()
+	b, err := z.backend(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +404,7 @@ func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, li
 		return nil, nil
 	}
 	defer func() { z.f.countRead(len(out) > 0, err) }()
-	b, err := z.backend()
+	b, err := z.backend(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -416,7 +416,7 @@ func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, li
 // Count returns how many members have scores in r. Redis: ZCOUNT.
 func (z SortedSet[T]) Count(ctx context.Context, r ScoreRange) (n int, err error) {
 	defer func() { z.f.countRead(n > 0, err) }()
-	b, err := z.backend()
+	b, err := z.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -430,7 +430,7 @@ func (z SortedSet[T]) Count(ctx context.Context, r ScoreRange) (n int, err error
 // ZREMRANGEBYRANK.
 func (z SortedSet[T]) RemoveRangeByRank(ctx context.Context, start, stop int) (_ int, err error) {
 	defer z.counted(&z.f.stats.deletes, &err)
-	b, err := z.backend()
+	b, err := z.backend(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -442,7 +442,7 @@ func (z SortedSet[T]) RemoveRangeByRank(ctx context.Context, start, stop int) (_
 // how many went. Redis: ZREMRANGEBYSCORE.
 func (z SortedSet[T]) RemoveRangeByScore(ctx context.Context, r ScoreRange) (_ int, err error) {
 	defer z.counted(&z.f.stats.deletes, &err)
-	b, err := z.backend()
+	b, err := z.backend(ctx)
 	if err != nil {
 		return 0, err
 	}

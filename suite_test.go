@@ -65,6 +65,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "the library sent %d cross-slot commands to the cluster\n", n)
 		code = 1
 	}
+	redistest.ReportSkips()
 	realRedis.Stop()
 	realCluster.Stop()
 	realSentinel.Stop()
@@ -85,6 +86,8 @@ type env struct {
 	// second returns another connection to the same data, as a second
 	// process would have.
 	second func(t *testing.T) *Conn
+	// outer is the env a namespace env is in; nil for the others.
+	outer *env
 }
 
 // opts returns family options bound to the env's connection.
@@ -102,6 +105,27 @@ func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Run("cluster", func(t *testing.T) { f(t, clusterEnv(t)) })
 	t.Run("sentinel", func(t *testing.T) { f(t, sentinelEnv(t)) })
 	t.Run("redis+near", func(t *testing.T) { f(t, nearEnv(t)) })
+	t.Run("redis-namespace", func(t *testing.T) { f(t, namespacedEnv(t, redisEnv(t))) })
+}
+
+// namespacedEnv is e seen through a namespace of its connection (see
+// Conn.Namespace): every behaviour holds there as on e itself.
+func namespacedEnv(t *testing.T, e *env) *env {
+	t.Helper()
+	const ns = "test:ns:"
+	in := func(c *Conn) *Conn {
+		n, err := c.Namespace(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	conn := in(e.conn)
+	return &env{
+		name: e.name + "-namespace", conn: conn, b: conn.b,
+		advance: e.advance, now: e.now, outer: e,
+		second: func(t *testing.T) *Conn { return in(e.second(t)) },
+	}
 }
 
 func memEnv(t *testing.T) *env {

@@ -62,3 +62,52 @@ func TestUseCleanup(t *testing.T) {
 	_, err := caches.Connection("cachestest-temp")
 	require.ErrorIs(t, err, caches.ErrUnknownConnection, "the name is released when the test ends")
 }
+
+// TestUseWhateverTheShellHolds shows that Use works when the developer's
+// shell defines the connection, even wrongly, and gives it back afterwards.
+func TestUseWhateverTheShellHolds(t *testing.T) {
+	for _, c := range []struct{ dsn, after string }{
+		{"redis://127.0.0.1:1/0", "redis://127.0.0.1:1/0"},
+		{"redis://127.0.0.1:1/0?no_such_option=1", "no_such_option"},
+	} {
+		t.Run(c.dsn, func(t *testing.T) {
+			t.Setenv("CACHES_DSN", c.dsn)
+			caches.Close()
+			t.Cleanup(func() { caches.Close() })
+			t.Run("inner", func(t *testing.T) {
+				st := cachestest.Use(t, "")
+				k := caches.NewKeyCache[int](caches.Options{Prefix: "shell"}).Key(1)
+				require.NoError(t, k.Set(t.Context(), 1))
+				conn, err := caches.Connection("")
+				require.NoError(t, err)
+				require.Same(t, st.Conn, conn)
+			})
+			conn, err := caches.Connection("")
+			if err != nil {
+				require.ErrorContains(t, err, c.after, "the shell's bad DSN is reported again")
+				return
+			}
+			require.Contains(t, conn.String(), c.after, "the shell's connection is back")
+		})
+	}
+}
+
+// TestStoreContextMovesMemoize shows that the store's clock moves
+// Memoize's expiry without wiring: a result expires on the test's clock.
+func TestStoreContextMovesMemoize(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	m := caches.Memoize(func(context.Context, int) (int, error) { calls++; return calls, nil },
+		caches.MemoOptions[int]{Options: caches.Options{Prefix: "cachestest-memo", TTL: time.Minute}})
+	st := cachestest.New(t)
+	ctx := st.Context(t.Context())
+	v, err := m.Call(ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+	v, _ = m.Call(ctx, 1)
+	require.Equal(t, 1, v, "a hit")
+	st.Clock.Advance(2 * time.Minute)
+	v, err = m.Call(ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, 2, v, "expired on the test's clock, computed again")
+}

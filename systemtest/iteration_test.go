@@ -3,7 +3,6 @@ package systemtest
 import (
 	"context"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,10 +94,7 @@ func startIterCluster(t *testing.T) *redistest.Cluster {
 	t.Helper()
 	cl, err := redistest.StartCluster(3)
 	if err != nil {
-		if os.Getenv(redistest.RequireEnv) != "1" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
+		redistest.SkipOrFail(t, "redis cluster", err)
 	}
 	t.Cleanup(cl.Stop)
 	return cl

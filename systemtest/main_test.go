@@ -21,6 +21,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	redistest.ReportSkips()
 	realRedis.Stop()
 	realSentinel.Stop()
 	os.Exit(code)

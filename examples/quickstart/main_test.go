@@ -30,10 +30,7 @@ func TestQuickstartBadDSN(t *testing.T) {
 func TestQuickstartOnRedis(t *testing.T) {
 	srv, err := redistest.Start()
 	if err != nil {
-		if redistest.Required() || err != redistest.ErrNotInstalled {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		redistest.SkipOrFail(t, "redis-server", err)
 	}
 	defer srv.Stop()
 	t.Setenv("CACHES_DSN", "redis://"+srv.Addr+"/0")
@@ -60,6 +57,7 @@ func TestQuickstartOnRedis(t *testing.T) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	redistest.ReportSkips()
 	caches.Close()
 	os.Exit(code)
 }

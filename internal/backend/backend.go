@@ -317,3 +317,11 @@ type BudgetGetter interface {
 type InProcess interface {
 	InProcess() bool
 }
+
+// Clock is the capability of a backend that keeps time of its own, the
+// time its expiries follow: the in-process store, whose clock a test may
+// move. Code that stores deadlines next to values (Memoize's early
+// refresh) reads this clock so that both agree.
+type Clock interface {
+	Now() time.Time
+}

@@ -18,6 +18,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	redistest.ReportSkips()
 	realRedis.Stop()
 	realCluster.Stop()
 	realSentinel.Stop()

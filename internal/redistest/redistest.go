@@ -348,7 +348,84 @@ func skipOrFail(tb testing.TB, what string, err error) {
 		tb.Fatalf("real %s: %v", what, err)
 		return
 	}
+	skips.record(err)
 	tb.Skipf("skipping real %s tests: %v (set %s=1 to make this a failure)", what, err, RequireEnv)
+}
+
+// SkipOrFail ends a test whose real server could not start, as the
+// helpers of this package do: a skip counted for [ReportSkips] when
+// redis-server is not installed and [Required] is unset, a failure
+// otherwise.
+func SkipOrFail(tb testing.TB, what string, err error) {
+	tb.Helper()
+	skipOrFail(tb, what, err)
+}
+
+// skips counts the tests of this test binary that skipped their real
+// server, for ReportSkips.
+var skips skipCount
+
+type skipCount struct {
+	mu sync.Mutex // guards state
+	skipState
+}
+
+type skipState struct {
+	n      int
+	reason string // the first skip's error
+}
+
+func (s *skipCount) record(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	if s.reason == "" {
+		s.reason = err.Error()
+	}
+}
+
+// snapshot and restore let the package's own test of the count leave it as
+// it was.
+func (s *skipCount) snapshot() skipState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.skipState
+}
+
+func (s *skipCount) restore(c skipState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skipState = c
+}
+
+// SkipSummary returns the line ReportSkips prints: how many tests skipped
+// their real server and why, or "" when none did.
+func SkipSummary() string {
+	skips.mu.Lock()
+	defer skips.mu.Unlock()
+	if skips.n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("redistest: %d tests skipped their real-server part: %s; set %s=1 to make this a failure\n",
+		skips.n, skips.reason, RequireEnv)
+}
+
+// ReportSkips prints [SkipSummary], if any, once the tests of a package
+// have run; TestMain calls it after m.Run. go test shows a passing
+// package's output only with -v, so the line goes to the terminal
+// (/dev/tty) when there is one, and to stderr otherwise.
+func ReportSkips() {
+	line := SkipSummary()
+	if line == "" {
+		return
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		if _, err := tty.WriteString(line); err == nil {
+			return
+		}
+	}
+	os.Stderr.WriteString(line)
 }
 
 // Shared is a server started on first use and shared by a test binary's

@@ -27,6 +27,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	ReportSkips()
 	sharedCluster.Stop()
 	sharedSentinel.Stop()
 	if left := childProcesses(); len(left) > 0 {
@@ -361,13 +362,20 @@ func TestSkipOrFail(t *testing.T) {
 		{"1", notInstalled{"redis-cli"}, false},
 		{"", errors.New("port in use"), false},
 	}
+	saved := skips.snapshot()
+	t.Cleanup(func() { skips.restore(saved) })
+	skips.restore(skipState{})
+	counted := 0
 	for _, c := range cases {
 		t.Setenv(RequireEnv, c.required)
 		var f fakeTB
 		skipOrFail(&f, "redis cluster", c.err)
 		if c.skip {
+			counted++
 			assert.Contains(t, f.skip, c.err.Error())
 			assert.Empty(t, f.fatal)
+			assert.Contains(t, SkipSummary(), fmt.Sprintf("redistest: %d tests skipped", counted), "every skip counted")
+			assert.Contains(t, SkipSummary(), ErrNotInstalled.Error(), "the first reason")
 		} else {
 			assert.Contains(t, f.fatal, c.err.Error())
 			assert.Empty(t, f.skip)
