@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gocaches/caches/internal/backend"
+	"github.com/gocaches/caches/internal/backend/backendtest"
 )
 
 // fakeClock is a settable clock for Options.Now.
@@ -148,26 +149,11 @@ func then(steps ...step) step {
 // errorIs reports whether err is target.
 func errorIs(err, target error) bool { return errors.Is(err, target) }
 
-// zs pairs members and scores for ZAdd.
-func zs(members []string, scores []float64) []backend.Z {
-	out := make([]backend.Z, len(members))
-	for i, m := range members {
-		out[i] = backend.Z{Member: m, Score: scores[i]}
-	}
-	return out
-}
-
-// splitZ splits a sorted-set reply into members and scores.
-func splitZ(zs []backend.Z, err error) ([]string, []float64, error) {
-	if err != nil {
-		return nil, nil, err
-	}
-	members, scores := make([]string, len(zs)), make([]float64, len(zs))
-	for i, z := range zs {
-		members[i], scores[i] = z.Member, z.Score
-	}
-	return members, scores, nil
-}
+// zs and splitZ are backendtest's, shorter.
+var (
+	zs     = backendtest.Zs
+	splitZ = backendtest.SplitZ
+)
 
 // zmode reads a ZADD flag ("", "NX", "XX" in any case); another flag is a
 // mode no backend knows.

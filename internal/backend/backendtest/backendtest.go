@@ -200,8 +200,8 @@ func requireExists(t *testing.T, b backend.Backend, key string, want bool) {
 	require.Equal(t, want, got, "EXISTS %s", key)
 }
 
-// zs pairs members and scores for ZAdd.
-func zs(members []string, scores []float64) []backend.Z {
+// Zs pairs members and scores for ZAdd.
+func Zs(members []string, scores []float64) []backend.Z {
 	out := make([]backend.Z, len(members))
 	for i, m := range members {
 		out[i] = backend.Z{Member: m, Score: scores[i]}
@@ -209,8 +209,8 @@ func zs(members []string, scores []float64) []backend.Z {
 	return out
 }
 
-// splitZ splits a sorted-set reply into members and scores.
-func splitZ(zs []backend.Z, err error) ([]string, []float64, error) {
+// SplitZ splits a sorted-set reply into members and scores.
+func SplitZ(zs []backend.Z, err error) ([]string, []float64, error) {
 	if err != nil {
 		return nil, nil, err
 	}

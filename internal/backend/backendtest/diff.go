@@ -118,7 +118,7 @@ func Dump(ctx context.Context, b backend.Backend, key string) string {
 	if ms, err := b.SMembers(ctx, key); !isWrongType(err) {
 		return "set " + strings.TrimSpace(showSorted(ms, err)) + dumpTTL(ctx, b, key)
 	}
-	ms, sc, err := splitZ(b.ZRange(ctx, key, 0, -1, false))
+	ms, sc, err := SplitZ(b.ZRange(ctx, key, 0, -1, false))
 	return "zset " + strings.TrimSpace(show(ms, sc, err)) + dumpTTL(ctx, b, key)
 }
 

@@ -359,7 +359,7 @@ var zsetOps = []Op{
 		for i := range sc {
 			sc[i] = g.score()
 		}
-		return show(b.ZAdd(ctx, key, ttl, mode, zs(ms, sc)...))
+		return show(b.ZAdd(ctx, key, ttl, mode, Zs(ms, sc)...))
 	}},
 	{"ZADD one", func(ctx context.Context, g Gen, b backend.Backend) string {
 		return show(b.ZAdd(ctx, g.Key(), g.ttl(), backend.ZAddUpsert, backend.Z{Member: g.member(), Score: g.score()}))
@@ -378,13 +378,13 @@ var zsetOps = []Op{
 	}},
 	{"ZCARD", func(ctx context.Context, g Gen, b backend.Backend) string { return show(b.ZCard(ctx, g.Key())) }},
 	{"ZPOP", func(ctx context.Context, g Gen, b backend.Backend) string {
-		return show(splitZ(b.ZPop(ctx, g.Key(), g.count(), g.flip())))
+		return show(SplitZ(b.ZPop(ctx, g.Key(), g.count(), g.flip())))
 	}},
 	{"ZRANGE", func(ctx context.Context, g Gen, b backend.Backend) string {
-		return show(splitZ(b.ZRange(ctx, g.Key(), g.idx(), g.idx(), g.flip())))
+		return show(SplitZ(b.ZRange(ctx, g.Key(), g.idx(), g.idx(), g.flip())))
 	}},
 	{"ZRANGE BYSCORE", func(ctx context.Context, g Gen, b backend.Backend) string {
-		return show(splitZ(b.ZRangeByScore(ctx, g.Key(), g.bound(), g.bound(), g.flip(), g.offset(), g.count())))
+		return show(SplitZ(b.ZRangeByScore(ctx, g.Key(), g.bound(), g.bound(), g.flip(), g.offset(), g.count())))
 	}},
 	{"ZCOUNT", func(ctx context.Context, g Gen, b backend.Backend) string {
 		return show(b.ZCount(ctx, g.Key(), g.bound(), g.bound()))

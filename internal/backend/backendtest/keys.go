@@ -367,7 +367,7 @@ func removals(ctx context.Context, b backend.Backend) []removal {
 	hash := func(key string) error { _, err := b.HSet(ctx, key, 0, "f", "1", "g", "2", "h", "3"); return err }
 	set := func(key string) error { _, err := b.SAdd(ctx, key, 0, "a", "b", "c"); return err }
 	zset := func(key string) error {
-		_, err := b.ZAdd(ctx, key, 0, backend.ZAddUpsert, zs([]string{"a", "b", "c", "d", "e"}, []float64{1, 2, 3, 4, 5})...)
+		_, err := b.ZAdd(ctx, key, 0, backend.ZAddUpsert, Zs([]string{"a", "b", "c", "d", "e"}, []float64{1, 2, 3, 4, 5})...)
 		return err
 	}
 	return []removal{
@@ -509,8 +509,8 @@ func testWrongType(t *testing.T, e *env) {
 	_, checks["SADD str"] = b.SAdd(ctx, "{w}str", 0, "m")
 	_, checks["SCARD hash"] = b.SCard(ctx, "{w}hash")
 	_, checks["SMEMBERS hash"] = b.SMembers(ctx, "{w}hash")
-	_, checks["ZADD str"] = b.ZAdd(ctx, "{w}str", 0, backend.ZAddUpsert, zs([]string{"m"}, []float64{1})...)
-	_, _, checks["ZRANGE hash"] = splitZ(b.ZRange(ctx, "{w}hash", 0, -1, false))
+	_, checks["ZADD str"] = b.ZAdd(ctx, "{w}str", 0, backend.ZAddUpsert, Zs([]string{"m"}, []float64{1})...)
+	_, _, checks["ZRANGE hash"] = SplitZ(b.ZRange(ctx, "{w}hash", 0, -1, false))
 	_, checks["ZRANGE BYSCORE LIMIT 0 0 hash"] = b.ZRangeByScore(ctx, "{w}hash", "-inf", "+inf", false, 0, 0)
 	_, checks["ZCARD hash"] = b.ZCard(ctx, "{w}hash")
 	_, checks["SUNION str hash"] = b.SCombine(ctx, backend.Union, "{w}str", "{w}hash")

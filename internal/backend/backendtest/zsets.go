@@ -14,7 +14,7 @@ func testSortedSets(t *testing.T, e *env) {
 	ctx, b := context.Background(), e.b
 	zadd := func(mode backend.ZAddMode, ms []string, ss []float64) int64 {
 		t.Helper()
-		n, err := b.ZAdd(ctx, "z", time.Minute, mode, zs(ms, ss)...)
+		n, err := b.ZAdd(ctx, "z", time.Minute, mode, Zs(ms, ss)...)
 		require.NoError(t, err)
 		return n
 	}
@@ -37,14 +37,14 @@ func testSortedSets(t *testing.T, e *env) {
 	require.False(t, ok)
 
 	// Scores: c 0, a 1, b 1, d 2, e 5 (ties by member bytes).
-	ms, ss, err := splitZ(b.ZRange(ctx, "z", 0, -1, false))
+	ms, ss, err := SplitZ(b.ZRange(ctx, "z", 0, -1, false))
 	require.NoError(t, err)
 	require.Equal(t, []string{"c", "a", "b", "d", "e"}, ms)
 	require.Equal(t, []float64{0, 1, 1, 2, 5}, ss)
-	ms, _, err = splitZ(b.ZRange(ctx, "z", 0, 1, true))
+	ms, _, err = SplitZ(b.ZRange(ctx, "z", 0, 1, true))
 	require.NoError(t, err)
 	require.Equal(t, []string{"e", "d"}, ms)
-	ms, _, err = splitZ(b.ZRange(ctx, "z", -2, 100, false))
+	ms, _, err = SplitZ(b.ZRange(ctx, "z", -2, 100, false))
 	require.NoError(t, err)
 	require.Equal(t, []string{"d", "e"}, ms)
 
@@ -60,18 +60,18 @@ func testSortedSets(t *testing.T, e *env) {
 	require.NoError(t, err)
 	require.False(t, ok)
 
-	ms, _, err = splitZ(b.ZRangeByScore(ctx, "z", "(0", "2", false, 0, -1))
+	ms, _, err = SplitZ(b.ZRangeByScore(ctx, "z", "(0", "2", false, 0, -1))
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b", "d"}, ms)
-	ms, _, err = splitZ(b.ZRangeByScore(ctx, "z", "-inf", "+inf", true, 1, 2))
+	ms, _, err = SplitZ(b.ZRangeByScore(ctx, "z", "-inf", "+inf", true, 1, 2))
 	require.NoError(t, err)
 	require.Equal(t, []string{"d", "b"}, ms)
-	ms, _, err = splitZ(b.ZRangeByScore(ctx, "z", "1", "(5", true, 0, -1))
+	ms, _, err = SplitZ(b.ZRangeByScore(ctx, "z", "1", "(5", true, 0, -1))
 	require.NoError(t, err)
 	require.Equal(t, []string{"d", "b", "a"}, ms)
-	_, _, err = splitZ(b.ZRangeByScore(ctx, "z", "x", "1", false, 0, -1))
+	_, _, err = SplitZ(b.ZRangeByScore(ctx, "z", "x", "1", false, 0, -1))
 	require.Error(t, err, "bad bound")
-	ms, _, err = splitZ(b.ZRangeByScore(ctx, "z", "-inf", "+inf", false, 0, 0))
+	ms, _, err = SplitZ(b.ZRangeByScore(ctx, "z", "-inf", "+inf", false, 0, 0))
 	require.NoError(t, err)
 	require.Empty(t, ms, "count 0")
 
@@ -88,11 +88,11 @@ func testSortedSets(t *testing.T, e *env) {
 	require.Equal(t, -1.0, f)
 
 	// Scores: f -1, a 1, b 1, d 2, c 2.5, e 5.
-	ms, ss, err = splitZ(b.ZPop(ctx, "z", 2, false))
+	ms, ss, err = SplitZ(b.ZPop(ctx, "z", 2, false))
 	require.NoError(t, err)
 	require.Equal(t, []string{"f", "a"}, ms)
 	require.Equal(t, []float64{-1, 1}, ss)
-	ms, ss, err = splitZ(b.ZPop(ctx, "z", 1, true))
+	ms, ss, err = SplitZ(b.ZPop(ctx, "z", 1, true))
 	require.NoError(t, err)
 	require.Equal(t, []string{"e"}, ms)
 	require.Equal(t, []float64{5}, ss)
@@ -111,10 +111,10 @@ func testSortedSets(t *testing.T, e *env) {
 	removed, err = b.ZRemRangeByScore(ctx, "z", "(10", "+inf")
 	require.NoError(t, err)
 	require.Equal(t, int64(2), removed)
-	ms, _, _ = splitZ(b.ZRange(ctx, "z", 0, -1, false))
+	ms, _, _ = SplitZ(b.ZRange(ctx, "z", 0, -1, false))
 	require.Equal(t, []string{"g"}, ms)
 
-	ms, ss, err = splitZ(b.ZPop(ctx, "missing", 1, false))
+	ms, ss, err = SplitZ(b.ZPop(ctx, "missing", 1, false))
 	require.NoError(t, err)
 	require.Empty(t, ms)
 	require.Empty(t, ss)
@@ -127,12 +127,12 @@ func testSortedSets(t *testing.T, e *env) {
 // store, as the differential test checks; miniredis returns it.)
 func testScoreEdges(t *testing.T, e *env) {
 	ctx, b := context.Background(), e.b
-	_, err := b.ZAdd(ctx, "inf", 0, backend.ZAddUpsert, zs([]string{"max", "lo"}, []float64{math.MaxFloat64, math.Inf(-1)})...)
+	_, err := b.ZAdd(ctx, "inf", 0, backend.ZAddUpsert, Zs([]string{"max", "lo"}, []float64{math.MaxFloat64, math.Inf(-1)})...)
 	require.NoError(t, err)
 	f, err := b.ZIncrBy(ctx, "inf", "max", math.MaxFloat64, 0)
 	require.NoError(t, err)
 	require.Equal(t, math.Inf(1), f)
-	ms, ss, err := splitZ(b.ZRange(ctx, "inf", 0, -1, false))
+	ms, ss, err := SplitZ(b.ZRange(ctx, "inf", 0, -1, false))
 	require.NoError(t, err)
 	require.Equal(t, []string{"lo", "max"}, ms)
 	require.Equal(t, []float64{math.Inf(-1), math.Inf(1)}, ss)
