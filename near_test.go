@@ -124,3 +124,54 @@ func (s *syncAfterWrite) SAdd(ctx context.Context, key string, ttl time.Duration
 func (s *syncAfterWrite) Close() error {
 	return s.Backend.(*redisbackend.Backend).Client().Close()
 }
+
+// TestNearDSN opens a connection whose DSN turns near caching on: every
+// family of it keeps near copies, within the DSN's bound. On memory:// the
+// options are accepted and change nothing.
+func TestNearDSN(t *testing.T) {
+	srv := realRedis.Get(t)
+	conn, err := Open("redis://" + srv.Addr + "?near=true&near_max_entries=5&near_ttl=30s&near_heartbeat=50ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ctx := context.Background()
+	kc := NewKeyCache[int](Options{Prefix: "neardsn", Conn: conn})
+	for i := range 20 {
+		if err := kc.Key(i).Set(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kc.Key(i).Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLive(t, kc)
+	for range 3 {
+		if v, err := kc.Key(19).Get(ctx); err != nil || v != 19 {
+			t.Fatalf("Get = %d, %v", v, err)
+		}
+	}
+	s, ok := kc.NearStats()
+	if !ok || s.Hits == 0 {
+		t.Fatalf("near stats %+v, %v: a family of a near=true connection reads no copy", s, ok)
+	}
+	if s.Entries > 5 {
+		t.Fatalf("near stats %+v: more entries than near_max_entries=5", s)
+	}
+
+	mem, err := Open("memory://?near=true&near_max_entries=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	mk := NewKeyCache[int](Options{Prefix: "neardsn", Conn: mem})
+	if err := mk.Key(1).Set(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := mk.Key(1).Get(ctx); err != nil || v != 1 {
+		t.Fatalf("Get on memory:// with near=true = %d, %v", v, err)
+	}
+	if _, ok := mk.NearStats(); ok {
+		t.Fatal("a memory:// connection has a near cache")
+	}
+}
