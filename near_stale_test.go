@@ -19,13 +19,13 @@ import (
 
 // staleness is the outcome of one run of the staleness checker.
 type staleness struct {
-	writes, confirmed, reads, violations, late int64
-	hits, flushes                              uint64
+	writes, confirmed, lost, reads, violations, late int64
+	hits, flushes                                    uint64
 }
 
 func (s staleness) String() string {
-	return fmt.Sprintf("%d writes (%d confirmed delivered), %d reads (%d near hits), %d flushes, %d violations, %d late reads",
-		s.writes, s.confirmed, s.reads, s.hits, s.flushes, s.violations, s.late)
+	return fmt.Sprintf("%d writes (%d confirmed delivered, %d lost by Redis), %d reads (%d near hits), %d flushes, %d violations, %d late reads",
+		s.writes, s.confirmed, s.lost, s.reads, s.hits, s.flushes, s.violations, s.late)
 }
 
 // staleRun is one run of the staleness checker: writes through raw,
@@ -207,6 +207,9 @@ func checkStaleness(t *testing.T, r staleRun) staleness {
 	readersDone.Wait()
 	s, _ := kc.NearStats()
 	res.reads, res.hits, res.flushes = reads.Load(), s.Hits, s.Flushes
+	for i := range completed {
+		res.lost += completed[i].lostCount()
+	}
 	for _, sp := range suspects {
 		lg := &completed[sp.key]
 		if f := lg.surviving(sp.floor); sp.v < f {
@@ -246,6 +249,16 @@ func (w *writeLog) markLost(from, to int64) {
 	w.mu.Lock()
 	w.lost = append(w.lost, [2]int64{from, to})
 	w.mu.Unlock()
+}
+
+func (w *writeLog) lostCount() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var n int64
+	for _, r := range w.lost {
+		n += r[1] - r[0] + 1
+	}
+	return n
 }
 
 // surviving returns the highest version up to v that Redis did not lose.
