@@ -119,6 +119,11 @@ func (s *syncAfterWrite) SAdd(ctx context.Context, key string, ttl time.Duration
 	return s.Backend.SAdd(ctx, key, ttl, members...)
 }
 
+func (s *syncAfterWrite) ZAdd(ctx context.Context, key string, ttl time.Duration, mode backend.ZAddMode, members ...backend.Z) (int64, error) {
+	defer s.sync()
+	return s.Backend.ZAdd(ctx, key, ttl, mode, members...)
+}
+
 // Close closes the go-redis client under the connection, as closeUnder
 // does for the env's plain backend.
 func (s *syncAfterWrite) Close() error {
@@ -173,5 +178,41 @@ func TestNearDSN(t *testing.T) {
 	}
 	if _, ok := mk.NearStats(); ok {
 		t.Fatal("a memory:// connection has a near cache")
+	}
+}
+
+// TestNearSortedSet reads a sorted set's scores and ranges from the near
+// copy, and sees another client's ZADD once its invalidation arrives.
+func TestNearSortedSet(t *testing.T) {
+	conn, raw := nearConn(t)
+	ctx := context.Background()
+	zc := NewSortedSetCache[string](Options{Prefix: "nearz", Conn: conn, Near: &NearOptions{}})
+	z := zc.Key("board")
+	if _, err := z.AddMany(ctx, Scored[string]{Member: "a", Score: 1}, Scored[string]{Member: "b", Score: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := z.Score(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, zc)
+	if !pollUntil(2*time.Second, time.Millisecond, func() bool { _, _ = z.Score(ctx, "a"); s, _ := zc.NearStats(); return s.Entries == 1 }) {
+		t.Fatal("no copy of the sorted set kept")
+	}
+	s0, _ := zc.NearStats()
+	top, err := z.Range(ctx, 0, -1)
+	if err != nil || len(top) != 2 || top[1].Member != "b" || top[1].Score != 2 {
+		t.Fatalf("Range = %v, %v", top, err)
+	}
+	if sc, err := z.Score(ctx, "b"); err != nil || sc != 2 {
+		t.Fatalf("Score = %v, %v", sc, err)
+	}
+	if s, _ := zc.NearStats(); s.Hits < s0.Hits+2 {
+		t.Fatalf("near stats %+v after %+v: Range and Score were not read locally", s, s0)
+	}
+	if err := raw.ZAdd(ctx, z.String(), redis.Z{Member: "c", Score: 3}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(2*time.Second, time.Millisecond, func() bool { sc, err := z.Score(ctx, "c"); return err == nil && sc == 3 }) {
+		t.Fatal("another client's ZADD never reached the near cache")
 	}
 }
