@@ -67,13 +67,13 @@ func TestFillGuard(t *testing.T) {
 	if err := raw.Set(ctx, "p:k", "old", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	<-applied // the invalidation of the write above
+	received(t, applied) // the invalidation of the write above
 	h.afterGet = func(key string) {
 		h.afterGet = nil
 		if err := raw.Set(ctx, key, "new", 0).Err(); err != nil {
 			t.Error(err)
 		}
-		if k := <-applied; k != key {
+		if k := received(t, applied); k != key {
 			t.Errorf("invalidation of %q, want %q", k, key)
 		}
 	}
@@ -132,12 +132,9 @@ func TestBounds(t *testing.T) {
 	t.Run("entries", func(t *testing.T) {
 		const n = 50
 		c, _, raw := nearOn(t, srv, Options{MaxEntries: n})
+		writeAll(t, c, raw, "p:e%d", 500, "v")
 		for i := range 500 {
-			key := fmt.Sprintf("p:e%d", i)
-			if err := raw.Set(ctx, key, "v", 0).Err(); err != nil {
-				t.Fatal(err)
-			}
-			_, _, _ = c.Get(ctx, key)
+			_, _, _ = c.Get(ctx, fmt.Sprintf("p:e%d", i))
 			if e := c.Stats().Entries; e > n {
 				t.Fatalf("after %d keys read the cache holds %d entries, bound %d", i+1, e, n)
 			}
@@ -150,12 +147,9 @@ func TestBounds(t *testing.T) {
 		const maxBytes = 64 << 10
 		c, _, raw := nearOn(t, srv, Options{MaxBytes: maxBytes})
 		value := strings.Repeat("x", 1000)
+		writeAll(t, c, raw, "p:b%d", 300, value)
 		for i := range 300 {
-			key := fmt.Sprintf("p:b%d", i)
-			if err := raw.Set(ctx, key, value, 0).Err(); err != nil {
-				t.Fatal(err)
-			}
-			_, _, _ = c.Get(ctx, key)
+			_, _, _ = c.Get(ctx, fmt.Sprintf("p:b%d", i))
 			if used := c.local.UsedBytes(); used > maxBytes*11/10 {
 				t.Fatalf("after %d keys read the cache holds %d bytes, bound %d", i+1, used, maxBytes)
 			}
@@ -166,4 +160,32 @@ func TestBounds(t *testing.T) {
 				c.Stats().Entries, len(value), held, maxBytes)
 		}
 	})
+}
+
+// writeAll writes n keys named by format through raw, then waits until c
+// applied their invalidations, which would otherwise drop the copies that
+// reads made before they arrived.
+func writeAll(t *testing.T, c *Cache, raw *redis.Client, format string, n int, value string) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		if err := raw.Set(ctx, fmt.Sprintf(format, i), value, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// received returns the next key applied, failing the test after 5s.
+func received(t *testing.T, applied chan string) string {
+	t.Helper()
+	select {
+	case k := <-applied:
+		return k
+	case <-time.After(5 * time.Second):
+		t.Fatal("no invalidation applied within 5s")
+		return ""
+	}
 }
