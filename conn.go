@@ -37,7 +37,7 @@ type Conn struct {
 	families familySet     // the families that use it, by key prefix
 	scope    atomic.Uint64 // set by WithConn: the scope of its coalesced loads
 	nears    *nearSet      // the near caches of a Redis connection; nil for others
-	nearAll  *NearOptions  // a near cache for every family without Options.Near (tests)
+	nearAll  *NearOptions  // a near cache for every family without Options.Near (the DSN near options)
 }
 
 // NewRedisConn returns a connection over an existing go-redis client (a

@@ -55,6 +55,21 @@ import (
 //	autopipeline_window=100us       wait this long for more commands after a
 //	                                flush (default 0: no wait)
 //
+// Every scheme takes these, which turn on a near cache (see [NearOptions])
+// for every family of the connection that sets no Options.Near; on
+// memory:// they are accepted and change nothing:
+//
+//	near=true                       keep near copies of what the families read
+//	near_max_entries=10000          keys kept per key prefix (default 10,000)
+//	near_max_bytes=64mb             their estimated size (b, kb, mb, gb; default 64mb)
+//	near_ttl=1m                     how long a copy is kept at most (default 1m,
+//	                                never more than the family's TTL)
+//	near_heartbeat=100ms            how often tracking is checked while copies exist
+//	near_stall_timeout=1s           how late a check may answer before the copies
+//	                                are dropped and reads bypass them
+//
+// A near_ option without near=true is an error.
+//
 // memory:// takes these (see [MemoryOptions]):
 //
 //	file=/var/lib/app/cache.db      persist to this regular file
@@ -222,8 +237,12 @@ func splitHosts(base, rest string) (extra []string, rewritten string) {
 // setOpener checks the scheme-specific parts of u and stores how to open it.
 // The Redis schemes are read by the go-redis adapter (redisbackend.Parse).
 func (s *dsnSpec) setOpener(base, variant string, extra []string, u *url.URL) error {
+	nearAll, err := takeNearOptions(u)
+	if err != nil {
+		return err
+	}
 	if base == "memory" && variant == "" {
-		return s.setMemory(u)
+		return s.setMemory(u) // near caching changes nothing on the in-process store
 	}
 	redisBase := base == "redis" || base == "rediss" || base == "unix"
 	if !redisBase || (variant != "" && variant != "cluster" && variant != "sentinel") {
@@ -238,7 +257,9 @@ func (s *dsnSpec) setOpener(base, variant string, extra []string, u *url.URL) er
 		if err != nil {
 			return nil, err
 		}
-		return newBackendConn(rb), nil
+		c := newBackendConn(rb)
+		c.nearAll = nearAll
+		return c, nil
 	}
 	return nil
 }

@@ -120,8 +120,100 @@ func (s *syncAfterWrite) SAdd(ctx context.Context, key string, ttl time.Duration
 	return s.Backend.SAdd(ctx, key, ttl, members...)
 }
 
+func (s *syncAfterWrite) ZAdd(ctx context.Context, key string, ttl time.Duration, mode backend.ZAddMode, members ...backend.Z) (int64, error) {
+	defer s.sync()
+	return s.Backend.ZAdd(ctx, key, ttl, mode, members...)
+}
+
 // Close closes the go-redis client under the connection, as closeUnder
 // does for the env's plain backend.
 func (s *syncAfterWrite) Close() error {
 	return s.Backend.(*redisbackend.Backend).Client().Close()
+}
+
+// TestNearDSN opens a connection whose DSN turns near caching on: every
+// family of it keeps near copies, within the DSN's bound. On memory:// the
+// options are accepted and change nothing.
+func TestNearDSN(t *testing.T) {
+	srv := realRedis.Get(t)
+	conn, err := Open("redis://" + srv.Addr + "?near=true&near_max_entries=5&near_ttl=30s&near_heartbeat=50ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ctx := context.Background()
+	kc := NewKeyCache[int](Options{Prefix: "neardsn", Conn: conn})
+	for i := range 20 {
+		if err := kc.Key(i).Set(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kc.Key(i).Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLive(t, kc)
+	for range 3 {
+		if v, err := kc.Key(19).Get(ctx); err != nil || v != 19 {
+			t.Fatalf("Get = %d, %v", v, err)
+		}
+	}
+	s, ok := kc.NearStats()
+	if !ok || s.Hits == 0 {
+		t.Fatalf("near stats %+v, %v: a family of a near=true connection reads no copy", s, ok)
+	}
+	if s.Entries > 5 {
+		t.Fatalf("near stats %+v: more entries than near_max_entries=5", s)
+	}
+
+	mem, err := Open("memory://?near=true&near_max_entries=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	mk := NewKeyCache[int](Options{Prefix: "neardsn", Conn: mem})
+	if err := mk.Key(1).Set(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := mk.Key(1).Get(ctx); err != nil || v != 1 {
+		t.Fatalf("Get on memory:// with near=true = %d, %v", v, err)
+	}
+	if _, ok := mk.NearStats(); ok {
+		t.Fatal("a memory:// connection has a near cache")
+	}
+}
+
+// TestNearSortedSet reads a sorted set's scores and ranges from the near
+// copy, and sees another client's ZADD once its invalidation arrives.
+func TestNearSortedSet(t *testing.T) {
+	conn, raw := nearConn(t)
+	ctx := context.Background()
+	zc := NewSortedSetCache[string](Options{Prefix: "nearz", Conn: conn, Near: &NearOptions{}})
+	z := zc.Key("board")
+	if _, err := z.AddMany(ctx, Scored[string]{Member: "a", Score: 1}, Scored[string]{Member: "b", Score: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := z.Score(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, zc)
+	if !poll.Until(2*time.Second, time.Millisecond, func() bool { _, _ = z.Score(ctx, "a"); s, _ := zc.NearStats(); return s.Entries == 1 }) {
+		t.Fatal("no copy of the sorted set kept")
+	}
+	s0, _ := zc.NearStats()
+	top, err := z.Range(ctx, 0, -1)
+	if err != nil || len(top) != 2 || top[1].Member != "b" || top[1].Score != 2 {
+		t.Fatalf("Range = %v, %v", top, err)
+	}
+	if sc, err := z.Score(ctx, "b"); err != nil || sc != 2 {
+		t.Fatalf("Score = %v, %v", sc, err)
+	}
+	if s, _ := zc.NearStats(); s.Hits < s0.Hits+2 {
+		t.Fatalf("near stats %+v after %+v: Range and Score were not read locally", s, s0)
+	}
+	if err := raw.ZAdd(ctx, z.String(), redis.Z{Member: "c", Score: 3}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !poll.Until(2*time.Second, time.Millisecond, func() bool { sc, err := z.Score(ctx, "c"); return err == nil && sc == 3 }) {
+		t.Fatal("another client's ZADD never reached the near cache")
+	}
 }

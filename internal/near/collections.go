@@ -7,8 +7,9 @@ import (
 	"github.com/gocaches/caches/internal/backend"
 )
 
-// A copy of a hash or a set is the whole key, read by HGETALL or
-// SMEMBERS: every read of one of its fields or members is then local.
+// A copy of a hash, a set or a sorted set is the whole key, read by
+// HGETALL, SMEMBERS or ZRANGE 0 -1 WITHSCORES: every read of one of its
+// fields or members, or of a range, is then local.
 
 // kind is the Redis type of a collection copy.
 type kind uint8
@@ -16,7 +17,17 @@ type kind uint8
 const (
 	hashKind kind = iota
 	setKind
+	zsetKind
 )
+
+// whole is the content of a collection as read from Redis: fields and
+// values or members in items, or the members of a sorted set in zs.
+type whole struct {
+	items []string
+	zs    []backend.Z
+}
+
+func (w whole) empty() bool { return len(w.items) == 0 && len(w.zs) == 0 }
 
 // collection runs read on the copy of key, filling it first when there is
 // none, or on Redis when there can be none (the cache is down, the key is
@@ -63,14 +74,8 @@ func (c *Cache) fillCollection(ctx context.Context, key string, k kind) bool {
 	if !ok {
 		return false
 	}
-	var items []string
-	var err error
-	if k == hashKind {
-		items, err = c.inner.HGetAll(ctx, key)
-	} else {
-		items, err = c.inner.SMembers(ctx, key)
-	}
-	if err != nil || len(items) == 0 {
+	w, err := c.readWhole(ctx, key, k)
+	if err != nil || w.empty() {
 		c.abandon(f)
 		return false
 	}
@@ -81,13 +86,34 @@ func (c *Cache) fillCollection(ctx context.Context, key string, k kind) bool {
 	}
 	stored := false
 	c.commit(f, func() bool {
-		stored = c.storeCollection(ctx, key, k, items, c.localTTL(f.start, pttl))
+		stored = c.storeCollection(ctx, key, k, w, c.localTTL(f.start, pttl))
 		return stored
 	})
 	return stored
 }
 
-func (c *Cache) storeCollection(ctx context.Context, key string, k kind, items []string, ttl time.Duration) bool {
+// readWhole reads the whole collection at key from Redis.
+func (c *Cache) readWhole(ctx context.Context, key string, k kind) (w whole, err error) {
+	switch k {
+	case hashKind:
+		w.items, err = c.inner.HGetAll(ctx, key)
+	case setKind:
+		w.items, err = c.inner.SMembers(ctx, key)
+	default:
+		// At most maxZCopy+1 members: a larger sorted set is not copied
+		// (its range reads, as in SortedSet.All, stay pages from Redis).
+		w.zs, err = c.inner.ZRange(ctx, key, 0, maxZCopy, false)
+		if len(w.zs) > maxZCopy {
+			w.zs = nil
+		}
+	}
+	return w, err
+}
+
+// maxZCopy is the most members of a sorted set the cache copies.
+const maxZCopy = 4096
+
+func (c *Cache) storeCollection(ctx context.Context, key string, k kind, w whole, ttl time.Duration) bool {
 	if ttl <= 0 {
 		return false
 	}
@@ -96,10 +122,13 @@ func (c *Cache) storeCollection(ctx context.Context, key string, k kind, items [
 		return false
 	}
 	var err error
-	if k == hashKind {
-		_, err = c.local.HSet(bg, key, ttl, items...)
-	} else {
-		_, err = c.local.SAdd(bg, key, ttl, items...)
+	switch k {
+	case hashKind:
+		_, err = c.local.HSet(bg, key, ttl, w.items...)
+	case setKind:
+		_, err = c.local.SAdd(bg, key, ttl, w.items...)
+	default:
+		_, err = c.local.ZAdd(bg, key, ttl, backend.ZAddUpsert, w.zs...)
 	}
 	return err == nil
 }
@@ -203,4 +232,54 @@ func (c *Cache) SMembers(ctx context.Context, key string) (ms []string, err erro
 		return err
 	})
 	return ms, err
+}
+
+// Sorted sets.
+
+func (c *Cache) ZScore(ctx context.Context, key, member string) (score float64, ok bool, err error) {
+	err = c.collection(ctx, key, zsetKind, func(b backend.Backend) error {
+		score, ok, err = b.ZScore(ctx, key, member)
+		return err
+	})
+	return score, ok, err
+}
+
+func (c *Cache) ZRank(ctx context.Context, key, member string, reverse bool) (rank int64, ok bool, err error) {
+	err = c.collection(ctx, key, zsetKind, func(b backend.Backend) error {
+		rank, ok, err = b.ZRank(ctx, key, member, reverse)
+		return err
+	})
+	return rank, ok, err
+}
+
+func (c *Cache) ZCard(ctx context.Context, key string) (n int64, err error) {
+	err = c.collection(ctx, key, zsetKind, func(b backend.Backend) error {
+		n, err = b.ZCard(ctx, key)
+		return err
+	})
+	return n, err
+}
+
+func (c *Cache) ZRange(ctx context.Context, key string, start, stop int64, reverse bool) (zs []backend.Z, err error) {
+	err = c.collection(ctx, key, zsetKind, func(b backend.Backend) error {
+		zs, err = b.ZRange(ctx, key, start, stop, reverse)
+		return err
+	})
+	return zs, err
+}
+
+func (c *Cache) ZRangeByScore(ctx context.Context, key, min, max string, reverse bool, offset, count int64) (zs []backend.Z, err error) {
+	err = c.collection(ctx, key, zsetKind, func(b backend.Backend) error {
+		zs, err = b.ZRangeByScore(ctx, key, min, max, reverse, offset, count)
+		return err
+	})
+	return zs, err
+}
+
+func (c *Cache) ZCount(ctx context.Context, key, min, max string) (n int64, err error) {
+	err = c.collection(ctx, key, zsetKind, func(b backend.Backend) error {
+		n, err = b.ZCount(ctx, key, min, max)
+		return err
+	})
+	return n, err
 }

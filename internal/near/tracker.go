@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,11 @@ type Node struct {
 	Addr               string
 	Dial               func(ctx context.Context) (net.Conn, error)
 	Username, Password string
+	// RunID, when set, returns the run_id of the server the data client
+	// sends its commands to now. A tracking connection must be on that
+	// very server: behind Sentinel, Addr stays the same through a
+	// failover while the server changes.
+	RunID func(ctx context.Context) (string, error)
 }
 
 // Topology lists the masters whose writes the cache must hear of.
@@ -31,7 +37,11 @@ type Topology func(ctx context.Context) ([]Node, error)
 func ClientTopology(c redis.UniversalClient) (t Topology, ok bool) {
 	switch cl := c.(type) {
 	case *redis.Client:
-		return func(context.Context) ([]Node, error) { return []Node{nodeOf(cl.Options())}, nil }, true
+		return func(context.Context) ([]Node, error) {
+			n := nodeOf(cl.Options())
+			n.RunID = func(ctx context.Context) (string, error) { return dataRunID(ctx, cl) }
+			return []Node{n}, nil
+		}, true
 	case *redis.ClusterClient:
 		return func(ctx context.Context) ([]Node, error) { return clusterMasters(ctx, cl) }, true
 	}
@@ -53,6 +63,25 @@ func nodeOf(o *redis.Options) Node {
 		Dial:     func(ctx context.Context) (net.Conn, error) { return dial(ctx, network, o.Addr) },
 		Username: o.Username, Password: o.Password,
 	}
+}
+
+// dataRunID returns the run_id of the server a command of cl reaches.
+func dataRunID(ctx context.Context, cl *redis.Client) (string, error) {
+	info, err := cl.Info(ctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	return runIDOf(info)
+}
+
+// runIDOf finds the run_id field of an INFO server reply.
+func runIDOf(info string) (string, error) {
+	for _, line := range strings.Split(info, "\n") {
+		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok {
+			return id, nil
+		}
+	}
+	return "", errors.New("near: INFO server without run_id")
 }
 
 func clusterMasters(ctx context.Context, cl *redis.ClusterClient) ([]Node, error) {
@@ -178,6 +207,10 @@ func (t *tracker) open() (*session, error) {
 		}
 		s.add(l)
 	}
+	if !sameServers(ctx, nodes, s.links) {
+		s.close()
+		return nil, errors.New("near: the tracking connection reached another server than the data client")
+	}
 	for _, l := range s.links {
 		go l.read(t.c, s)
 	}
@@ -203,9 +236,19 @@ func (t *tracker) connect(ctx context.Context, n Node) (*link, error) {
 	}
 	hello = append(hello, "SETNAME", ConnName)
 	for _, cmd := range [][]string{hello, {"CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", t.c.opts.Prefix}} {
-		if err := l.call(cmd...); err != nil {
+		if _, err := l.call(cmd...); err != nil {
 			_ = conn.Close()
 			return nil, fmt.Errorf("near: %s on %s: %w", cmd[0], n.Addr, err)
+		}
+	}
+	if n.RunID != nil {
+		info, err := l.call("INFO", "server")
+		if err == nil {
+			l.runID, err = runIDOf(info.str)
+		}
+		if err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("near: INFO server on %s: %w", n.Addr, err)
 		}
 	}
 	_ = conn.SetDeadline(time.Time{})
@@ -246,7 +289,7 @@ func (t *tracker) serve(s *session) {
 		case <-t.stopCh:
 			return
 		}
-		if !t.heartbeat(s) || beat%10 == 0 && t.moved(s) {
+		if !t.heartbeat(s) || t.moved(s) {
 			return
 		}
 	}
@@ -290,7 +333,8 @@ func (t *tracker) heartbeat(s *session) bool {
 	return true
 }
 
-// moved reports whether the masters differ from those of s.
+// moved reports whether the masters differ from those of s, or the data
+// client now talks to another server than a tracking connection.
 func (t *tracker) moved(s *session) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), t.c.opts.Timeout)
 	defer cancel()
@@ -298,7 +342,25 @@ func (t *tracker) moved(s *session) bool {
 	if err != nil {
 		return true
 	}
-	return !slices.EqualFunc(nodes, s.nodes, func(a, b Node) bool { return a.Addr == b.Addr })
+	if !slices.EqualFunc(nodes, s.nodes, func(a, b Node) bool { return a.Addr == b.Addr }) {
+		return true
+	}
+	return !sameServers(ctx, nodes, s.links)
+}
+
+// sameServers reports whether every link is on the server its node's data
+// client reaches now (links[i] tracks nodes[i]).
+func sameServers(ctx context.Context, nodes []Node, links []*link) bool {
+	for i, n := range nodes {
+		if n.RunID == nil {
+			continue
+		}
+		id, err := n.RunID(ctx)
+		if err != nil || i >= len(links) || id != links[i].runID {
+			return false
+		}
+	}
+	return true
 }
 
 // session is one set of tracking connections, one per master.
@@ -336,6 +398,7 @@ func (s *session) close() {
 
 // link is one tracking connection.
 type link struct {
+	runID   string // of the server, when node.RunID is set
 	conn    net.Conn
 	r       *bufio.Reader
 	wbuf    []byte
@@ -349,22 +412,22 @@ func (l *link) send(args ...string) error {
 }
 
 // call sends a command during setup and reads its reply.
-func (l *link) call(args ...string) error {
+func (l *link) call(args ...string) (value, error) {
 	if err := l.send(args...); err != nil {
-		return err
+		return value{}, err
 	}
 	for {
 		v, err := readValue(l.r)
 		if err != nil {
-			return err
+			return value{}, err
 		}
 		if v.push {
 			continue
 		}
 		if v.err != "" {
-			return errors.New(v.err)
+			return value{}, errors.New(v.err)
 		}
-		return nil
+		return v, nil
 	}
 }
 
