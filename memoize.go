@@ -255,8 +255,8 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 	return m.load(ctx, key, a, b)
 }
 
-// cacheGet reads key within the budget of cacheCtx, without a context of
-// its own where b can (backend.BudgetGetter).
+// cacheGet reads key within the budget of cacheCtx, through b's cheaper
+// budgeted read where it has one (backend.BudgetGetter).
 func (m *Memo[A, R]) cacheGet(ctx context.Context, key string, b backend.Backend) (string, bool, error) {
 	if bg, ok := b.(backend.BudgetGetter); ok {
 		return bg.GetWithin(ctx, key, m.budget(ctx))

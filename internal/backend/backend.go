@@ -303,7 +303,7 @@ type SlotChecker interface {
 }
 
 // BudgetGetter reads a key within a time budget as well as within ctx,
-// without the cost of a context of its own: the read of a cache that falls
+// cheaper than a context.WithTimeout around Get: the read of a cache that falls
 // back to its source when the cache is slow. A budget that runs out fails
 // the call with an error wrapping context.DeadlineExceeded (or the
 // client's timeout error).

@@ -261,24 +261,19 @@ func (t *tracker) connect(ctx context.Context, n Node) (*link, error) {
 func (t *tracker) serve(s *session) {
 	hb := time.NewTimer(t.c.opts.Heartbeat)
 	defer hb.Stop()
-	for beat := 1; ; beat++ {
-		if t.c.local.DBSize() == 0 {
-			select { // idle: no copy to keep fresh, no CPU spent
-			case <-t.c.wake:
-			case req := <-t.syncs:
-				if !t.answer(s, req) {
-					return
-				}
-				continue
-			case <-s.failed:
-				return
-			case <-t.stopCh:
-				return
-			}
+	for {
+		// Idle (no copy to keep fresh): wait for a copy, no heartbeat, no
+		// CPU spent. Otherwise beat every Heartbeat; a copy stored
+		// meanwhile does not postpone the beat.
+		wake, beat := t.c.wake, (<-chan time.Time)(nil)
+		if t.c.local.DBSize() > 0 {
+			hb.Reset(t.c.opts.Heartbeat)
+			wake, beat = nil, hb.C
 		}
-		hb.Reset(t.c.opts.Heartbeat)
 		select {
-		case <-hb.C:
+		case <-wake:
+			continue
+		case <-beat:
 		case req := <-t.syncs:
 			if !t.answer(s, req) {
 				return

@@ -11,7 +11,7 @@ import (
 
 // GetWithin is Get bounded by budget as well as by ctx (the
 // backend.BudgetGetter capability): a read that must not hold its caller
-// up longer than budget, without the cost of a context of its own.
+// up longer than budget, cheaper than a context.WithTimeout around Get.
 func (r *Backend) GetWithin(ctx context.Context, key string, budget time.Duration) (string, bool, error) {
 	cmd := redis.NewStringCmd(ctx, "get", key)
 	if err := r.sendWithin(ctx, cmd, budget); err != nil {
@@ -21,24 +21,15 @@ func (r *Backend) GetWithin(ctx context.Context, key string, budget time.Duratio
 	return cmd.Val(), true, nil
 }
 
-// sendWithin is send with the wait for the reply bounded by budget too. On
-// a pooled connection the call runs under a budgetCtx, whose deadline
-// bounds go-redis's socket reads and writes and whose Done closes at it
-// (ending go-redis's waits for a connection and between retries); on the
-// pipeline a pooled waiter bounds the wait.
+// sendWithin is send under a budgetCtx: its deadline bounds go-redis's
+// socket reads and writes on a pooled connection, and its Done, closed at
+// the deadline, ends go-redis's waits for a connection and between retries
+// and a wait on the pipeline.
 func (r *Backend) sendWithin(ctx context.Context, cmd redis.Cmder, budget time.Duration) error {
-	if r.ap != nil {
-		if r.inFlight.Add(1) > 1 || r.always {
-			err := r.pipelineWithin(ctx, cmd, budget)
-			r.inFlight.Add(-1)
-			return err
-		}
-		defer r.inFlight.Add(-1)
-	}
 	b := newBudgetCtx(ctx, budget)
-	_ = r.c.Process(b, cmd)
+	err := r.send(b, cmd)
 	b.release()
-	return cmd.Err()
+	return err
 }
 
 // budgetCtx is ctx bounded by a deadline, as context.WithTimeout makes it,
@@ -139,85 +130,5 @@ func (bt *budgetTimer) release() {
 	if bt.t.Stop() {
 		bt.target.Store(nil)
 		budgetTimers.Put(bt)
-	}
-}
-
-// pipelineWithin is pipeline with the wait bounded by budget.
-func (r *Backend) pipelineWithin(ctx context.Context, cmd redis.Cmder, budget time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	f := r.ap.Submit(ctx, cmd)
-	w := getWaiter(ctx, budget)
-	err := f.WaitContext(w)
-	w.release()
-	return err
-}
-
-// waiter is the context an abandoned-or-not wait on the pipeline uses: its
-// Done channel closes when the budget runs out or ctx ends, whichever is
-// first. Waiters are pooled: one whose timer and ctx hook were both stopped
-// before they fired goes back to the pool with its channel still open, so
-// a wait costs no allocation unless ctx can be cancelled (context.AfterFunc)
-// or it times out.
-type waiter struct {
-	parent   context.Context
-	deadline time.Time
-	done     chan struct{}
-	timer    *time.Timer
-	stop     func() bool // stops the hook on parent; nil when none
-	fired    atomic.Bool // done is closed; err says why
-	err      error
-}
-
-var waiters sync.Pool
-
-func getWaiter(ctx context.Context, budget time.Duration) *waiter {
-	w, _ := waiters.Get().(*waiter)
-	if w == nil {
-		w = &waiter{done: make(chan struct{})}
-		w.timer = time.AfterFunc(time.Hour, func() { w.fire(context.DeadlineExceeded) })
-		w.timer.Stop()
-	}
-	w.parent, w.deadline = ctx, time.Now().Add(budget)
-	w.timer.Reset(budget)
-	if ctx.Done() != nil {
-		w.stop = context.AfterFunc(ctx, func() { w.fire(ctx.Err()) })
-	}
-	return w
-}
-
-// fire ends the wait with err, once.
-func (w *waiter) fire(err error) {
-	if w.fired.CompareAndSwap(false, true) {
-		w.err = err
-		close(w.done)
-	}
-}
-
-// release stops w's timer and hook and pools w when neither fired and
-// neither can fire any more.
-func (w *waiter) release() {
-	quiet := w.timer.Stop()
-	if w.stop != nil && !w.stop() {
-		quiet = false
-	}
-	if !quiet || w.fired.Load() {
-		return // a callback ran or may be running: w is not reused
-	}
-	w.parent, w.stop = nil, nil
-	waiters.Put(w)
-}
-
-func (w *waiter) Deadline() (time.Time, bool) { return w.deadline, true }
-func (w *waiter) Done() <-chan struct{}       { return w.done }
-func (w *waiter) Value(key any) any           { return w.parent.Value(key) }
-
-func (w *waiter) Err() error {
-	select {
-	case <-w.done:
-		return w.err
-	default:
-		return nil
 	}
 }

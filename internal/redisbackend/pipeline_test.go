@@ -283,7 +283,7 @@ func TestParsePipelineOptions(t *testing.T) {
 // TestGetWithinBudget: GetWithin returns when its budget runs out, alone
 // (the socket deadline of a pooled connection) and on the pipeline (a
 // pooled timer, even without ContextTimeoutEnabled), and when its context
-// is cancelled first; the pooled waiters then serve later calls correctly.
+// is cancelled first; later calls are then served correctly.
 func TestGetWithinBudget(t *testing.T) {
 	srv := redistest.StartForTest(t)
 	ctx := context.Background()

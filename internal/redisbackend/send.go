@@ -76,12 +76,10 @@ func autoPipeline(c redis.UniversalClient, o Options) (*redis.AutoPipeliner, err
 // look only at the error send returns until it is nil.
 func (r *Backend) send(ctx context.Context, cmd redis.Cmder) error {
 	if r.ap != nil {
-		if r.inFlight.Add(1) > 1 || r.always {
-			err := r.pipeline(ctx, cmd)
-			r.inFlight.Add(-1)
-			return err
-		}
 		defer r.inFlight.Add(-1)
+		if r.inFlight.Add(1) > 1 || r.always {
+			return r.pipeline(ctx, cmd)
+		}
 	}
 	_ = r.c.Process(ctx, cmd)
 	return cmd.Err()
