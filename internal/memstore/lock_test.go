@@ -185,20 +185,34 @@ func (s *saver) refused() int {
 	return 0
 }
 
-// loadRepeatedly loads path, without taking its lock, until the two savers
-// have saved 200 times between them or ten seconds have passed, and returns
-// how many loads it made and what was wrong with the file.
+// loadRepeatedly loads path, without taking its lock, after every save of
+// the two savers, until they have saved 200 times between them and one of
+// them has exited (refused), or thirty seconds have passed, and returns how
+// many loads it made and what was wrong with the file. On a loaded machine
+// a saver may start late or save slowly: waiting for the refused one keeps
+// it from being killed before it reached Open, and 50 saves in the time
+// are enough to count as concurrent saving.
 func loadRepeatedly(t *testing.T, path string, a, b *saver) (loads int, problems []string) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for saves := 0; saves < 200; {
+	deadline := time.After(30 * time.Second)
+	aExited, bExited := a.exited, b.exited
+	for saves := 0; saves < 200 || (aExited != nil && bExited != nil); {
 		select {
 		case <-a.saves:
 			saves++
 		case <-b.saves:
 			saves++
+		case <-aExited:
+			aExited = nil
+			continue
+		case <-bExited:
+			bExited = nil
+			continue
 		case <-deadline:
-			return loads, append(problems, fmt.Sprintf("only %d saves in 10s", saves))
+			if saves < 50 {
+				problems = append(problems, fmt.Sprintf("only %d saves in 30s", saves))
+			}
+			return loads, problems
 		}
 		if err := loadUnlocked(path); err != nil {
 			problems = append(problems, err.Error())
