@@ -203,31 +203,51 @@ func TestFamilyStats(t *testing.T) {
 
 // TestInvalidateLargeFamilyOnRedis invalidates 100,000 keys on the real
 // server and checks, with the slow log set to 10 ms, that no command of the
-// invalidation blocked the server that long.
+// invalidation blocked the server that long. The slow log measures wall
+// time, so a server descheduled on a loaded machine logs commands that did
+// not block it: the test fails only when each of three invalidations logs a
+// slow command, which a design that blocks the server (KEYS, one DEL of the
+// whole family) always does.
 func TestInvalidateLargeFamilyOnRedis(t *testing.T) {
 	e := redisEnv(t)
 	ctx := context.Background()
 	client := e.conn.b.(*redisbackend.Backend).Client().(*redis.Client)
+	require.NoError(t, client.ConfigSet(ctx, "slowlog-log-slower-than", "10000").Err())
+	defer client.ConfigSet(ctx, "slowlog-log-slower-than", "10000")
+	var slow []redis.SlowLog
+	for attempt := 1; attempt <= 3; attempt++ {
+		slow = invalidateLargeFamily(t, client, e.conn)
+		if len(slow) == 0 {
+			return
+		}
+		t.Logf("attempt %d: %d slow commands, the first %v for %s", attempt, len(slow), slow[0].Args, slow[0].Duration)
+	}
+	for _, s := range slow {
+		t.Errorf("a command blocked the server for %s: %v", s.Duration, s.Args)
+	}
+}
+
+// invalidateLargeFamily fills a family of 100,000 keys, invalidates it with
+// the slow log reset, checks that exactly the family went, and returns the
+// slow log's entries.
+func invalidateLargeFamily(t *testing.T, client *redis.Client, conn *Conn) []redis.SlowLog {
+	t.Helper()
+	ctx := context.Background()
 	const keys = 100_000
 	require.NoError(t, fillFamily(ctx, client, "big", keys))
 	require.NoError(t, client.Set(ctx, "bigger:1", "another family", 0).Err())
-	require.NoError(t, client.ConfigSet(ctx, "slowlog-log-slower-than", "10000").Err())
 	require.NoError(t, client.SlowLogReset(ctx).Err())
-	defer client.ConfigSet(ctx, "slowlog-log-slower-than", "10000")
-
 	start := time.Now()
-	n, err := NewKeyCache[int](Options{Prefix: "big", Conn: e.conn}).Invalidate(ctx)
+	n, err := NewKeyCache[int](Options{Prefix: "big", Conn: conn}).Invalidate(ctx)
 	elapsed := time.Since(start)
 	require.NoError(t, err)
 	require.Equal(t, keys, n)
 	slow, err := client.SlowLogGet(ctx, 100).Result()
 	require.NoError(t, err)
-	for _, s := range slow {
-		t.Errorf("a command blocked the server for %s: %v", s.Duration, s.Args)
-	}
-	t.Logf("invalidated %d keys in %s (BenchmarkInvalidate measures it); no command took 10 ms or more", n, elapsed)
+	t.Logf("invalidated %d keys in %s (BenchmarkInvalidate measures it); %d commands took 10 ms or more", n, elapsed, len(slow))
 	size, _ := client.DBSize(ctx).Result()
 	require.Equal(t, int64(1), size, "only the other family's key is left")
+	return slow
 }
 
 // fillFamily writes n keys prefix:0 … prefix:n-1, pipelined.
