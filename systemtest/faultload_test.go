@@ -29,7 +29,7 @@ type faultOp struct {
 // callStats are one worker's records, or all of them merged.
 type callStats struct {
 	durations []time.Duration
-	over      []string // calls over deadline + slack, described
+	over      []overrun // calls over deadline + slack
 	errs      map[string]int
 	calls     map[string]int
 	failed    map[string]int
@@ -52,6 +52,12 @@ func (st *callStats) add(o *callStats) {
 			m[0][k] += n
 		}
 	}
+}
+
+// overrun is a call that took longer than its deadline and faultSlack.
+type overrun struct {
+	desc       string
+	start, end time.Time
 }
 
 // memoCall is one memoized call: when, and whether it returned the
@@ -400,7 +406,7 @@ func (l *faultLoad) call(op faultOp, r *rand.Rand, st *callStats) {
 	st.durations = append(st.durations, took)
 	st.calls[op.name]++
 	if took > faultDeadline+faultSlack {
-		st.over = append(st.over, fmt.Sprintf("%s took %v (err: %v)", op.name, took, err))
+		st.over = append(st.over, overrun{fmt.Sprintf("%s took %v (err: %v)", op.name, took, err), start, end})
 	}
 	if !op.redis {
 		st.memo = append(st.memo, memoCall{start: start, end: end, err: err})
