@@ -20,7 +20,10 @@ type NearOptions struct {
 	MaxEntries int
 	// MaxBytes bounds their estimated size (as [MemoryOptions.MaxBytes]
 	// counts it); default 64 MiB. Beyond either bound the least recently
-	// used copies are evicted.
+	// used copies are evicted. The value decoded from a copy, which a
+	// KeyCache or Memo keeps next to it for a value type that holds no
+	// references (numbers, strings, bools, and arrays and structs of
+	// those), is not counted.
 	MaxBytes int64
 	// TTL is how long a copy is kept at most; default one minute, and never
 	// more than the family's TTL. A copy never outlives its key on Redis.

@@ -325,6 +325,30 @@ func (c *Cache) Get(ctx context.Context, key string) (string, bool, error) {
 	return c.fillString(ctx, key, c.inner.Get)
 }
 
+// GetLocal returns the copy of the string at key and what is attached to
+// it; ok is false when there is no copy (or the cache is down). See
+// [backend.Attacher].
+func (c *Cache) GetLocal(ctx context.Context, key string) (value string, attached any, ok bool) {
+	if !c.live.Load() {
+		return "", nil, false
+	}
+	s, att, ok, err := c.local.GetAttached(ctx, key)
+	if err != nil || !ok || len(s) < hdr {
+		return "", nil, false
+	}
+	c.hits.Add(1)
+	return s[hdr:], att, true
+}
+
+// Attach attaches v to the copy of the string at key if the copy holds
+// value; an invalidation, a flush, an eviction or the copy's expiry drops
+// v with the copy.
+func (c *Cache) Attach(ctx context.Context, key, value string, v any) {
+	if s, ok, err := c.local.Get(ctx, key); err == nil && ok && len(s) >= hdr && s[hdr:] == value {
+		c.local.Attach(ctx, key, s, v)
+	}
+}
+
 // GetWithin is Get whose read from Redis, on a miss, is bounded by budget
 // (see [backend.BudgetGetter]).
 func (c *Cache) GetWithin(ctx context.Context, key string, budget time.Duration) (string, bool, error) {
