@@ -56,7 +56,8 @@ type Options struct {
 type Stats struct {
 	Hits, Misses, Invalidations, Flushes uint64
 	Entries                              int
-	Live                                 bool // tracking is up: reads may be served locally
+	Live                                 bool  // tracking is up: reads may be served locally
+	Err                                  error // why tracking is down (ErrUnsupported: for good), nil while live
 }
 
 // Cache is the near cache over inner. It implements [backend.Backend]:
@@ -68,8 +69,9 @@ type Cache struct {
 	local           *memstore.Store
 	opts            Options
 
-	live  atomic.Bool   // the tracking connections are up
-	epoch atomic.Uint64 // bumped by every flush
+	live  atomic.Bool           // the tracking connections are up
+	down  atomic.Pointer[error] // why they are not, nil while they are
+	epoch atomic.Uint64         // bumped by every flush
 	seed  maphash.Seed
 	fills [fillShards]fillShard
 	wake  chan struct{} // a copy was stored: the heartbeat may resume
@@ -153,7 +155,14 @@ func (c *Cache) Sync(ctx context.Context) error {
 // Stats returns the cache's counters.
 func (c *Cache) Stats() Stats {
 	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Invalidations: c.invalidations.Load(),
-		Flushes: c.flushes.Load(), Entries: c.local.DBSize(), Live: c.live.Load()}
+		Flushes: c.flushes.Load(), Entries: c.local.DBSize(), Live: c.live.Load(), Err: c.downErr()}
+}
+
+func (c *Cache) downErr() error {
+	if e := c.down.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 func (c *Cache) shard(key string) *fillShard {
