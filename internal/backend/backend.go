@@ -339,3 +339,10 @@ type Attacher interface {
 	// process memory; it goes when that copy goes.
 	Attach(ctx context.Context, key, value string, v any)
 }
+
+// TTLGetter reads a string and its remaining time to live (-1 for none)
+// in one round trip: what a near cache's fill needs. ok is false when the
+// key is missing (or expired between the two reads).
+type TTLGetter interface {
+	GetPTTL(ctx context.Context, key string) (value string, pttl time.Duration, ok bool, err error)
+}

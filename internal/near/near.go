@@ -331,7 +331,7 @@ func (c *Cache) Get(ctx context.Context, key string) (string, bool, error) {
 		c.hits.Add(1)
 		return s[hdr:], true, nil
 	}
-	return c.fillString(ctx, key, c.inner.Get)
+	return c.fillString(ctx, key, 0)
 }
 
 // GetLocal returns the copy of the string at key and what is attached to
@@ -365,31 +365,26 @@ func (c *Cache) GetWithin(ctx context.Context, key string, budget time.Duration)
 		c.hits.Add(1)
 		return s[hdr:], true, nil
 	}
-	bg, ok := c.inner.(backend.BudgetGetter)
-	if !ok {
-		return c.fillString(ctx, key, c.inner.Get)
-	}
-	return c.fillString(ctx, key, func(ctx context.Context, key string) (string, bool, error) {
-		return bg.GetWithin(ctx, key, budget)
-	})
+	return c.fillString(ctx, key, budget)
 }
 
-// fillString reads key from Redis with get and keeps a copy when it may.
-func (c *Cache) fillString(ctx context.Context, key string, get func(context.Context, string) (string, bool, error)) (string, bool, error) {
+// fillString reads key from Redis, within budget when it is positive, and
+// keeps a copy when it may.
+func (c *Cache) fillString(ctx context.Context, key string, budget time.Duration) (string, bool, error) {
 	c.misses.Add(1)
 	f, ok := c.begin(key)
 	if !ok {
-		return get(ctx, key)
+		return c.read(ctx, key, budget)
 	}
-	v, ok, err := get(ctx, key)
+	if budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, budget)
+		defer cancel()
+	}
+	v, pttl, ok, err := c.readWithTTL(ctx, key)
 	if err != nil || !ok {
 		c.abandon(f)
 		return v, ok, err
-	}
-	pttl, exists, err := c.inner.PTTL(ctx, key)
-	if err != nil || !exists {
-		c.abandon(f)
-		return v, true, nil
 	}
 	c.commit(f, func() bool {
 		ttl := c.localTTL(f.start, pttl)
@@ -403,6 +398,34 @@ func (c *Cache) fillString(ctx context.Context, key string, get func(context.Con
 		return c.local.Set(ctx, key, encodeString(deadline, v), ttl) == nil
 	})
 	return v, true, nil
+}
+
+// read reads key from Redis without keeping a copy.
+func (c *Cache) read(ctx context.Context, key string, budget time.Duration) (string, bool, error) {
+	if bg, ok := c.inner.(backend.BudgetGetter); ok && budget > 0 {
+		return bg.GetWithin(ctx, key, budget)
+	}
+	return c.inner.Get(ctx, key)
+}
+
+// readWithTTL reads key's value and remaining time to live from Redis, in
+// one round trip where the backend can (backend.TTLGetter): a fill costs
+// one round trip, and a write by another client is seen one round trip
+// after its invalidation arrives. A value whose TTL cannot be read comes
+// back with pttl 0, and no copy is kept of it.
+func (c *Cache) readWithTTL(ctx context.Context, key string) (v string, pttl time.Duration, ok bool, err error) {
+	if tg, ok := c.inner.(backend.TTLGetter); ok {
+		return tg.GetPTTL(ctx, key)
+	}
+	v, ok, err = c.inner.Get(ctx, key)
+	if err != nil || !ok {
+		return v, 0, ok, err
+	}
+	pttl, exists, err := c.inner.PTTL(ctx, key)
+	if err != nil || !exists {
+		return v, 0, true, nil
+	}
+	return v, pttl, true, nil
 }
 
 func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
