@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,7 +238,7 @@ func TestSetCache(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, size)
 		exists, _ := dest.exists(ctx)
-		if e.name == "miniredis" {
+		if strings.HasPrefix(e.name, "miniredis") { // miniredis+near too
 			// miniredis v2.40 keeps an empty destination; Redis deletes it.
 			require.True(t, exists, "miniredis quirk fixed? then drop this branch")
 		} else {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // KeyCache is a family of single values, each stored in one Redis string
@@ -19,6 +22,9 @@ type KeyCache[V any] struct {
 	codec valueCodec[V]
 	hooks Hooks[V]
 	loads flightGroup[V] // Load calls in flight, by key
+	// keepDecoded: V is decoded by a codec and holds no references, so a
+	// decoded value may be kept next to a near copy (see localDecoded).
+	keepDecoded bool
 }
 
 // NewKeyCache returns a family of values of type V configured by opts.
@@ -26,6 +32,8 @@ type KeyCache[V any] struct {
 // invalid configuration is reported by every operation.
 func NewKeyCache[V any](opts Options) *KeyCache[V] {
 	c := &KeyCache[V]{family: newFamily(opts), codec: newValueCodec[V](opts.Codec)}
+	t := reflect.TypeOf((*V)(nil)).Elem()
+	c.keepDecoded = rawCodec[V](t).decode == nil && holdsNoReferences(t)
 	c.loads.timeout, c.loads.abandoned = time.Minute, &c.family.stats.abandoned
 	return c
 }
@@ -67,6 +75,14 @@ func (k *Key[V]) getWith(ctx context.Context, load func(context.Context, Key[V])
 	if err != nil {
 		return zero, false, err
 	}
+	if k.c.keepDecoded {
+		if v, ok := k.localDecoded(ctx, b); ok {
+			if k.c.hooks.Validate == nil || k.valid(ctx, v) {
+				return v, false, nil
+			}
+			return k.missed(ctx, load, nil)
+		}
+	}
 	s, ok, err := b.Get(ctx, k.key)
 	if err == nil && ok {
 		v, err := k.decode(s)
@@ -74,6 +90,13 @@ func (k *Key[V]) getWith(ctx context.Context, load func(context.Context, Key[V])
 			return v, false, err
 		}
 	}
+	return k.missed(ctx, load, err)
+}
+
+// missed ends a get that found no usable value (err: the backend's
+// failure, if that was why): load serves it when there is a loader.
+func (k *Key[V]) missed(ctx context.Context, load func(context.Context, Key[V]) (V, error), err error) (_ V, loaded bool, _ error) {
+	var zero V
 	err = keyErr("get", k.key, err)
 	switch {
 	case err != nil && (load == nil || k.c.hooks.Strict || ctx.Err() != nil || errors.Is(err, ErrWrongType)):
@@ -104,6 +127,37 @@ func (k Key[V]) GetOrLoad(ctx context.Context, load func(context.Context) (V, er
 		k.f.count(&k.f.stats.hits, err)
 	}
 	return v, err
+}
+
+// decodedCopy is a value decoded from a near copy, attached to it.
+type decodedCopy[V any] struct {
+	owner *family // the family that decoded it: another of the prefix decodes its own
+	v     V
+}
+
+// localDecoded returns the value of a near copy of the key, decoding it
+// only on the copy's first hit: the decoded value is attached to the copy
+// and goes with it. ok is false when there is no copy, or it does not
+// decode (the read from the backend then reports that).
+func (k *Key[V]) localDecoded(ctx context.Context, b backend.Backend) (_ V, ok bool) {
+	var zero V
+	l, ok := b.(backend.Attacher)
+	if !ok {
+		return zero, false
+	}
+	s, att, ok := l.GetLocal(ctx, k.key)
+	if !ok {
+		return zero, false
+	}
+	if d, ok := att.(*decodedCopy[V]); ok && d.owner == k.f {
+		return d.v, true
+	}
+	v, err := k.c.codec.decode(s)
+	if err != nil {
+		return zero, false
+	}
+	l.Attach(ctx, k.key, s, &decodedCopy[V]{owner: k.f, v: v})
+	return v, true
 }
 
 func (k *Key[V]) decode(s string) (V, error) {

@@ -133,7 +133,10 @@ type Memo[A, R any] struct {
 	// realClock: MemoOptions.Now was unset, so hits may read the backend's
 	// coarse clock.
 	realClock bool
-	stats     memoCounters
+	// shareDecoded: R holds no references, so one decoded result may be
+	// kept next to a near copy and returned to every hit (memonear.go).
+	shareDecoded bool
+	stats        memoCounters
 }
 
 type memoCounters struct {
@@ -172,6 +175,7 @@ func Memoize[A, R any](fn func(context.Context, A) (R, error), opts MemoOptions[
 		m.opts.Now, m.realClock = time.Now, true
 	}
 	m.rand = func() float64 { return 1 - mrand.Float64() }
+	m.shareDecoded = holdsNoReferences(reflect.TypeOf((*R)(nil)).Elem())
 	m.flight.timeout, m.flight.abandoned = m.opts.LoadTimeout, &m.stats.abandoned
 	return m
 }
@@ -239,6 +243,9 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 	if err != nil {
 		return m.degraded(ctx, key, a, err)
 	}
+	if v, err, hit := m.localHit(ctx, key, a, b); hit {
+		return v, err
+	}
 	s, ok, err := m.cacheGet(ctx, key, b)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -301,10 +308,18 @@ func (m *Memo[A, R]) hit(ctx context.Context, key string, a A, s string, b backe
 		return v, nil, false
 	}
 	m.stats.hits.Add(1)
-	if m.refreshEarly(e, b) && m.flight.start(ctx, flightKey(ctx, key), func(ctx context.Context) (R, error) { return m.refresh(ctx, key, a) }) {
-		m.stats.early.Add(1)
+	if m.refreshEarly(e, b) {
+		m.refreshInBackground(ctx, key, a)
 	}
 	return v, nil, true
+}
+
+// refreshInBackground starts the early refresh of key, unless a
+// computation of it is under way.
+func (m *Memo[A, R]) refreshInBackground(ctx context.Context, key string, a A) {
+	if m.flight.start(ctx, flightKey(ctx, key), func(ctx context.Context) (R, error) { return m.refresh(ctx, key, a) }) {
+		m.stats.early.Add(1)
+	}
 }
 
 // refreshEarly is XFetch: true when now - delta·beta·ln(rand) passes the
@@ -316,10 +331,16 @@ func (m *Memo[A, R]) refreshEarly(e memoEntry, b backend.Backend) bool {
 		return false
 	}
 	expiry, err := strconv.ParseInt(e.expiry, 10, 64)
-	if err != nil || expiry == 0 {
+	return err == nil && m.earlyDue(e.delta, expiry, b)
+}
+
+// earlyDue is the draw of refreshEarly for a result computed in delta ms
+// that expires at expiry (unix ms, 0 for never).
+func (m *Memo[A, R]) earlyDue(delta, expiry int64, b backend.Backend) bool {
+	if m.opts.Beta < 0 || delta <= 0 || expiry == 0 {
 		return false
 	}
-	gap := float64(e.delta) * m.opts.Beta * -math.Log(m.rand())
+	gap := float64(delta) * m.opts.Beta * -math.Log(m.rand())
 	return float64(m.nowMs(b))+gap >= float64(expiry)
 }
 

@@ -2,6 +2,8 @@ package caches
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,7 +22,10 @@ type NearOptions struct {
 	MaxEntries int
 	// MaxBytes bounds their estimated size (as [MemoryOptions.MaxBytes]
 	// counts it); default 64 MiB. Beyond either bound the least recently
-	// used copies are evicted.
+	// used copies are evicted. The value decoded from a copy, which a
+	// KeyCache or Memo keeps next to it for a value type that holds no
+	// references (numbers, strings, bools, and arrays and structs of
+	// those), is not counted.
 	MaxBytes int64
 	// TTL is how long a copy is kept at most; default one minute, and never
 	// more than the family's TTL. A copy never outlives its key on Redis.
@@ -38,6 +43,13 @@ type NearOptions struct {
 	observe func(key string, flush bool)
 }
 
+// ErrNearUnsupported is [NearStats.Err] on a server that refuses
+// client-side caching (HELLO 3 or CLIENT TRACKING unknown: Redis before
+// 6.0, or miniredis). The near cache then changes nothing: every read
+// goes to Redis, as without the option, and tracking is tried again every
+// 30 seconds.
+var ErrNearUnsupported = near.ErrUnsupported
+
 // NearStats count what a family's near cache did.
 type NearStats struct {
 	Hits, Misses  uint64 // reads answered locally, reads that went to Redis
@@ -45,6 +57,10 @@ type NearStats struct {
 	Flushes       uint64 // times every copy was dropped (tracking lost or re-armed)
 	Entries       int    // keys held now
 	Live          bool   // tracking is up: reads may be answered locally
+	// Err is why tracking is down, while it is (nil while live or while
+	// the first tracking connections are being opened):
+	// [ErrNearUnsupported], or the failure of the last attempt.
+	Err error
 }
 
 // NearStats returns the counters of the family's near cache; ok is false
@@ -57,7 +73,7 @@ func (f *family) NearStats() (s NearStats, ok bool) {
 	}
 	st := n.cache.Stats()
 	return NearStats{Hits: st.Hits, Misses: st.Misses, Invalidations: st.Invalidations,
-		Flushes: st.Flushes, Entries: st.Entries, Live: st.Live}, true
+		Flushes: st.Flushes, Entries: st.Entries, Live: st.Live, Err: st.Err}, true
 }
 
 // familyNear is a family's near cache on one connection.
@@ -125,12 +141,15 @@ func (s *nearSet) close() {
 }
 
 // sync waits until every near cache of the set has applied the
-// invalidations Redis had queued for it (see near.Cache.Sync).
-func (s *nearSet) sync(ctx context.Context) error {
+// invalidations Redis had queued for it (see near.Cache.Sync); with keys,
+// only the near caches whose prefix one of the keys starts with.
+func (s *nearSet) sync(ctx context.Context, keys ...string) error {
 	s.mu.Lock()
 	caches := make([]*near.Cache, 0, len(s.byPref))
-	for _, n := range s.byPref {
-		caches = append(caches, n)
+	for pref, n := range s.byPref {
+		if len(keys) == 0 || slices.ContainsFunc(keys, func(k string) bool { return strings.HasPrefix(k, pref) }) {
+			caches = append(caches, n)
+		}
 	}
 	s.mu.Unlock()
 	for _, n := range caches {

@@ -2,6 +2,7 @@ package caches
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -9,10 +10,11 @@ import (
 	"github.com/gocaches/caches/internal/poll"
 	"github.com/gocaches/caches/internal/redisbackend"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 )
 
-// nearEnv returns a connection to the shared redis-server and a raw client
+// nearConn returns a connection to the shared redis-server and a raw client
 // to it, as another process would write.
 func nearConn(t *testing.T) (*Conn, *redis.Client) {
 	t.Helper()
@@ -67,15 +69,21 @@ func TestNearKeyCacheHitAndInvalidation(t *testing.T) {
 	}
 }
 
-// nearEnv is the real redis-server with a near cache in front of every
-// family. Moving the clock on Redis invalidates the copies of the keys it
-// expires; advance waits until those invalidations are applied, as a
-// program that needs another client's write to be seen at once calls
-// Sync.
-func nearEnv(t *testing.T) *env {
-	e := redisEnv(t)
-	e.name = "redis+near"
+// withNear turns near caching on for every family of e's connection (as
+// the DSN option near=true does). Writes through e.b, the suite's raw
+// backend, wait until the near caches applied their invalidations; moving
+// the clock on Redis invalidates the copies of the keys it expires, and
+// advance waits until those invalidations are applied too, as a program
+// that needs another client's write to be seen at once calls Sync. On
+// miniredis, which refuses CLIENT TRACKING, the near caches stay bypassed
+// (ErrNearUnsupported); on the in-process store the option changes
+// nothing.
+func withNear(t *testing.T, e *env) *env {
+	e.name += "+near"
 	e.conn.nearAll = &NearOptions{}
+	if e.conn.nears == nil { // the in-process store: the option changes nothing
+		return e
+	}
 	t.Cleanup(func() { e.conn.Close() })
 	t.Cleanup(func() { t.Logf("near hits: %d", e.conn.nears.hits()) })
 	e.b = &syncAfterWrite{Backend: e.b, conn: e.conn}
@@ -89,39 +97,39 @@ func nearEnv(t *testing.T) *env {
 	return e
 }
 
-// syncAfterWrite is the raw backend of the near env: the suite writes
+// syncAfterWrite is the raw backend of a near env: the suite writes
 // through it behind the families' backs, as another client would, and reads
-// at once; each write waits until the near caches applied its
-// invalidation.
+// at once; each write waits until the near caches of the key's prefix
+// applied its invalidation.
 type syncAfterWrite struct {
 	backend.Backend
 	conn *Conn
 }
 
-func (s *syncAfterWrite) sync() { _ = s.conn.nears.sync(context.Background()) }
+func (s *syncAfterWrite) sync(key string) { _ = s.conn.nears.sync(context.Background(), key) }
 
 func (s *syncAfterWrite) Set(ctx context.Context, key, value string, ttl time.Duration) error {
-	defer s.sync()
+	defer s.sync(key)
 	return s.Backend.Set(ctx, key, value, ttl)
 }
 
 func (s *syncAfterWrite) SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
-	defer s.sync()
+	defer s.sync(key)
 	return s.Backend.SetNX(ctx, key, value, ttl)
 }
 
 func (s *syncAfterWrite) HSet(ctx context.Context, key string, ttl time.Duration, fv ...string) (int64, error) {
-	defer s.sync()
+	defer s.sync(key)
 	return s.Backend.HSet(ctx, key, ttl, fv...)
 }
 
 func (s *syncAfterWrite) SAdd(ctx context.Context, key string, ttl time.Duration, members ...string) (int64, error) {
-	defer s.sync()
+	defer s.sync(key)
 	return s.Backend.SAdd(ctx, key, ttl, members...)
 }
 
 func (s *syncAfterWrite) ZAdd(ctx context.Context, key string, ttl time.Duration, mode backend.ZAddMode, members ...backend.Z) (int64, error) {
-	defer s.sync()
+	defer s.sync(key)
 	return s.Backend.ZAdd(ctx, key, ttl, mode, members...)
 }
 
@@ -215,5 +223,38 @@ func TestNearSortedSet(t *testing.T) {
 	}
 	if !poll.Until(2*time.Second, time.Millisecond, func() bool { sc, err := z.Score(ctx, "c"); return err == nil && sc == 3 }) {
 		t.Fatal("another client's ZADD never reached the near cache")
+	}
+}
+
+// TestNearUnsupportedServer: on a server that refuses CLIENT TRACKING
+// (miniredis here, or Redis before 6.0) a near cache keeps nothing and
+// changes nothing: reads and writes work and go to the server, another
+// client's write is seen at once, and NearStats says why.
+func TestNearUnsupportedServer(t *testing.T) {
+	m := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { client.Close() })
+	conn := NewRedisConn(client)
+	t.Cleanup(func() { conn.Close() })
+	ctx := context.Background()
+	kc := NewKeyCache[string](Options{Prefix: "nearmini", Conn: conn, Near: &NearOptions{}})
+	k := kc.Key("a")
+	if err := k.Set(ctx, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if !poll.Until(5*time.Second, 5*time.Millisecond, func() bool {
+		_, _ = k.Get(ctx)
+		s, _ := kc.NearStats()
+		return s.Err != nil
+	}) {
+		t.Fatal("NearStats never reported why tracking is down")
+	}
+	s, _ := kc.NearStats()
+	if !errors.Is(s.Err, ErrNearUnsupported) || s.Live || s.Entries != 0 || s.Hits != 0 {
+		t.Fatalf("near stats %+v: want ErrNearUnsupported, not live, no copy, no hit", s)
+	}
+	m.Set("nearmini:a", "v2")
+	if v, err := k.Get(ctx); err != nil || v != "v2" {
+		t.Fatalf("Get after another client's write = %q, %v: want v2 at once", v, err)
 	}
 }

@@ -95,8 +95,10 @@ func (e *env) opts(prefix string) Options {
 	return Options{Prefix: prefix, Conn: e.conn}
 }
 
-// forEachBackend runs f as a subtest on a fresh memstore, a fresh miniredis
-// and the real redis-server (flushed first).
+// forEachBackend runs f as a subtest on a fresh memstore, a fresh
+// miniredis, the real redis-server, Cluster and Sentinel (flushed first),
+// each of them with near caching on for every family too (withNear), and
+// through a namespace of the redis-server.
 func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Helper()
 	t.Run("memstore", func(t *testing.T) { f(t, memEnv(t)) })
@@ -104,7 +106,11 @@ func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	t.Run("redis", func(t *testing.T) { f(t, redisEnv(t)) })
 	t.Run("cluster", func(t *testing.T) { f(t, clusterEnv(t)) })
 	t.Run("sentinel", func(t *testing.T) { f(t, sentinelEnv(t)) })
-	t.Run("redis+near", func(t *testing.T) { f(t, nearEnv(t)) })
+	t.Run("memstore+near", func(t *testing.T) { f(t, withNear(t, memEnv(t))) })
+	t.Run("miniredis+near", func(t *testing.T) { f(t, withNear(t, miniEnv(t))) })
+	t.Run("redis+near", func(t *testing.T) { f(t, withNear(t, redisEnv(t))) })
+	t.Run("cluster+near", func(t *testing.T) { f(t, withNear(t, clusterEnv(t))) })
+	t.Run("sentinel+near", func(t *testing.T) { f(t, withNear(t, sentinelEnv(t))) })
 	t.Run("redis-namespace", func(t *testing.T) { f(t, namespacedEnv(t, redisEnv(t))) })
 }
 

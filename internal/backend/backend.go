@@ -325,3 +325,24 @@ type InProcess interface {
 type Clock interface {
 	Now() time.Time
 }
+
+// Attacher is the capability of a backend that answers some string reads
+// from process memory without a round trip, and keeps there, next to a
+// string, a value a caller derived from it (a decoded result), so that the
+// next read of the same string skips the derivation: the near cache.
+type Attacher interface {
+	// GetLocal returns the string at key when it can answer from process
+	// memory, with the value attached to exactly that string (nil when
+	// none); ok is false when it cannot, and the caller reads with Get.
+	GetLocal(ctx context.Context, key string) (value string, attached any, ok bool)
+	// Attach attaches v to the string at key if key still holds value in
+	// process memory; it goes when that copy goes.
+	Attach(ctx context.Context, key, value string, v any)
+}
+
+// TTLGetter reads a string and its remaining time to live (-1 for none)
+// in one round trip: what a near cache's fill needs. ok is false when the
+// key is missing (or expired between the two reads).
+type TTLGetter interface {
+	GetPTTL(ctx context.Context, key string) (value string, pttl time.Duration, ok bool, err error)
+}

@@ -126,6 +126,8 @@ type entry struct {
 	// store.
 	poolIndex int
 	kind      kind
+	// attached is what Attach attached to the string value (attach.go).
+	attached atomic.Pointer[attachment]
 }
 
 // newEntry returns an empty entry of kind k for key, without expiry.

@@ -56,7 +56,8 @@ type Options struct {
 type Stats struct {
 	Hits, Misses, Invalidations, Flushes uint64
 	Entries                              int
-	Live                                 bool // tracking is up: reads may be served locally
+	Live                                 bool  // tracking is up: reads may be served locally
+	Err                                  error // why tracking is down (ErrUnsupported: for good), nil while live
 }
 
 // Cache is the near cache over inner. It implements [backend.Backend]:
@@ -68,8 +69,9 @@ type Cache struct {
 	local           *memstore.Store
 	opts            Options
 
-	live  atomic.Bool   // the tracking connections are up
-	epoch atomic.Uint64 // bumped by every flush
+	live  atomic.Bool           // the tracking connections are up
+	down  atomic.Pointer[error] // why they are not, nil while they are
+	epoch atomic.Uint64         // bumped by every flush
 	seed  maphash.Seed
 	fills [fillShards]fillShard
 	wake  chan struct{} // a copy was stored: the heartbeat may resume
@@ -153,7 +155,14 @@ func (c *Cache) Sync(ctx context.Context) error {
 // Stats returns the cache's counters.
 func (c *Cache) Stats() Stats {
 	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Invalidations: c.invalidations.Load(),
-		Flushes: c.flushes.Load(), Entries: c.local.DBSize(), Live: c.live.Load()}
+		Flushes: c.flushes.Load(), Entries: c.local.DBSize(), Live: c.live.Load(), Err: c.downErr()}
+}
+
+func (c *Cache) downErr() error {
+	if e := c.down.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 func (c *Cache) shard(key string) *fillShard {
@@ -322,7 +331,31 @@ func (c *Cache) Get(ctx context.Context, key string) (string, bool, error) {
 		c.hits.Add(1)
 		return s[hdr:], true, nil
 	}
-	return c.fillString(ctx, key, c.inner.Get)
+	return c.fillString(ctx, key, 0)
+}
+
+// GetLocal returns the copy of the string at key and what is attached to
+// it; ok is false when there is no copy (or the cache is down). See
+// [backend.Attacher].
+func (c *Cache) GetLocal(ctx context.Context, key string) (value string, attached any, ok bool) {
+	if !c.live.Load() {
+		return "", nil, false
+	}
+	s, att, ok, err := c.local.GetAttached(ctx, key)
+	if err != nil || !ok || len(s) < hdr {
+		return "", nil, false
+	}
+	c.hits.Add(1)
+	return s[hdr:], att, true
+}
+
+// Attach attaches v to the copy of the string at key if the copy holds
+// value; an invalidation, a flush, an eviction or the copy's expiry drops
+// v with the copy.
+func (c *Cache) Attach(ctx context.Context, key, value string, v any) {
+	if s, ok, err := c.local.Get(ctx, key); err == nil && ok && len(s) >= hdr && s[hdr:] == value {
+		c.local.Attach(ctx, key, s, v)
+	}
 }
 
 // GetWithin is Get whose read from Redis, on a miss, is bounded by budget
@@ -332,31 +365,26 @@ func (c *Cache) GetWithin(ctx context.Context, key string, budget time.Duration)
 		c.hits.Add(1)
 		return s[hdr:], true, nil
 	}
-	bg, ok := c.inner.(backend.BudgetGetter)
-	if !ok {
-		return c.fillString(ctx, key, c.inner.Get)
-	}
-	return c.fillString(ctx, key, func(ctx context.Context, key string) (string, bool, error) {
-		return bg.GetWithin(ctx, key, budget)
-	})
+	return c.fillString(ctx, key, budget)
 }
 
-// fillString reads key from Redis with get and keeps a copy when it may.
-func (c *Cache) fillString(ctx context.Context, key string, get func(context.Context, string) (string, bool, error)) (string, bool, error) {
+// fillString reads key from Redis, within budget when it is positive, and
+// keeps a copy when it may.
+func (c *Cache) fillString(ctx context.Context, key string, budget time.Duration) (string, bool, error) {
 	c.misses.Add(1)
 	f, ok := c.begin(key)
 	if !ok {
-		return get(ctx, key)
+		return c.read(ctx, key, budget)
 	}
-	v, ok, err := get(ctx, key)
+	if budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, budget)
+		defer cancel()
+	}
+	v, pttl, ok, err := c.readWithTTL(ctx, key)
 	if err != nil || !ok {
 		c.abandon(f)
 		return v, ok, err
-	}
-	pttl, exists, err := c.inner.PTTL(ctx, key)
-	if err != nil || !exists {
-		c.abandon(f)
-		return v, true, nil
 	}
 	c.commit(f, func() bool {
 		ttl := c.localTTL(f.start, pttl)
@@ -370,6 +398,34 @@ func (c *Cache) fillString(ctx context.Context, key string, get func(context.Con
 		return c.local.Set(ctx, key, encodeString(deadline, v), ttl) == nil
 	})
 	return v, true, nil
+}
+
+// read reads key from Redis without keeping a copy.
+func (c *Cache) read(ctx context.Context, key string, budget time.Duration) (string, bool, error) {
+	if bg, ok := c.inner.(backend.BudgetGetter); ok && budget > 0 {
+		return bg.GetWithin(ctx, key, budget)
+	}
+	return c.inner.Get(ctx, key)
+}
+
+// readWithTTL reads key's value and remaining time to live from Redis, in
+// one round trip where the backend can (backend.TTLGetter): a fill costs
+// one round trip, and a write by another client is seen one round trip
+// after its invalidation arrives. A value whose TTL cannot be read comes
+// back with pttl 0, and no copy is kept of it.
+func (c *Cache) readWithTTL(ctx context.Context, key string) (v string, pttl time.Duration, ok bool, err error) {
+	if tg, ok := c.inner.(backend.TTLGetter); ok {
+		return tg.GetPTTL(ctx, key)
+	}
+	v, ok, err = c.inner.Get(ctx, key)
+	if err != nil || !ok {
+		return v, 0, ok, err
+	}
+	pttl, exists, err := c.inner.PTTL(ctx, key)
+	if err != nil || !exists {
+		return v, 0, true, nil
+	}
+	return v, pttl, true, nil
 }
 
 func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {

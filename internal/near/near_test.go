@@ -29,9 +29,28 @@ func (h *hooked) Get(ctx context.Context, key string) (string, bool, error) {
 	return v, ok, err
 }
 
+// hookedTTL is hooked with the one-round-trip read of a fill
+// (backend.TTLGetter), whose read calls afterGet too.
+type hookedTTL struct{ *hooked }
+
+func (h hookedTTL) GetPTTL(ctx context.Context, key string) (string, time.Duration, bool, error) {
+	v, pttl, ok, err := h.Backend.(backend.TTLGetter).GetPTTL(ctx, key)
+	if h.afterGet != nil {
+		h.afterGet(key)
+	}
+	return v, pttl, ok, err
+}
+
 // nearOn returns a near cache of prefix "p" over a client of srv, its
-// backend (to hook) and a raw client, as another process.
+// backend (to hook) and a raw client, as another process. Its fills read
+// a value and its TTL in one round trip.
 func nearOn(t *testing.T, srv *redistest.Server, o Options) (*Cache, *hooked, *redis.Client) {
+	return nearOnWith(t, srv, o, true)
+}
+
+// nearOnWith is nearOn whose fills read in one round trip (GET and PTTL
+// pipelined) when oneTrip is set, else by GET then PTTL.
+func nearOnWith(t *testing.T, srv *redistest.Server, o Options, oneTrip bool) (*Cache, *hooked, *redis.Client) {
 	t.Helper()
 	data := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -41,9 +60,13 @@ func nearOn(t *testing.T, srv *redistest.Server, o Options) (*Cache, *hooked, *r
 		t.Fatal(err)
 	}
 	h := &hooked{Backend: rb}
+	var inner backend.Backend = h
+	if oneTrip {
+		inner = hookedTTL{h}
+	}
 	topo, _ := ClientTopology(data)
 	o.Prefix = "p"
-	c := New(h, topo, o)
+	c := New(inner, topo, o)
 	t.Cleanup(func() { c.Close() })
 	if !poll(5*time.Second, func() bool { return c.Stats().Live }) {
 		t.Fatal("tracking never went live")
@@ -54,15 +77,22 @@ func nearOn(t *testing.T, srv *redistest.Server, o Options) (*Cache, *hooked, *r
 // TestFillGuard writes a key from another client between the near cache's
 // read of it and its decision to keep the copy, and waits until Redis's
 // invalidation is applied before letting the fill go on: the value read
-// must not be kept.
+// must not be kept; with a fill in one round trip (GET and PTTL
+// pipelined) and in two.
 func TestFillGuard(t *testing.T) {
 	srv := redistest.StartForTest(t)
+	for _, oneTrip := range []bool{true, false} {
+		t.Run(fmt.Sprintf("one-round-trip=%v", oneTrip), func(t *testing.T) { testFillGuard(t, srv, oneTrip) })
+	}
+}
+
+func testFillGuard(t *testing.T, srv *redistest.Server, oneTrip bool) {
 	applied := make(chan string, 16)
-	c, h, raw := nearOn(t, srv, Options{OnInvalidate: func(key string, flush bool) {
+	c, h, raw := nearOnWith(t, srv, Options{OnInvalidate: func(key string, flush bool) {
 		if !flush {
 			applied <- key
 		}
-	}})
+	}}, oneTrip)
 	ctx := context.Background()
 	if err := raw.Set(ctx, "p:k", "old", 0).Err(); err != nil {
 		t.Fatal(err)

@@ -142,6 +142,21 @@ func (t *tracker) stopped() bool {
 	}
 }
 
+// ErrUnsupported is the error of a server that refuses client-side
+// caching: HELLO 3 or CLIENT TRACKING is an unknown command to it (Redis
+// before 6.0, or a server that emulates Redis without it, as miniredis
+// does). The near cache then stays bypassed, and tracking is tried again
+// every UnsupportedRetry.
+var ErrUnsupported = errors.New("caches: near cache: the server does not support client-side caching (HELLO 3, CLIENT TRACKING)")
+
+// UnsupportedRetry is how often tracking is tried again on a server that
+// refused it with ErrUnsupported (it may be upgraded, or failed over to
+// one that supports it).
+const UnsupportedRetry = 30 * time.Second
+
+// errLost is why tracking is down after it was up.
+var errLost = errors.New("caches: near cache: a tracking connection failed, stalled or no longer reaches the data's server")
+
 // run connects, serves until a connection fails or stalls or the masters
 // change, and reconnects with backoff, until stop.
 func (t *tracker) run() {
@@ -151,16 +166,23 @@ func (t *tracker) run() {
 	for !t.stopped() {
 		s, err := t.open()
 		if err != nil {
-			if !t.sleep(backoff) {
+			t.c.down.Store(&err)
+			wait := backoff
+			if errors.Is(err, ErrUnsupported) {
+				wait = UnsupportedRetry
+			}
+			if !t.sleep(wait) {
 				return
 			}
 			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
 		backoff = minBackoff
+		t.c.down.Store(nil)
 		t.c.setLive(true)
 		t.serve(s)
 		t.c.setLive(false)
+		t.c.down.Store(&errLost)
 		s.close()
 		if t.unmet != nil { // answered now that the copies are gone
 			close(t.unmet)
@@ -238,6 +260,9 @@ func (t *tracker) connect(ctx context.Context, n Node) (*link, error) {
 	for _, cmd := range [][]string{hello, {"CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", t.c.opts.Prefix}} {
 		if _, err := l.call(cmd...); err != nil {
 			_ = conn.Close()
+			if strings.HasPrefix(err.Error(), "ERR unknown") {
+				return nil, fmt.Errorf("%w: %s on %s: %v", ErrUnsupported, cmd[0], n.Addr, err)
+			}
 			return nil, fmt.Errorf("near: %s on %s: %w", cmd[0], n.Addr, err)
 		}
 	}

@@ -49,8 +49,9 @@ func pairName(ours, base string) (string, bool) {
 type report struct {
 	run      *runData
 	targets  []row
-	peers    []row      // comparisons without a target
-	parallel []parTable // BenchmarkParallel, by workload
+	peers    []row       // comparisons without a target
+	parallel []parTable  // BenchmarkParallel, by workload
+	near     *nearReport // BenchmarkNearHot and BenchmarkNearStaleness; nil when they did not run
 }
 
 const (
@@ -72,6 +73,7 @@ func analyze(run *runData) *report {
 	rep.addMemoTargets(wire)
 	rep.addMemoryTargets()
 	rep.parallel = analyzeParallel(run)
+	rep.near = analyzeNear(run)
 	for i := range rep.targets {
 		rep.targets[i].reason = rep.explain(rep.targets[i])
 	}

@@ -87,6 +87,8 @@ type runData struct {
 	parallel     []round   // the interleaved rounds of BenchmarkParallel
 	parallelLoad []float64 // the 1-minute load average before each parallel round
 	ops          []round   // the repetitions of the root per-operation benchmarks
+	near         []round   // the runs of BenchmarkNearHot and BenchmarkNearStaleness
+	nearLoad     string    // the load average before them
 	order        []string  // benchmark names in the order they first ran
 	wire         []wireRow // redis-benchmark
 	machine      string
@@ -164,6 +166,10 @@ func load(dir string) (*runData, error) {
 	if data, err := os.ReadFile(filepath.Join(dir, "ops.txt")); err == nil {
 		run.ops = parseBench(data, &run.order, seen)
 	}
+	if data, err := os.ReadFile(filepath.Join(dir, "near.txt")); err == nil {
+		run.near = parseBench(data, &run.order, seen)
+	}
+	run.nearLoad = readText(filepath.Join(dir, "load-near.txt"))
 	p1, _ := readWire(filepath.Join(dir, "wire-p1.csv"))
 	p16, _ := readWire(filepath.Join(dir, "wire-p16.csv"))
 	for _, t := range sortedKeys(p1, p16) {

@@ -35,6 +35,7 @@ func (rep *report) terminal() string {
 		}
 	}
 	b.WriteString(rep.parTerminal())
+	b.WriteString(rep.nearTerminal())
 	return b.String()
 }
 
@@ -254,6 +255,7 @@ func (rep *report) markdown(chartRef string) string {
 	fmt.Fprintf(&b, "## Other Redis caches (no target)\n\n%s\n", rep.mdPeers())
 	fmt.Fprintf(&b, "![Redis caches](%s/redis-peers.svg)\n\n", chartRef)
 	fmt.Fprintf(&b, "## Many callers on Redis (1, 8, 64 and 256 goroutines)\n\n%s\n%s\n", parMethod, rep.mdParallel(true))
+	fmt.Fprintf(&b, "## Near cache on Redis: hot reads and staleness against rueidis\n\n%s\n", rep.mdNear())
 	fmt.Fprintf(&b, "## In-process caches (1,024 short strings with a one-hour TTL)\n\n%s\n", rep.mdMemory())
 	fmt.Fprintf(&b, "![in-process gets](%s/memory-get.svg)\n\n", chartRef)
 	fmt.Fprintf(&b, "## Every operation of the library (root package, `go test -bench 'BenchmarkOps'`)\n\n"+
