@@ -16,7 +16,6 @@ package msgpack
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 
 	"github.com/gocaches/caches"
@@ -44,22 +43,19 @@ func (codec) Marshal(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// errTrailing reports bytes left after one whole MessagePack value.
-var errTrailing = errors.New("msgpack: unexpected bytes after the value")
-
 // Unmarshal decodes data, which must hold exactly one MessagePack value,
-// into v.
+// into v. Bytes that are not one ([ErrCorrupt]) are refused before
+// decoding, so what decoding allocates stays proportional to len(data).
 func (codec) Unmarshal(data []byte, v any) error {
-	r := bytes.NewReader(data)
+	if err := check(data); err != nil {
+		return err
+	}
 	dec := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(dec)
-	dec.Reset(r)
+	dec.Reset(bytes.NewReader(data))
 	dec.SetCustomStructTag(structTag)
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("msgpack: %w", err)
-	}
-	if r.Len() > 0 {
-		return errTrailing
 	}
 	return nil
 }

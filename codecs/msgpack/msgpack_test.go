@@ -1,7 +1,9 @@
 package msgpack_test
 
 import (
+	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +86,50 @@ func TestCorrupt(t *testing.T) {
 		var p Profile
 		if err := msgpack.Codec.Unmarshal(data, &p); err == nil {
 			t.Errorf("%s: decoded %+v, want an error", name, p)
+		}
+	}
+}
+
+// TestCorruptAllocatesLittle: a header declaring a huge collection is
+// refused before the decoder preallocates for it.
+func TestCorruptAllocatesLittle(t *testing.T) {
+	for _, data := range [][]byte{
+		{0xdf, 0xff, 0xff, 0xff, 0xff},                                        // map32 of 2^32-1 entries
+		{0x81, 0xa6, 'e', 'm', 'a', 'i', 'l', 's', 0xdd, 0, 0x0f, 0x42, 0x40}, // emails: array32 of 1e6
+		{0x91, 0x91, 0x91, 0xdc, 0xff, 0xff},
+	} {
+		var p Profile
+		var err error
+		allocs := testing.AllocsPerRun(10, func() { err = msgpack.Codec.Unmarshal(data, &p) })
+		if !errors.Is(err, msgpack.ErrCorrupt) || allocs > 10 {
+			t.Errorf("% x: %v after %v allocations, want msgpack.ErrCorrupt and few", data, err, allocs)
+		}
+	}
+}
+
+// TestCheckAcceptsEncodings: every value the encoder writes passes the
+// well-formedness check, extensions and wide headers included.
+func TestCheckAcceptsEncodings(t *testing.T) {
+	big := make(map[string]int, 70000)
+	for i := range 70000 {
+		big[strconv.Itoa(i)] = i
+	}
+	values := []any{
+		nil, true, false, 0, -1, -33, 127, 255, 65535, 1 << 20, int64(-1 << 40), uint64(1 << 63), float32(1.5), 2.5,
+		"", strings.Repeat("s", 31), strings.Repeat("s", 255), strings.Repeat("s", 70000),
+		[]byte{}, make([]byte, 300), make([]byte, 70000),
+		make([]int, 15), make([]int, 16), make([]int, 70000), big,
+		time.Unix(1, 0), time.Unix(1<<33, 5), time.Unix(1, 5),
+		[]any{map[string]any{"a": []any{nil, 1.5, "x"}}},
+	}
+	for _, v := range values {
+		b, err := msgpack.Codec.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out any
+		if err := msgpack.Codec.Unmarshal(b, &out); err != nil {
+			t.Errorf("%T of %d bytes: %v", v, len(b), err)
 		}
 	}
 }
