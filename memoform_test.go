@@ -216,3 +216,20 @@ func TestMemoizePlainNoEarlyRefresh(t *testing.T) {
 		require.Equal(t, want, m.Stats().EarlyRefreshes, "plain %v", plain)
 	}
 }
+
+// FuzzMemoEntry: whatever a plain Memo stores for a result reads back as
+// that result, as does a frame around it, and no stored text panics.
+func FuzzMemoEntry(f *testing.F) {
+	for _, s := range []string{"", "m1|", "m1|0|0|v|x", "m1|1|2|e|boom", "m1|x|y|v|{}", `{"a":1}`, "m1|-1|0|v|"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		readEntry(s)
+		if e := readEntry(plainEntry(s)); e.isErr || e.payload != s || e.delta != 0 {
+			t.Fatalf("plain entry of %q reads as %+v", s, e)
+		}
+		if e := readEntry(formatEntry(false, 5, 6, s)); e.isErr || e.payload != s || e.delta != 5 || e.expiry != "6" {
+			t.Fatalf("frame of %q reads as %+v", s, e)
+		}
+	})
+}

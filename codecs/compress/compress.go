@@ -19,7 +19,8 @@
 // compression was turned on reads as it is, and values below the threshold
 // are stored exactly as the inner codec alone would store them, readable by
 // a reader without this package. An inner codec whose bytes may start with
-// 0xC1 still round-trips: such bytes are written behind 0xC1 0x00. Reading
+// 0xC1 still round-trips: such bytes are written behind 0xC1 0x00 (but
+// what that codec stored alone, before compression, then misreads). Reading
 // accepts both algorithms whatever the configured one, so a family can
 // switch algorithms without losing its stored values.
 //
