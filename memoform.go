@@ -28,9 +28,10 @@ const (
 	// JSON. Arguments that are not structs are keyed as by KeyJSON.
 	KeyFields
 	// KeyHash keys every argument by a fixed-length digest of the text
-	// KeyJSON would use: 32 hexadecimal digits, the first 128 bits of its
-	// SHA-256 (reco:6c1b…). For long or sensitive arguments; the key no
-	// longer shows the argument.
+	// KeyJSON would use, before escaping: 32 hexadecimal digits, the first
+	// 128 bits of its SHA-256 (for {User: 1, Limit: 10}, of
+	// {"User":1,"Limit":10}: reco:f4ee6b69…). For long or sensitive
+	// arguments; the key no longer shows the argument.
 	KeyHash
 )
 
@@ -54,16 +55,37 @@ func memoKey[A any](form KeyForm) func(A) ([]any, error) {
 func hashedKey[A any](def func(A) ([]any, error)) func(A) ([]any, error) {
 	return func(a A) ([]any, error) {
 		args, err := def(a)
-		if err != nil {
-			return nil, err
+		if err != nil || len(args) != 1 {
+			return args, err
 		}
-		text, err := buildKey("", args)
+		text, err := argText(args[0])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("caches: memoize key of %T: %w", a, err)
 		}
 		sum := sha256.Sum256([]byte(text))
 		return []any{hex.EncodeToString(sum[:16])}, nil
 	}
+}
+
+// argText is the text of a key argument before escaping.
+func argText(arg any) (string, error) {
+	switch v := arg.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return string(v), nil
+	case fmt.Stringer:
+		return v.String(), nil
+	}
+	v := reflect.ValueOf(arg)
+	if v.Kind() == reflect.String {
+		return v.String(), nil
+	}
+	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+		return string(v.Bytes()), nil
+	}
+	b, err := appendArg(nil, arg)
+	return string(b), err
 }
 
 // fieldsKey is the KeyFields rule for the struct type t.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gocaches/caches"
@@ -145,4 +147,37 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("re-encoded %#v does not decode: %v", v, err)
 		}
 	})
+}
+
+// TestConcurrent: one Codec serves many goroutines (run with -race).
+func TestConcurrent(t *testing.T) {
+	for _, alg := range []compress.Algorithm{compress.S2, compress.Zstd} {
+		c := compress.New(caches.JSON, compress.Options{Threshold: 64, Algorithm: alg})
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for g := range 4 {
+			wg.Go(func() {
+				in := map[string]string{"text": strings.Repeat(strconv.Itoa(g), 500)}
+				for range 100 {
+					b, err := c.Marshal(in)
+					var out map[string]string
+					if err == nil {
+						err = c.Unmarshal(b, &out)
+					}
+					if err == nil && out["text"] != in["text"] {
+						err = errors.New("round trip changed the value")
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("%v: %v", alg, err)
+		}
+	}
 }
