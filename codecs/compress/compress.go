@@ -10,6 +10,7 @@
 //	                         do not start with the byte 0xC1
 //	0xC1 0x00 <inner bytes>  the inner codec's bytes, uncompressed
 //	0xC1 's'  <S2 block>     the inner codec's bytes, S2 block format
+//	                         (no checksum)
 //	0xC1 'z'  <Zstd frame>   the inner codec's bytes, one Zstandard frame
 //	                         (with its content checksum)
 //
