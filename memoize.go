@@ -27,11 +27,16 @@ type MemoOptions[A any] struct {
 	Options
 
 	// Key returns the key arguments for an argument (as given to
-	// [KeyCache.Key]). Default: the argument itself when it is a string,
-	// number, bool, []byte or fmt.Stringer, its JSON encoding otherwise (so a
-	// struct of arguments gives one key per distinct value), and no argument
-	// at all for struct{}.
+	// [KeyCache.Key]). Default: as KeyForm says; with the default KeyForm,
+	// the argument itself when it is a string, number, bool, []byte or
+	// fmt.Stringer, its JSON encoding otherwise (so a struct of arguments
+	// gives one key per distinct value), and no argument at all for
+	// struct{}.
 	Key func(A) []any
+	// KeyForm selects how an argument becomes its key when Key is unset:
+	// [KeyJSON] (the default), [KeyFields] (a struct by its fields, as
+	// readable as Key(f1, f2, …)) or [KeyHash] (a fixed-length digest).
+	KeyForm KeyForm
 
 	// LoadTimeout bounds one computation of the function, which runs under a
 	// context that callers leaving do not cancel. A function still running
@@ -78,6 +83,16 @@ type MemoOptions[A any] struct {
 	// for results that were slow to compute. Default (zero): 1; negative
 	// disables early refresh.
 	Beta float64
+
+	// Plain stores each result as exactly what a [KeyCache] of R stores
+	// (the codec's bytes, or the text of a raw kind), without the frame
+	// that carries the compute time and expiry, so that other services
+	// read it as they read any value; early refresh is then off. A result
+	// whose bytes would themselves read as a frame is stored framed, and a
+	// cached error (ErrorTTL) is always framed. A Memo reads both forms
+	// whatever Plain says: a plain entry is a hit that is never refreshed
+	// early. Default: framed.
+	Plain bool
 
 	// Strict makes a backend failure an error. Default: the function is
 	// called (and OnBackendError told), so a cache outage degrades to
@@ -151,8 +166,8 @@ func Memoize[A, R any](fn func(context.Context, A) (R, error), opts MemoOptions[
 	if user := opts.Key; user != nil {
 		m.key = func(a A) ([]any, error) { return user(a), nil }
 	} else {
-		m.key = defaultMemoKey[A]()
-		if raw := rawCodec[A](reflect.TypeOf((*A)(nil)).Elem()); raw.encode != nil {
+		m.key = memoKey[A](opts.KeyForm)
+		if raw := rawCodec[A](reflect.TypeOf((*A)(nil)).Elem()); raw.encode != nil && opts.KeyForm != KeyHash {
 			m.rawKey = raw.encode
 		}
 	}
@@ -295,10 +310,7 @@ func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend.Backend) (context.C
 // hit decodes a stored entry read from b; hit is false when it is unusable.
 // An early refresh it starts keeps ctx's values, not its cancellation.
 func (m *Memo[A, R]) hit(ctx context.Context, key string, a A, s string, b backend.Backend) (v R, err error, hit bool) {
-	e, ok := parseEntry(s)
-	if !ok {
-		return v, nil, false
-	}
+	e := readEntry(s)
 	if e.isErr {
 		m.stats.hits.Add(1)
 		return v, &CachedError{Key: key, Msg: e.payload}, true
@@ -523,8 +535,8 @@ func (m *Memo[A, R]) stored(ctx context.Context, key string, b backend.Backend) 
 	if err != nil || !ok {
 		return zero, false
 	}
-	e, ok := parseEntry(s)
-	if !ok || e.isErr {
+	e := readEntry(s)
+	if e.isErr {
 		return zero, false
 	}
 	v, err := m.codec.decode(e.payload)
@@ -543,15 +555,25 @@ func (m *Memo[A, R]) store(ctx context.Context, key string, b backend.Backend, v
 	if err != nil {
 		return
 	}
+	entry := m.entry(payload, delta, b)
+	sctx, cancel := m.cacheCtx(ctx, b)
+	defer cancel()
+	if err := b.Set(sctx, key, entry, m.family.ttl); err != nil {
+		m.backendFailed(key, err)
+	}
+}
+
+// entry is what store writes for a result encoded as payload: the frame
+// with its compute time and expiry, or the plain value when Plain asks.
+func (m *Memo[A, R]) entry(payload string, delta time.Duration, b backend.Backend) string {
+	if m.opts.Plain {
+		return plainEntry(payload)
+	}
 	var expiry int64
 	if m.family.ttl > 0 {
 		expiry = m.nowMs(b) + m.family.ttl.Milliseconds()
 	}
-	sctx, cancel := m.cacheCtx(ctx, b)
-	defer cancel()
-	if err := b.Set(sctx, key, formatEntry(false, delta.Milliseconds(), expiry, payload), m.family.ttl); err != nil {
-		m.backendFailed(key, err)
-	}
+	return formatEntry(false, delta.Milliseconds(), expiry, payload)
 }
 
 // storeError caches err when negative caching asks for it.
@@ -617,7 +639,10 @@ func (m *Memo[A, R]) Invalidate(ctx context.Context, a A) (bool, error) {
 // A memoEntry is a stored result: "m1|<compute ms>|<expiry unix ms>|v|<value>"
 // for a value, with "e" and the error's text for a cached error. The
 // compute time and expiry travel with the value so that a hit decides on
-// early refresh without a second round trip.
+// early refresh without a second round trip. Both numbers are decimal
+// integers (an expiry of 0: none), and <value> is the rest of the entry,
+// '|' included. A stored string that does not parse as a frame is a plain
+// value (see readEntry).
 type memoEntry struct {
 	delta   int64
 	expiry  string // parsed only when early refresh needs it
