@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 )
 
@@ -19,7 +20,9 @@ import (
 //
 // An argument's text is the string itself (string, []byte), its decimal form
 // (integers), strconv's shortest form (floats: 1.5, 1e+21, NaN), "true" or
-// "false" (bool), or its String method (fmt.Stringer). Named types whose
+// "false" (bool), the instant in UTC as RFC 3339 with nanoseconds for a
+// time.Time (2026-11-29T08:00:00Z, whatever its zone and monotonic clock
+// reading), or its String method (fmt.Stringer). Named types whose
 // underlying kind is one of those are accepted too. Other types are an error
 // reported by every operation of the handle.
 //
@@ -142,6 +145,10 @@ func appendArg(b []byte, arg any) ([]byte, error) {
 		return strconv.AppendBool(b, v), nil
 	case float64:
 		return strconv.AppendFloat(b, v, 'g', -1, 64), nil
+	case time.Time:
+		// Not String, which carries the zone and the monotonic clock
+		// reading: equal instants must give one key.
+		return appendEscaped(b, v.UTC().Format(time.RFC3339Nano)), nil
 	case fmt.Stringer:
 		return appendEscaped(b, v.String()), nil
 	}

@@ -30,6 +30,7 @@ func TestBuildKey(t *testing.T) {
 		{"escapes", "e", []any{"a:b", "{tag}", "50%"}, "e:a%3Ab:%7Btag%7D:50%25"},
 		{"no prefix", "", []any{"a", 1}, "a:1"},
 		{"unicode", "u", []any{"héllo wörld"}, "u:héllo wörld"},
+		{"time", "t", []any{time.Date(2026, 11, 29, 9, 30, 0, 5, time.FixedZone("CET", 3600))}, "t:2026-11-29T08%3A30%3A00.000000005Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,6 +38,21 @@ func TestBuildKey(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 		})
+	}
+}
+
+// TestBuildKeyTime: equal instants give one key, whatever their zone and
+// whether they carry a monotonic clock reading (time.Now's does, and its
+// String shows it).
+func TestBuildKeyTime(t *testing.T) {
+	now := time.Now()
+	for _, same := range []time.Time{now.Round(0), now.UTC(), now.In(time.FixedZone("X", -7*3600))} {
+		require.True(t, same.Equal(now))
+		a, err := buildKey("t", []any{now})
+		require.NoError(t, err)
+		b, err := buildKey("t", []any{same})
+		require.NoError(t, err)
+		require.Equal(t, a, b)
 	}
 }
 
