@@ -1,6 +1,9 @@
 package caches
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // DefaultTTL is the time to live of a family whose [Options.TTL] is zero.
 const DefaultTTL = 2 * time.Hour
@@ -9,8 +12,24 @@ const DefaultTTL = 2 * time.Hour
 // per-call TTL ([Key.SetTTL], Expire, [MemoOptions.ErrorTTL]) it means
 // without expiry too, while any other TTL of zero or less there deletes (or,
 // for ErrorTTL, caches nothing). As the result of a TTL query it means the
-// key exists without an expiry.
+// key exists without an expiry. Being a time.Duration, it prints as
+// "-1ns": [FormatTTL] prints it as "no expiry".
 const NoExpiry time.Duration = -1
+
+// FormatTTL returns a TTL as a handle's TTL method reports it, for people
+// to read: "no expiry" for [NoExpiry], "beyond 292 years" for the largest
+// Duration (a deadline further than a Duration holds), and d.String()
+// otherwise ("1h30m0s"). TTL returns a plain time.Duration so that it
+// compares and adds with other durations; print it with FormatTTL.
+func FormatTTL(d time.Duration) string {
+	switch d {
+	case NoExpiry:
+		return "no expiry"
+	case math.MaxInt64:
+		return "beyond 292 years"
+	}
+	return d.String()
+}
 
 // Options configure a cache family: every handle the family makes shares
 // them. The zero value is usable: the default connection, no prefix, a two
