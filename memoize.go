@@ -523,12 +523,13 @@ func (m *Memo[A, R]) store(ctx context.Context, key string, b backend.Backend, v
 		return
 	}
 	var expiry int64
-	if m.family.ttl > 0 {
-		expiry = m.nowMs(b) + m.family.ttl.Milliseconds()
+	ttl := m.family.writeTTL()
+	if ttl > 0 {
+		expiry = m.nowMs(b) + ttl.Milliseconds()
 	}
 	sctx, cancel := m.cacheCtx(ctx, b)
 	defer cancel()
-	if err := b.Set(sctx, key, formatEntry(false, delta.Milliseconds(), expiry, payload), m.family.ttl); err != nil {
+	if err := b.Set(sctx, key, formatEntry(false, delta.Milliseconds(), expiry, payload), ttl); err != nil {
 		m.backendFailed(key, err)
 	}
 }

@@ -51,6 +51,21 @@ type Options struct {
 	// resolution of Redis.
 	TTL time.Duration
 
+	// TTLJitter spreads the expiries of keys written together, so that a
+	// herd of them does not expire (and miss) at once: each write that
+	// sets the family's TTL sets TTL minus a random part of TTLJitter
+	// instead, uniform at millisecond resolution, so that a key lives
+	// more than TTL-TTLJitter and at most TTL after its write. It applies
+	// to every write of every cache type that refreshes the family's TTL,
+	// each key of a [KeyCache.SetMany] drawn apart, and to the results
+	// [Memoize] stores (their early refresh follows the TTL drawn); a TTL
+	// given in the call ([Key.SetTTL], Expire, [MemoOptions.ErrorTTL]) is
+	// kept exactly. It must be less than the TTL (DefaultTTL when TTL is
+	// zero) and not negative, and the TTL must not be NoExpiry: otherwise
+	// every operation of the family returns an error naming TTLJitter.
+	// Below one millisecond it has no effect. Default: zero, no jitter.
+	TTLJitter time.Duration
+
 	// Connection names the connection in the registry: the fragment of a
 	// CACHES_DSN variable or a name given to [Register]. Default: "", the
 	// default connection.

@@ -192,7 +192,7 @@ func (z SortedSet[T]) zadd(ctx context.Context, mode backend.ZAddMode, in []Scor
 		}
 		members[i].Score = s.Score
 	}
-	n, err := b.ZAdd(ctx, z.key, z.f.ttl, mode, members...)
+	n, err := b.ZAdd(ctx, z.key, z.f.writeTTL(), mode, members...)
 	return int(n), keyErr("add", z.key, err)
 }
 
@@ -216,7 +216,7 @@ func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (_ float64
 	if err != nil {
 		return 0, err
 	}
-	s, err := b.ZIncrBy(ctx, z.key, m, by, z.f.ttl)
+	s, err := b.ZIncrBy(ctx, z.key, m, by, z.f.writeTTL())
 	return s, keyErr("incr", z.key, err)
 }
 
