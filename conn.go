@@ -3,6 +3,7 @@ package caches
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/gocaches/caches/internal/near"
 	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 )
 
 // Conn is a connection the caches use: a Redis deployment reached through
@@ -100,7 +102,7 @@ func NewRedisConnWithOptions(client redis.UniversalClient, opts RedisOptions) (*
 func newBackendConn(rb *redisbackend.Backend) *Conn {
 	c := &Conn{desc: fmt.Sprintf("redis client %T", rb.Client()), b: rb, client: rb.Client()}
 	if topo, ok := near.ClientTopology(rb.Client()); ok {
-		c.nears = &nearSet{topo: topo}
+		c.nears = &nearSet{conn: c, topo: topo}
 	}
 	return c
 }
@@ -193,12 +195,18 @@ func OpenMemory(opts MemoryOptions) (*Conn, error) {
 		Now: opts.Now, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes,
 		EvictionSamples: opts.EvictionSamples, OnEvict: c.families.evicted,
 		Path: opts.File, SavePoints: memSavePoints(opts.SavePoints),
+		OnAutoSaveError: c.autoSaveFailed,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("caches: file: %w", err)
 	}
 	c.b, c.mem = m, m
 	return c, nil
+}
+
+// autoSaveFailed logs the failure of an in-process store's automatic save.
+func (c *Conn) autoSaveFailed(err error) {
+	logEvent(slog.LevelError, "caches: automatic save failed", slog.String("connection", c.Name()), slog.String("error", err.Error()))
 }
 
 // memoryDesc describes an in-process store as its DSN.
@@ -335,6 +343,24 @@ func pingClient(ctx context.Context, client redis.UniversalClient) error {
 // client given to NewRedisConn stays the caller's, as before.
 func (c *Conn) RedisClient() (client redis.UniversalClient, ok bool) {
 	return c.client, c.client != nil
+}
+
+// redisLog is go-redis's logger when SetLogger routes it: each line goes
+// to l at level Warn.
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.Log(ctx, slog.LevelWarn, fmt.Sprintf(format, v...), slog.String("source", "go-redis"))
+}
+
+// routeRedisLog sends go-redis's log lines to l, or back to standard error
+// (go-redis's own default) when l is nil.
+func routeRedisLog(l *slog.Logger) {
+	if l == nil {
+		logging.Enable()
+		return
+	}
+	redis.SetLogger(redisLog{l})
 }
 
 // backend returns the backend, or ErrClosed.

@@ -23,6 +23,7 @@ type family struct {
 
 	resolved atomic.Pointer[resolvedConn] // registry lookup cache
 	stats    familyCounters
+	failures logLimit // the family's log lines of backend failures
 
 	near      *NearOptions               // Options.Near; nil: no near cache
 	nearCache atomic.Pointer[familyNear] // the near cache on the last connection used

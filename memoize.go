@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	mrand "math/rand/v2"
 	"reflect"
@@ -572,6 +573,7 @@ func (m *Memo[A, R]) degraded(ctx context.Context, key string, a A, err error) (
 
 func (m *Memo[A, R]) backendFailed(key string, err error) {
 	m.stats.backendErrors.Add(1)
+	m.family.logFailure(slog.LevelWarn, "caches: Memoize could not use the cache", err)
 	if m.opts.OnBackendError != nil {
 		m.opts.OnBackendError(key, err)
 	}
