@@ -106,7 +106,7 @@ func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) (err err
 	if err != nil {
 		return err
 	}
-	return keyErr("setmany", keys[0], b.SetMany(ctx, keys, values, c.family.ttl))
+	return keyErr("setmany", keys[0], b.SetMany(ctx, keys, values, c.family.writeTTLs(len(keys))...))
 }
 
 // DeleteMany deletes handles and returns how many existed: one round trip on

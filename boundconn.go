@@ -77,6 +77,7 @@ func (c *Conn) Namespace(ns string) (*Conn, error) {
 		desc:      c.String() + " namespace " + strconv.Quote(ns),
 		b:         backend.Namespace(c.b, ns, globEscape(ns)),
 		namespace: true,
+		client:    c.client,
 	}, nil
 }
 

@@ -1,7 +1,9 @@
 package caches
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"github.com/gocaches/caches/internal/near"
 	"github.com/gocaches/caches/internal/redisbackend"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 )
 
 // Conn is a connection the caches use: a Redis deployment reached through
@@ -28,7 +31,8 @@ type Conn struct {
 	b    backend.Backend
 	mem  *memstore.Store // the in-process store, for memory connections
 
-	namespace bool // made by Namespace: b is a key space within another's
+	namespace bool                  // made by Namespace: b is a key space within another's
+	client    redis.UniversalClient // the go-redis client of a Redis connection; nil for others
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -96,9 +100,9 @@ func NewRedisConnWithOptions(client redis.UniversalClient, opts RedisOptions) (*
 
 // newBackendConn returns a connection over the go-redis adapter rb.
 func newBackendConn(rb *redisbackend.Backend) *Conn {
-	c := &Conn{desc: fmt.Sprintf("redis client %T", rb.Client()), b: rb}
+	c := &Conn{desc: fmt.Sprintf("redis client %T", rb.Client()), b: rb, client: rb.Client()}
 	if topo, ok := near.ClientTopology(rb.Client()); ok {
-		c.nears = &nearSet{topo: topo}
+		c.nears = &nearSet{conn: c, topo: topo}
 	}
 	return c
 }
@@ -191,12 +195,18 @@ func OpenMemory(opts MemoryOptions) (*Conn, error) {
 		Now: opts.Now, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes,
 		EvictionSamples: opts.EvictionSamples, OnEvict: c.families.evicted,
 		Path: opts.File, SavePoints: memSavePoints(opts.SavePoints),
+		OnAutoSaveError: c.autoSaveFailed,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("caches: file: %w", err)
 	}
 	c.b, c.mem = m, m
 	return c, nil
+}
+
+// autoSaveFailed logs the failure of an in-process store's automatic save.
+func (c *Conn) autoSaveFailed(err error) {
+	logEvent(slog.LevelError, "caches: automatic save failed", slog.String("connection", c.Name()), slog.String("error", err.Error()))
 }
 
 // memoryDesc describes an in-process store as its DSN.
@@ -283,6 +293,74 @@ func (c *Conn) Close() error {
 		c.closeErr = c.b.Close()
 	})
 	return c.closeErr
+}
+
+// Ping checks that the connection answers: on Redis a PING to the server
+// (to every shard, masters and replicas, of a Cluster or Ring), bounded by
+// ctx and the DSN's dial_timeout and max_retries; an in-process store
+// always answers. Its error names the connection and its hosts, never a
+// password, and wraps go-redis's. A closed connection returns an error
+// wrapping [ErrClosed]. [Verify] pings every configured connection.
+func (c *Conn) Ping(ctx context.Context) error {
+	if c.closed.Load() {
+		return c.pingErr(ErrClosed)
+	}
+	if c.client == nil {
+		return nil
+	}
+	if err := pingClient(ctx, c.client); err != nil {
+		return c.pingErr(err)
+	}
+	return nil
+}
+
+// pingErr is the error of a failed Ping: the connection's name and
+// description (hosts, never a password), and err.
+func (c *Conn) pingErr(err error) error {
+	return fmt.Errorf("caches: connection %s (%s): ping: %w", quoteName(c.Name()), c.desc, err)
+}
+
+// pingClient pings every shard of a sharded client, or the client.
+func pingClient(ctx context.Context, client redis.UniversalClient) error {
+	ping := func(ctx context.Context, shard *redis.Client) error { return shard.Ping(ctx).Err() }
+	switch cl := client.(type) {
+	case *redis.ClusterClient:
+		return cl.ForEachShard(ctx, ping)
+	case *redis.Ring:
+		return cl.ForEachShard(ctx, ping)
+	}
+	return client.Ping(ctx).Err()
+}
+
+// RedisClient returns the go-redis client of a Redis connection, opened
+// from a DSN or given to [NewRedisConn], so that go-redis hooks (such as
+// its OpenTelemetry instrumentation, redisotel) can be added to it; ok is
+// false for an in-process store. A namespace ([Conn.Namespace]) returns
+// the client of the connection it is in. Add hooks before the connection's
+// first use: go-redis applies them to the commands sent after. Ownership
+// does not change: the Conn of a DSN closes the client on Close, so the
+// caller must not Close it (nor use it after the Conn's Close), and the
+// client given to NewRedisConn stays the caller's, as before.
+func (c *Conn) RedisClient() (client redis.UniversalClient, ok bool) {
+	return c.client, c.client != nil
+}
+
+// redisLog is go-redis's logger when SetLogger routes it: each line goes
+// to l at level Warn.
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.Log(ctx, slog.LevelWarn, fmt.Sprintf(format, v...), slog.String("source", "go-redis"))
+}
+
+// routeRedisLog sends go-redis's log lines to l, or back to standard error
+// (go-redis's own default) when l is nil.
+func routeRedisLog(l *slog.Logger) {
+	if l == nil {
+		logging.Enable()
+		return
+	}
+	redis.SetLogger(redisLog{l})
 }
 
 // backend returns the backend, or ErrClosed.

@@ -92,7 +92,7 @@ func (c Counter[K]) Incr(ctx context.Context, k K, n int64) (_ int64, err error)
 	if err != nil {
 		return 0, err
 	}
-	r, err := b.HIncrByWithin(ctx, c.key, f, n, math.MinInt64, math.MaxInt64, c.f.ttl)
+	r, err := b.HIncrByWithin(ctx, c.key, f, n, math.MinInt64, math.MaxInt64, c.f.writeTTL())
 	return r, keyErr("incr", c.key, err)
 }
 
@@ -127,7 +127,7 @@ func (c Counter[K]) Set(ctx context.Context, k K, n int64) (err error) {
 	if err != nil {
 		return err
 	}
-	_, err = b.HSet(ctx, c.key, c.f.ttl, f, strconv.FormatInt(n, 10))
+	_, err = b.HSet(ctx, c.key, c.f.writeTTL(), f, strconv.FormatInt(n, 10))
 	return keyErr("set", c.key, err)
 }
 
@@ -151,7 +151,7 @@ func (c Counter[K]) Update(ctx context.Context, m map[K]int64) (err error) {
 		}
 		fields, ns = append(fields, f), append(ns, n)
 	}
-	_, err = b.HIncrByMany(ctx, c.key, c.f.ttl, fields, ns)
+	_, err = b.HIncrByMany(ctx, c.key, c.f.writeTTL(), fields, ns)
 	return keyErr("update", c.key, err)
 }
 

@@ -151,7 +151,7 @@ func (d Dict[K, V]) Set(ctx context.Context, field K, value V) (err error) {
 	if err != nil {
 		return keyErr("encode", d.key, err)
 	}
-	_, err = b.HSet(ctx, d.key, d.f.ttl, f, v)
+	_, err = b.HSet(ctx, d.key, d.f.writeTTL(), f, v)
 	return keyErr("set", d.key, err)
 }
 
@@ -179,7 +179,7 @@ func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) (err error) {
 		}
 		fv = append(fv, f, v)
 	}
-	_, err = b.HSet(ctx, d.key, d.f.ttl, fv...)
+	_, err = b.HSet(ctx, d.key, d.f.writeTTL(), fv...)
 	return keyErr("set", d.key, err)
 }
 
@@ -195,7 +195,7 @@ func (d Dict[K, V]) Add(ctx context.Context, field K, value V) (_ bool, err erro
 	if err != nil {
 		return false, keyErr("encode", d.key, err)
 	}
-	stored, err := b.HSetNX(ctx, d.key, f, v, d.f.ttl)
+	stored, err := b.HSetNX(ctx, d.key, f, v, d.f.writeTTL())
 	return stored, keyErr("add", d.key, err)
 }
 
@@ -308,9 +308,11 @@ func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (_ V, err error) {
 		return zero, err
 	}
 	out, err := incrValue(d.c.values, n, false,
-		func(i, min, max int64) (int64, error) { return b.HIncrByWithin(ctx, d.key, f, i, min, max, d.f.ttl) },
+		func(i, min, max int64) (int64, error) {
+			return b.HIncrByWithin(ctx, d.key, f, i, min, max, d.f.writeTTL())
+		},
 		func(x, min, max float64) (float64, error) {
-			return b.HIncrByFloatWithin(ctx, d.key, f, x, min, max, d.f.ttl)
+			return b.HIncrByFloatWithin(ctx, d.key, f, x, min, max, d.f.writeTTL())
 		})
 	if err != nil {
 		return zero, keyErr("incr", d.key, err)

@@ -3,6 +3,7 @@ package caches
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -12,14 +13,17 @@ import (
 // family is what every cache type shares: its key prefix, TTL and
 // connection.
 type family struct {
-	prefix   string        // the key prefix, hash tag applied
-	ttl      time.Duration // > 0, or 0 for no expiry
+	prefix   string              // the key prefix, hash tag applied
+	ttl      time.Duration       // > 0, or 0 for no expiry
+	jitter   int64               // Options.TTLJitter in milliseconds; 0: none
+	randN    func(n int64) int64 // a random number in [0, n), for the jitter
 	connName string
 	conn     *Conn // Options.Conn: no registry lookup
 	err      error // an invalid configuration, reported by every operation
 
 	resolved atomic.Pointer[resolvedConn] // registry lookup cache
 	stats    familyCounters
+	failures logLimit // the family's log lines of backend failures
 
 	near      *NearOptions               // Options.Near; nil: no near cache
 	nearCache atomic.Pointer[familyNear] // the near cache on the last connection used
@@ -36,7 +40,11 @@ type resolvedConn struct {
 func newFamily(o Options) *family {
 	prefix, err := keyPrefix(o.Prefix, o.HashTag)
 	f := &family{prefix: prefix, ttl: familyTTL(o.TTL), connName: o.Connection, conn: o.Conn, err: err, near: o.Near}
-	if o.Conn != nil && err == nil {
+	f.jitter, f.randN = o.TTLJitter.Milliseconds(), rand.Int64N
+	if f.err == nil {
+		f.err = f.checkJitter(o.TTLJitter)
+	}
+	if o.Conn != nil && f.err == nil {
 		f.err = o.Conn.adopt(f)
 	}
 	return f
@@ -50,6 +58,42 @@ func familyTTL(ttl time.Duration) time.Duration {
 		return 0
 	}
 	return max(ttl, time.Millisecond)
+}
+
+// checkJitter refuses an Options.TTLJitter that could make a write's TTL
+// zero or less, or that has no TTL to spread.
+func (f *family) checkJitter(jitter time.Duration) error {
+	switch {
+	case jitter < 0:
+		return fmt.Errorf("caches: %s: Options.TTLJitter %v is negative", f.describe(), jitter)
+	case jitter > 0 && f.ttl == 0:
+		return fmt.Errorf("caches: %s: Options.TTLJitter %v needs a TTL; Options.TTL is NoExpiry", f.describe(), jitter)
+	case jitter >= f.ttl && f.ttl > 0:
+		return fmt.Errorf("caches: %s: Options.TTLJitter %v must be less than the TTL, %v", f.describe(), jitter, f.ttl)
+	}
+	return nil
+}
+
+// writeTTL is the TTL a write sets: the family's TTL, less a random part
+// of its jitter. It stays above TTL-TTLJitter, so above zero.
+func (f *family) writeTTL() time.Duration {
+	if f.jitter <= 0 {
+		return f.ttl
+	}
+	return f.ttl - time.Duration(f.randN(f.jitter))*time.Millisecond
+}
+
+// writeTTLs returns the TTLs of n keys written together: one for all
+// without jitter, one each with it.
+func (f *family) writeTTLs(n int) []time.Duration {
+	if f.jitter <= 0 {
+		return []time.Duration{f.ttl}
+	}
+	ttls := make([]time.Duration, n)
+	for i := range ttls {
+		ttls[i] = f.writeTTL()
+	}
+	return ttls
 }
 
 // backend returns the family's backend for an operation under ctx: that

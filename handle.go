@@ -54,7 +54,8 @@ func (h *handle) backend(ctx context.Context) (backend.Backend, error) {
 // resolution: [NoExpiry] for a key without an expiry, [ErrNotFound] for a
 // missing key. A time longer than a time.Duration holds (about 292 years:
 // a deadline after 2262 set by ExpireAt or by another client) is reported
-// as the largest Duration, math.MaxInt64. Redis: PTTL.
+// as the largest Duration, math.MaxInt64. Print the result with
+// [FormatTTL]: NoExpiry as a Duration prints as "-1ns". Redis: PTTL.
 func (h handle) TTL(ctx context.Context) (_ time.Duration, err error) {
 	defer h.counted(&h.f.stats.hits, &err)
 	b, err := h.backend(ctx)

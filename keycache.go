@@ -185,7 +185,7 @@ func (k Key[V]) GetOr(ctx context.Context, def V) (V, error) {
 // Redis: SET key value EX seconds (PX milliseconds for a TTL that is not a
 // whole number of seconds; no expiry for a family without one).
 func (k Key[V]) Set(ctx context.Context, v V) error {
-	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, k.f.ttl) })
+	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, k.f.writeTTL()) })
 }
 
 // SetTTL stores v to expire after ttl instead of the family's TTL; with
@@ -232,7 +232,7 @@ func (k Key[V]) Add(ctx context.Context, v V) (_ bool, err error) {
 	if err != nil {
 		return false, keyErr("encode", k.key, err)
 	}
-	stored, err := b.SetNX(ctx, k.key, s, k.f.ttl)
+	stored, err := b.SetNX(ctx, k.key, s, k.f.writeTTL())
 	if err != nil || !stored || k.c.hooks.Write == nil {
 		return stored, keyErr("add", k.key, err)
 	}
@@ -306,9 +306,9 @@ func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 		return zero, err
 	}
 	out, err := incrValue(k.c.codec, n, negate,
-		func(i, min, max int64) (int64, error) { return b.IncrByWithin(ctx, k.key, i, min, max, k.f.ttl) },
+		func(i, min, max int64) (int64, error) { return b.IncrByWithin(ctx, k.key, i, min, max, k.f.writeTTL()) },
 		func(f, min, max float64) (float64, error) {
-			return b.IncrByFloatWithin(ctx, k.key, f, min, max, k.f.ttl)
+			return b.IncrByFloatWithin(ctx, k.key, f, min, max, k.f.writeTTL())
 		})
 	if err != nil {
 		return zero, keyErr("incr", k.key, err)
@@ -328,7 +328,7 @@ func (k Key[V]) load(ctx context.Context, load func(context.Context, Key[V]) (V,
 		}
 		// Past LoadTimeout the load was abandoned, and a newer one may have
 		// stored its value already.
-		if store && ctx.Err() == nil && k.set(ctx, v, k.f.ttl) != nil {
+		if store && ctx.Err() == nil && k.set(ctx, v, k.f.writeTTL()) != nil {
 			k.f.stats.errors.Add(1)
 		}
 		return v, nil

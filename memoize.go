@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	mrand "math/rand/v2"
 	"reflect"
@@ -555,23 +556,25 @@ func (m *Memo[A, R]) store(ctx context.Context, key string, b backend.Backend, v
 	if err != nil {
 		return
 	}
-	entry := m.entry(payload, delta, b)
+	ttl := m.family.writeTTL()
+	entry := m.entry(payload, delta, ttl, b)
 	sctx, cancel := m.cacheCtx(ctx, b)
 	defer cancel()
-	if err := b.Set(sctx, key, entry, m.family.ttl); err != nil {
+	if err := b.Set(sctx, key, entry, ttl); err != nil {
 		m.backendFailed(key, err)
 	}
 }
 
-// entry is what store writes for a result encoded as payload: the frame
-// with its compute time and expiry, or the plain value when Plain asks.
-func (m *Memo[A, R]) entry(payload string, delta time.Duration, b backend.Backend) string {
+// entry is what store writes for a result encoded as payload and stored
+// for ttl: the frame with its compute time and expiry, or the plain value
+// when Plain asks.
+func (m *Memo[A, R]) entry(payload string, delta, ttl time.Duration, b backend.Backend) string {
 	if m.opts.Plain {
 		return plainEntry(payload)
 	}
 	var expiry int64
-	if m.family.ttl > 0 {
-		expiry = m.nowMs(b) + m.family.ttl.Milliseconds()
+	if ttl > 0 {
+		expiry = m.nowMs(b) + ttl.Milliseconds()
 	}
 	return formatEntry(false, delta.Milliseconds(), expiry, payload)
 }
@@ -614,6 +617,7 @@ func (m *Memo[A, R]) degraded(ctx context.Context, key string, a A, err error) (
 
 func (m *Memo[A, R]) backendFailed(key string, err error) {
 	m.stats.backendErrors.Add(1)
+	m.family.logFailure(slog.LevelWarn, "caches: Memoize could not use the cache", err)
 	if m.opts.OnBackendError != nil {
 		m.opts.OnBackendError(key, err)
 	}

@@ -2,6 +2,7 @@ package caches
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -106,6 +107,7 @@ func (f *family) withNear(c *Conn, b backend.Backend) backend.Backend {
 // families that share a prefix share it, so that each reads the others'
 // writes at once.
 type nearSet struct {
+	conn   *Conn // the connection it belongs to, for its name in log lines
 	topo   near.Topology
 	mu     sync.Mutex
 	closed bool
@@ -124,9 +126,27 @@ func (s *nearSet) cache(f *family, o *NearOptions, b backend.Backend) *near.Cach
 	if s.byPref == nil {
 		s.byPref = make(map[string]*near.Cache)
 	}
-	n := near.New(b, s.topo, f.nearOptions(*o))
+	opts := f.nearOptions(*o)
+	opts.OnTracking = s.logTracking(f.prefix)
+	n := near.New(b, s.topo, opts)
 	s.byPref[f.prefix] = n
 	return n
+}
+
+// logTracking returns what logs the tracking changes of the near cache of
+// prefix.
+func (s *nearSet) logTracking(prefix string) func(live bool, err error) {
+	return func(live bool, err error) {
+		attrs := familyAttrs(prefix, s.conn.Name())
+		if live {
+			logEvent(slog.LevelInfo, "caches: near cache tracking established", attrs...)
+			return
+		}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		logEvent(slog.LevelWarn, "caches: near cache tracking lost; reads go to Redis", attrs...)
+	}
 }
 
 func (s *nearSet) close() {

@@ -23,6 +23,7 @@ var snippetImports = map[string]string{
 	"errors":     "errors",
 	"fmt":        "fmt",
 	"redis":      "github.com/redis/go-redis/v9",
+	"slog":       "log/slog",
 	"testing":    "testing",
 	"time":       "time",
 }

@@ -1,8 +1,10 @@
 package caches
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -168,6 +170,41 @@ func Configure() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.loadLocked()
+}
+
+// Verify checks that every configured connection answers, so that a
+// program fails at startup on a wrong host or password, not at its first
+// request. It reads the CACHES_DSN variables, as [Configure] does
+// (returning their errors), then pings every registered connection at once
+// ([Conn.Ping]) and returns one error per connection that did not answer,
+// joined, each naming the connection and its hosts. ctx bounds the wait:
+// give it a deadline (each DSN's dial_timeout, 5 s by default, and
+// max_retries bound each ping too). The default connection that nothing
+// defined is an in-process store and needs no check.
+func Verify(ctx context.Context) error {
+	if err := Configure(); err != nil {
+		return err
+	}
+	conns := registry.snapshot()
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() { errs[i] = c.Ping(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// snapshot returns the registered connections, by name.
+func (r *connRegistry) snapshot() []*Conn {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := slices.Sorted(maps.Keys(r.conns))
+	conns := make([]*Conn, len(names))
+	for i, n := range names {
+		conns[i] = r.conns[n]
+	}
+	return conns
 }
 
 // Close closes every registered connection and forgets them: the next use

@@ -92,7 +92,7 @@ func (s Set[T]) Add(ctx context.Context, members ...T) (_ int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := b.SAdd(ctx, s.key, s.f.ttl, enc...)
+	n, err := b.SAdd(ctx, s.key, s.f.writeTTL(), enc...)
 	return int(n), keyErr("add", s.key, err)
 }
 
@@ -315,7 +315,7 @@ func (s Set[T]) combineStore(ctx context.Context, op backend.SetOp, sets []Set[T
 	if err != nil {
 		return 0, err
 	}
-	n, err := b.SCombineStore(ctx, op, s.key, s.f.ttl, keys[1:]...)
+	n, err := b.SCombineStore(ctx, op, s.key, s.f.writeTTL(), keys[1:]...)
 	return int(n), keyErr(op.String()+"STORE", s.key, err)
 }
 

@@ -51,13 +51,19 @@ type Scored[T any] struct {
 	Score  float64 `json:"score"`
 }
 
-// ScoreRange selects members by score. The zero value selects members with
-// score 0 only; use [AllScores] for every score, math.Inf for an open end.
+// ScoreRange selects members by score: Min <= score <= Max, each end left
+// out when its Exclusive flag is set, math.Inf for an open end. The zero
+// value, ScoreRange{}, selects every score, as [AllScores] does: a range
+// written without bounds means no bounds. To select exactly score 0, or
+// bounds that come from variables and may both be zero, use [Scores],
+// whose range always means what its arguments say.
 type ScoreRange struct {
 	Min, Max float64
 	// MinExclusive and MaxExclusive leave out members whose score equals
 	// Min or Max.
 	MinExclusive, MaxExclusive bool
+
+	exact bool // made by Scores: the bounds hold even when both are zero
 }
 
 // errNaNScore is refused before it reaches the backend: Redis rejects NaN
@@ -67,11 +73,17 @@ var errNaNScore = fmt.Errorf("%w: score is NaN", ErrNotNumber)
 // AllScores is the [ScoreRange] of every score.
 var AllScores = ScoreRange{Min: math.Inf(-1), Max: math.Inf(1)}
 
-// Scores returns the inclusive range min <= score <= max.
-func Scores(min, max float64) ScoreRange { return ScoreRange{Min: min, Max: max} }
+// Scores returns the inclusive range min <= score <= max, even when both
+// are zero (Scores(0, 0) selects score 0 only). Set MinExclusive or
+// MaxExclusive on the result to leave an end out.
+func Scores(min, max float64) ScoreRange { return ScoreRange{Min: min, Max: max, exact: true} }
 
-// bounds returns the range in Redis's syntax.
+// bounds returns the range in Redis's syntax; the zero value is every
+// score.
 func (r ScoreRange) bounds() (min, max string) {
+	if r == (ScoreRange{}) {
+		return "-inf", "+inf"
+	}
 	return scoreBound(r.Min, r.MinExclusive), scoreBound(r.Max, r.MaxExclusive)
 }
 
@@ -180,7 +192,7 @@ func (z SortedSet[T]) zadd(ctx context.Context, mode backend.ZAddMode, in []Scor
 		}
 		members[i].Score = s.Score
 	}
-	n, err := b.ZAdd(ctx, z.key, z.f.ttl, mode, members...)
+	n, err := b.ZAdd(ctx, z.key, z.f.writeTTL(), mode, members...)
 	return int(n), keyErr("add", z.key, err)
 }
 
@@ -204,7 +216,7 @@ func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (_ float64
 	if err != nil {
 		return 0, err
 	}
-	s, err := b.ZIncrBy(ctx, z.key, m, by, z.f.ttl)
+	s, err := b.ZIncrBy(ctx, z.key, m, by, z.f.writeTTL())
 	return s, keyErr("incr", z.key, err)
 }
 

@@ -53,9 +53,10 @@ type Backend interface {
 	// missing key or one of another type), in one round trip per cluster
 	// slot.
 	MGet(ctx context.Context, keys ...string) (values []string, ok []bool, err error)
-	// SetMany stores values[i] at keys[i] with ttl, in one round trip per
-	// cluster slot; it is atomic per key, not across keys.
-	SetMany(ctx context.Context, keys, values []string, ttl time.Duration) error
+	// SetMany stores values[i] at keys[i] with ttls[i], or with ttls[0]
+	// for every key when ttls holds one TTL (see [TTLOf]), in one round
+	// trip per cluster slot; it is atomic per key, not across keys.
+	SetMany(ctx context.Context, keys, values []string, ttls ...time.Duration) error
 	Exists(ctx context.Context, key string) (bool, error)
 	// PTTL reports the remaining time to live; ok is false when the key does
 	// not exist, and ttl is -1 when it exists without an expiry. A time that
@@ -345,4 +346,17 @@ type Attacher interface {
 // key is missing (or expired between the two reads).
 type TTLGetter interface {
 	GetPTTL(ctx context.Context, key string) (value string, pttl time.Duration, ok bool, err error)
+}
+
+// TTLOf returns the TTL of the i-th key of a [Backend.SetMany] call:
+// ttls[i], or ttls[0] when ttls holds one TTL for every key (none: no
+// expiry).
+func TTLOf(ttls []time.Duration, i int) time.Duration {
+	switch len(ttls) {
+	case 0:
+		return 0
+	case 1:
+		return ttls[0]
+	}
+	return ttls[i]
 }

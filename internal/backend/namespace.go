@@ -63,8 +63,8 @@ func (n *namespaced) MGet(ctx context.Context, keys ...string) ([]string, []bool
 	return n.b.MGet(ctx, n.ks(keys)...)
 }
 
-func (n *namespaced) SetMany(ctx context.Context, keys, values []string, ttl time.Duration) error {
-	return n.b.SetMany(ctx, n.ks(keys), values, ttl)
+func (n *namespaced) SetMany(ctx context.Context, keys, values []string, ttls ...time.Duration) error {
+	return n.b.SetMany(ctx, n.ks(keys), values, ttls...)
 }
 
 func (n *namespaced) Exists(ctx context.Context, key string) (bool, error) {

@@ -3,6 +3,8 @@ package memstore
 import (
 	"context"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // MGet returns the string values of keys in order, as MGET does: ok is false
@@ -24,9 +26,9 @@ func (s *Store) MGet(ctx context.Context, keys ...string) ([]string, []bool, err
 
 // SetMany stores values[i] at keys[i] with expiry ttl, as SET commands in a
 // pipeline do: each key atomically, not all keys at once.
-func (s *Store) SetMany(ctx context.Context, keys, values []string, ttl time.Duration) error {
+func (s *Store) SetMany(ctx context.Context, keys, values []string, ttls ...time.Duration) error {
 	for i, k := range keys {
-		if err := s.Set(ctx, k, values[i], ttl); err != nil {
+		if err := s.Set(ctx, k, values[i], backend.TTLOf(ttls, i)); err != nil {
 			return err
 		}
 	}

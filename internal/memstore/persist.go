@@ -79,11 +79,12 @@ var defaultSavePoints = []SavePoint{
 
 // persistence is the state of a store that has a Path.
 type persistence struct {
-	path   string
-	points []SavePoint
-	lock   *os.File      // path+".lock", flocked from Open to Close
-	wakeup chan struct{} // a buffered poke for the saver to check the save points now
-	done   chan struct{} // closed by the saver when it exits; nil without one
+	path    string
+	points  []SavePoint
+	onError func(error)   // Options.OnAutoSaveError
+	lock    *os.File      // path+".lock", flocked from Open to Close
+	wakeup  chan struct{} // a buffered poke for the saver to check the save points now
+	done    chan struct{} // closed by the saver when it exits; nil without one
 
 	// saving serialises saves and guards final.
 	saving sync.Mutex
@@ -106,9 +107,10 @@ func newPersistence(opts Options) *persistence {
 		points = defaultSavePoints
 	}
 	return &persistence{
-		path:   opts.Path,
-		points: append([]SavePoint(nil), points...),
-		wakeup: make(chan struct{}, 1),
+		path:    opts.Path,
+		points:  append([]SavePoint(nil), points...),
+		onError: opts.OnAutoSaveError,
+		wakeup:  make(chan struct{}, 1),
 	}
 }
 
@@ -355,10 +357,14 @@ func (sh *shard) changed() {
 }
 
 // autoSave saves the store if a save point has been reached. The error is
-// kept for LastSaveError.
+// kept for LastSaveError and told to Options.OnAutoSaveError.
 func (s *Store) autoSave() {
-	if s.savePointReached(s.Now()) {
-		_ = s.save(false)
+	if !s.savePointReached(s.Now()) {
+		return
+	}
+	err := s.save(false)
+	if err != nil && !errors.Is(err, ErrClosed) && s.persist.onError != nil {
+		s.persist.onError(err)
 	}
 }
 

@@ -89,6 +89,9 @@ type Options struct {
 	// in 60s — and an empty non-nil slice means no automatic saves (Save
 	// and Close still save). Ignored without a Path.
 	SavePoints []SavePoint
+	// OnAutoSaveError, if set, is called with the error of each automatic
+	// save that fails, from the saver goroutine with no lock held.
+	OnAutoSaveError func(err error)
 }
 
 // kind is the Redis data type held by a key.

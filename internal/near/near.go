@@ -50,6 +50,13 @@ type Options struct {
 	// applied: with the key, or with flush true when the whole cache was
 	// dropped. It must be quick.
 	OnInvalidate func(key string, flush bool)
+	// OnTracking, when set, is called when tracking changes state: live
+	// true once it is up on every master, false (with the error of the
+	// failed attempt, or one saying so when an established session ended) when it
+	// is lost or, before it was ever up, first fails. Repeated failures
+	// while down are not reported again. It is called from the tracker's
+	// goroutine and must be quick.
+	OnTracking func(live bool, err error)
 }
 
 // Stats are a near cache's counters.

@@ -163,10 +163,15 @@ func (t *tracker) run() {
 	defer close(t.done)
 	const minBackoff, maxBackoff = 20 * time.Millisecond, 2 * time.Second
 	backoff := minBackoff
+	reportedDown := false
 	for !t.stopped() {
 		s, err := t.open()
 		if err != nil {
 			t.c.down.Store(&err)
+			if !reportedDown && !t.stopped() {
+				t.report(false, err)
+				reportedDown = true
+			}
 			wait := backoff
 			if errors.Is(err, ErrUnsupported) {
 				wait = UnsupportedRetry
@@ -180,14 +185,26 @@ func (t *tracker) run() {
 		backoff = minBackoff
 		t.c.down.Store(nil)
 		t.c.setLive(true)
+		t.report(true, nil)
 		t.serve(s)
 		t.c.setLive(false)
 		t.c.down.Store(&errLost)
+		reportedDown = !t.stopped()
+		if reportedDown {
+			t.report(false, errLost)
+		}
 		s.close()
 		if t.unmet != nil { // answered now that the copies are gone
 			close(t.unmet)
 			t.unmet = nil
 		}
+	}
+}
+
+// report tells Options.OnTracking of a change of state.
+func (t *tracker) report(live bool, err error) {
+	if t.c.opts.OnTracking != nil {
+		t.c.opts.OnTracking(live, err)
 	}
 }
 

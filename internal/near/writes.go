@@ -37,9 +37,9 @@ func (c *Cache) Del(ctx context.Context, keys ...string) (int64, error) {
 	return c.inner.Del(ctx, keys...)
 }
 
-func (c *Cache) SetMany(ctx context.Context, keys, values []string, ttl time.Duration) error {
+func (c *Cache) SetMany(ctx context.Context, keys, values []string, ttls ...time.Duration) error {
 	defer c.drop(keys...)
-	return c.inner.SetMany(ctx, keys, values, ttl)
+	return c.inner.SetMany(ctx, keys, values, ttls...)
 }
 
 func (c *Cache) PExpire(ctx context.Context, key string, ttl time.Duration) (bool, error) {

@@ -130,10 +130,10 @@ func fill(values []string, ok []bool, reply []any, idx []int) {
 	}
 }
 
-func (r *Backend) SetMany(ctx context.Context, keys, values []string, ttl time.Duration) error {
+func (r *Backend) SetMany(ctx context.Context, keys, values []string, ttls ...time.Duration) error {
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
-			p.Set(ctx, k, values[i], ttl)
+			p.Set(ctx, k, values[i], backend.TTLOf(ttls, i))
 		}
 		return nil
 	})

@@ -539,6 +539,10 @@ func testBatch(t *testing.T, e *env) {
 	require.NoError(t, b.SetMany(ctx, []string{"k1", "k2"}, []string{"w1", "w2"}, 0))
 	requireTTL(t, b, "k1", -1)
 	requireTTL(t, b, "k2", -1)
+	require.NoError(t, b.SetMany(ctx, []string{"k5", "k6"}, []string{"v5", "v6"}, time.Minute, 0),
+		"one TTL per key")
+	requireTTL(t, b, "k5", time.Minute)
+	requireTTL(t, b, "k6", -1)
 	_, err = b.HSet(ctx, "k3", 0, "f", "v")
 	require.Error(t, err, "k3 is a string")
 	_, err = b.Del(ctx, "k3")
