@@ -19,6 +19,7 @@ type KeyCache[V any] struct {
 	codec valueCodec[V]
 	hooks Hooks[V]
 	loads flightGroup[V] // Load calls in flight, by key
+	lease leaser         // the cross-process lease of loads (Hooks.Lease)
 }
 
 // NewKeyCache returns a family of values of type V configured by opts.
@@ -26,7 +27,7 @@ type KeyCache[V any] struct {
 // invalid configuration is reported by every operation.
 func NewKeyCache[V any](opts Options) *KeyCache[V] {
 	c := &KeyCache[V]{family: newFamily(opts), codec: newValueCodec[V](opts.Codec)}
-	c.loads.timeout, c.loads.abandoned = time.Minute, &c.family.stats.abandoned
+	c.WithHooks(Hooks[V]{})
 	return c
 }
 
@@ -262,22 +263,16 @@ func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 	return k.decode(out)
 }
 
-// load runs load for k, once for all concurrent callers, and stores its
-// value when store is set. It counts a miss (a load that found nothing
-// too) or the failure, and each call of load.
+// load runs load for k, once for all concurrent callers (once across
+// processes with [Hooks.Lease]), and stores its value when store is set.
+// It counts a miss (a load that found nothing too) or the failure, and
+// each call of load.
 func (k Key[V]) load(ctx context.Context, load func(context.Context, Key[V]) (V, error), store bool) (V, error) {
 	v, _, err := k.c.loads.do(ctx, flightKey(ctx, k.key), func(ctx context.Context) (V, error) {
-		k.f.stats.loads.Add(1)
-		v, err := load(ctx, k)
-		if err != nil {
-			return v, fmt.Errorf("caches: load %q: %w", k.key, err)
+		if store && k.c.hooks.Lease {
+			return k.leasedLoad(ctx, load)
 		}
-		// Past LoadTimeout the load was abandoned, and a newer one may have
-		// stored its value already.
-		if store && ctx.Err() == nil && k.set(ctx, v, k.f.ttl) != nil {
-			k.f.stats.errors.Add(1)
-		}
-		return v, nil
+		return k.loadAndStore(ctx, load, store)
 	})
 	if err == nil || errors.Is(err, ErrNotFound) {
 		k.f.stats.misses.Add(1)
@@ -285,6 +280,36 @@ func (k Key[V]) load(ctx context.Context, load func(context.Context, Key[V]) (V,
 		k.f.stats.errors.Add(1)
 	}
 	return v, err
+}
+
+// leasedLoad is loadAndStore under the key's cross-process lease: the
+// value another process stored while holding it is returned instead.
+func (k Key[V]) leasedLoad(ctx context.Context, load func(context.Context, Key[V]) (V, error)) (V, error) {
+	b, err := k.backend(ctx)
+	if err != nil {
+		return k.loadAndStore(ctx, load, false)
+	}
+	stored := func(ctx context.Context) (V, bool) {
+		v, _, err := k.getWith(ctx, nil)
+		return v, err == nil
+	}
+	return leased(ctx, &k.c.lease, k.key, b, stored, func() (V, error) { return k.loadAndStore(ctx, load, true) })
+}
+
+// loadAndStore calls load, counted, and stores its value when store is
+// set and the load was not abandoned.
+func (k Key[V]) loadAndStore(ctx context.Context, load func(context.Context, Key[V]) (V, error), store bool) (V, error) {
+	k.f.stats.loads.Add(1)
+	v, err := load(ctx, k)
+	if err != nil {
+		return v, fmt.Errorf("caches: load %q: %w", k.key, err)
+	}
+	// Past LoadTimeout the load was abandoned, and a newer one may have
+	// stored its value already.
+	if store && ctx.Err() == nil && k.set(ctx, v, k.f.ttl) != nil {
+		k.f.stats.errors.Add(1)
+	}
+	return v, nil
 }
 
 // writeThrough runs the Write hook, then store, and counts a set or the
