@@ -268,18 +268,12 @@ func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 // It counts a miss (a load that found nothing too) or the failure, and
 // each call of load.
 func (k Key[V]) load(ctx context.Context, load func(context.Context, Key[V]) (V, error), store bool) (V, error) {
-	v, _, err := k.c.loads.do(ctx, flightKey(ctx, k.key), func(ctx context.Context) (V, error) {
+	return coalescedLoad(ctx, &k.c.loads, k.f, k.key, func(ctx context.Context) (V, error) {
 		if store && k.c.hooks.Lease {
 			return k.leasedLoad(ctx, load)
 		}
 		return k.loadAndStore(ctx, load, store)
 	})
-	if err == nil || errors.Is(err, ErrNotFound) {
-		k.f.stats.misses.Add(1)
-	} else {
-		k.f.stats.errors.Add(1)
-	}
-	return v, err
 }
 
 // leasedLoad is loadAndStore under the key's cross-process lease: the
@@ -299,17 +293,15 @@ func (k Key[V]) leasedLoad(ctx context.Context, load func(context.Context, Key[V
 // loadAndStore calls load, counted, and stores its value when store is
 // set and the load was not abandoned.
 func (k Key[V]) loadAndStore(ctx context.Context, load func(context.Context, Key[V]) (V, error), store bool) (V, error) {
-	k.f.stats.loads.Add(1)
-	v, err := load(ctx, k)
-	if err != nil {
-		return v, fmt.Errorf("caches: load %q: %w", k.key, err)
+	var set func(context.Context, V)
+	if store {
+		set = func(ctx context.Context, v V) {
+			if k.set(ctx, v, k.f.ttl) != nil {
+				k.f.stats.errors.Add(1)
+			}
+		}
 	}
-	// Past LoadTimeout the load was abandoned, and a newer one may have
-	// stored its value already.
-	if store && ctx.Err() == nil && k.set(ctx, v, k.f.ttl) != nil {
-		k.f.stats.errors.Add(1)
-	}
-	return v, nil
+	return loadStored(ctx, k.f, k.key, func(ctx context.Context) (V, error) { return load(ctx, k) }, set)
 }
 
 // writeThrough runs the Write hook, then store, and counts a set or the
