@@ -119,7 +119,11 @@ func TestCollectionLoadCoalesces(t *testing.T) {
 		d := c.Key(1)
 		var calls atomic.Int32
 		release := make(chan struct{})
-		load := func(context.Context) (map[string]int, error) { calls.Add(1); <-release; return map[string]int{"a": 1}, nil }
+		load := func(context.Context) (map[string]int, error) {
+			calls.Add(1)
+			<-release
+			return map[string]int{"a": 1}, nil
+		}
 		const n = 8
 		results := make(chan int, n)
 		for range n {
