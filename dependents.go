@@ -10,9 +10,14 @@ import (
 
 // Handle is what every handle has in common: [Key], [Dict], [Set],
 // [SortedSet], [Counter], and a Memoize result's ([Memo.Handle]). It names
-// one Redis key, for [Key.DependsOn] and [Key.Invalidate].
+// one Redis key and has the per-key dependents of that key.
 type Handle interface {
+	// String returns the Redis key.
 	String() string
+	// DependsOn: see [Key.DependsOn].
+	DependsOn(ctx context.Context, parents ...Handle) error
+	// Invalidate: see [Key.Invalidate].
+	Invalidate(ctx context.Context) (int, error)
 	self() handle
 }
 

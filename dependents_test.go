@@ -27,7 +27,7 @@ func TestHandleDependents(t *testing.T) {
 			_, err := recos.Call(ctx, id)
 			require.NoError(t, err)
 			require.NoError(t, feeds.Key(id).DependsOn(ctx, profiles.Key(id)))
-			require.NoError(t, handleDependsOn(recos.Handle(id)).DependsOn(ctx, profiles.Key(id)))
+			require.NoError(t, recos.Handle(id).DependsOn(ctx, profiles.Key(id)))
 			require.NoError(t, pages.Key(id).DependsOn(ctx, feeds.Key(id)), "a dependent of a dependent")
 		}
 		require.NoError(t, pages.Key(1).DependsOn(ctx, profiles.Key(1)), "declared twice through two paths")
@@ -102,6 +102,3 @@ func TestInvalidateDependents(t *testing.T) {
 		require.Equal(t, uint64(2), recos.Stats().Loads, "the reco computed again")
 	})
 }
-
-// handleDependsOn gives a Memo result's handle its DependsOn.
-func handleDependsOn(h Handle) handle { return h.self() }
