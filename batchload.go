@@ -48,8 +48,9 @@ func (c *KeyCache[V]) GetManyOrLoad(ctx context.Context, handles []Key[V], load 
 }
 
 // fallsBack reports whether a failed read is served by the loader: the
-// backend failed, the caller is still waiting, and the family is not
-// strict; see [Hooks.Strict].
+// backend failed (not the data: a key of another type, a value that cannot
+// be decoded), the caller is still waiting, and the family is not strict;
+// see [Hooks.Strict].
 func (c *KeyCache[V]) fallsBack(ctx context.Context, err error) bool {
 	var de *DecodeError
 	return !c.hooks.Strict && ctx.Err() == nil && !errors.Is(err, ErrWrongType) && !errors.As(err, &de)

@@ -77,7 +77,7 @@ func (k *Key[V]) getWith(ctx context.Context, load func(context.Context, Key[V])
 	}
 	err = keyErr("get", k.key, err)
 	switch {
-	case err != nil && (load == nil || k.c.hooks.Strict || ctx.Err() != nil || errors.Is(err, ErrWrongType)):
+	case err != nil && (load == nil || !k.c.fallsBack(ctx, err)):
 		return zero, false, err
 	case err != nil:
 		k.f.stats.errors.Add(1) // the backend failed: the source serves the call
