@@ -16,7 +16,9 @@ import (
 // Concurrent misses of one key in this process call the loader once, as
 // [Hooks.Load] is called: under a context detached from the callers',
 // bounded by defaultLoadTimeout. An empty collection stores nothing, so
-// the next call loads again. [KeyCache] has its own, in keycache.go.
+// the next call loads again. In [Stats] the read counts its hit or miss,
+// each call of a loader a load (and its store a set), and a failed load an
+// error. [KeyCache] has its own, in keycache.go.
 
 // defaultLoadTimeout bounds a load without [Hooks.LoadTimeout].
 const defaultLoadTimeout = time.Minute
@@ -52,6 +54,19 @@ func loadStored[T any](ctx context.Context, f *family, key string, load func(con
 		store(ctx, v)
 	}
 	return v, nil
+}
+
+// loadWhole loads h's whole collection with load, once for all concurrent
+// callers, and stores it with store. The read before it counted the miss;
+// a failure counts an error too.
+func loadWhole[T any](ctx context.Context, g *flightGroup[T], h *handle, load func(context.Context) (T, error), store func(context.Context, T)) (T, error) {
+	v, _, err := g.do(ctx, flightKey(ctx, h.key), func(ctx context.Context) (T, error) {
+		return loadStored(ctx, h.f, h.key, load, store)
+	})
+	if err != nil {
+		h.f.stats.errors.Add(1)
+	}
+	return v, err
 }
 
 // missingKey reports whether the key of h is missing, after a read that
@@ -97,9 +112,7 @@ func (d Dict[K, V]) GetOrLoad(ctx context.Context, field K, load func(context.Co
 }
 
 func (d Dict[K, V]) load(ctx context.Context, load func(context.Context) (map[K]V, error)) (map[K]V, error) {
-	return coalescedLoad(ctx, &d.c.loads, d.f, d.key, func(ctx context.Context) (map[K]V, error) {
-		return loadStored(ctx, d.f, d.key, load, func(ctx context.Context, m map[K]V) { d.SetMany(ctx, m) })
-	})
+	return loadWhole(ctx, &d.c.loads, &d.handle, load, func(ctx context.Context, m map[K]V) { d.SetMany(ctx, m) })
 }
 
 // MembersOrLoad returns every member, as [Set.Members] does, or, when the
@@ -127,9 +140,7 @@ func (s Set[T]) HasOrLoad(ctx context.Context, member T, load func(context.Conte
 }
 
 func (s Set[T]) load(ctx context.Context, load func(context.Context) ([]T, error)) ([]T, error) {
-	return coalescedLoad(ctx, &s.c.loads, s.f, s.key, func(ctx context.Context) ([]T, error) {
-		return loadStored(ctx, s.f, s.key, load, func(ctx context.Context, m []T) { s.Add(ctx, m...) })
-	})
+	return loadWhole(ctx, &s.c.loads, &s.handle, load, func(ctx context.Context, m []T) { s.Add(ctx, m...) })
 }
 
 // RangeOrLoad returns the members ranked start to stop, as
@@ -142,9 +153,7 @@ func (z SortedSet[T]) RangeOrLoad(ctx context.Context, start, stop int, load fun
 	if missing, err := missingKey(ctx, &z.handle, len(out) > 0, err); !missing {
 		return out, err
 	}
-	loaded, err := coalescedLoad(ctx, &z.c.loads, z.f, z.key, func(ctx context.Context) ([]Scored[T], error) {
-		return loadStored(ctx, z.f, z.key, load, func(ctx context.Context, m []Scored[T]) { z.AddMany(ctx, m...) })
-	})
+	loaded, err := loadWhole(ctx, &z.c.loads, &z.handle, load, func(ctx context.Context, m []Scored[T]) { z.AddMany(ctx, m...) })
 	if err != nil || len(loaded) == 0 {
 		return nil, err
 	}
