@@ -20,12 +20,15 @@ type DictCache[K comparable, V any] struct {
 	*family
 	fields valueCodec[K]
 	values valueCodec[V]
+	loads  flightGroup[map[K]V] // MapOrLoad and GetOrLoad loads in flight, by key
 }
 
 // NewDictCache returns a family of maps configured by opts. The connection
 // is resolved at first use.
 func NewDictCache[K comparable, V any](opts Options) *DictCache[K, V] {
-	return &DictCache[K, V]{family: newFamily(opts), fields: newValueCodec[K](opts.Codec), values: newValueCodec[V](opts.Codec)}
+	c := &DictCache[K, V]{family: newFamily(opts), fields: newValueCodec[K](opts.Codec), values: newValueCodec[V](opts.Codec)}
+	c.loads.init(c.family)
+	return c
 }
 
 // Key returns the handle of the hash whose key is made of the family's

@@ -395,7 +395,7 @@ func familyRecords(c *Conn) records {
 
 // TestPrefixOverlap declares two families on one connection in turn: when
 // one's prefix (the hash tag applied) is the other's followed by ':' (or by
-// a Memoize lease's suffix), the second is refused and its operations say
+// a lease's or a dependents record's suffix), the second is refused and its operations say
 // why, naming both prefixes; the first works.
 func TestPrefixOverlap(t *testing.T) {
 	for _, tc := range []struct {
@@ -411,6 +411,8 @@ func TestPrefixOverlap(t *testing.T) {
 		{Options{Prefix: "{user}:eu"}, Options{Prefix: "user", HashTag: true}, true},
 		{Options{Prefix: "x"}, Options{Prefix: "x%lease"}, true},
 		{Options{Prefix: "x%lease"}, Options{Prefix: "x"}, true},
+		{Options{Prefix: "x"}, Options{Prefix: "x%deps"}, true},
+		{Options{Prefix: "x%deps"}, Options{Prefix: "x"}, true},
 		{Options{Prefix: "user", HashTag: true}, Options{Prefix: "user:eu", HashTag: true}, false},
 		{Options{Prefix: "user"}, Options{Prefix: "{user}:eu"}, false},
 		{Options{Prefix: "user"}, Options{Prefix: "users"}, false},

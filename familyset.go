@@ -65,8 +65,9 @@ func (s *familySet) add(f *family) error {
 }
 
 // overlapLocked returns an error naming p and a recorded prefix that p
-// overlaps: one is the other followed by ":", or by leaseSuffix (the bare
-// key of one would be the lease of the other's bare key, in Memoize). s.mu
+// overlaps: one is the other followed by ":", or by one of keySuffixes
+// (the bare key of one would be the lease or the dependents of the other's
+// bare key). s.mu
 // must be held.
 func (s *familySet) overlapLocked(p string) error {
 	for i := 1; i < len(p); i++ {
@@ -77,14 +78,20 @@ func (s *familySet) overlapLocked(p string) error {
 	if longer := s.extended[p]; len(longer) > 0 {
 		return overlapErr(slices.Min(slices.Collect(maps.Keys(longer))), p, ":")
 	}
-	if short, ok := strings.CutSuffix(p, leaseSuffix); ok && s.byPrefix[short] != nil {
-		return overlapErr(p, short, leaseSuffix)
-	}
-	if s.byPrefix[p+leaseSuffix] != nil {
-		return overlapErr(p+leaseSuffix, p, leaseSuffix)
+	for _, suffix := range keySuffixes {
+		if short, ok := strings.CutSuffix(p, suffix); ok && s.byPrefix[short] != nil {
+			return overlapErr(p, short, suffix)
+		}
+		if s.byPrefix[p+suffix] != nil {
+			return overlapErr(p+suffix, p, suffix)
+		}
 	}
 	return nil
 }
+
+// keySuffixes are the suffixes of the keys the library keeps beside a
+// handle's key: its lease and its dependents.
+var keySuffixes = []string{leaseSuffix, dependentsSuffix}
 
 func overlapErr(long, short, sep string) error {
 	return fmt.Errorf("%w: %q is %q followed by %q", ErrPrefixOverlap, long, short, sep)

@@ -63,15 +63,53 @@ func (p *panicError) Unwrap() error {
 // is done, leaving the computation running.
 func (g *flightGroup[T]) do(ctx context.Context, key string, fn func(context.Context) (T, error)) (v T, shared bool, err error) {
 	f, shared := g.join(ctx, key, fn)
+	v, err = f.wait(ctx)
+	return v, shared, err
+}
+
+// wait returns f's outcome once it is settled, re-raising its panic, or
+// ctx.Err() as soon as ctx is done, leaving the computation running.
+func (f *flight[T]) wait(ctx context.Context) (T, error) {
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		return v, shared, ctx.Err()
+		var zero T
+		return zero, ctx.Err()
 	}
 	if f.panicV != nil {
 		panic(f.panicV)
 	}
-	return f.val, shared, f.err
+	return f.val, f.err
+}
+
+// joinAll returns the flight of each of keys: the running one, with the
+// caller counted as its waiter, or, for the keys with none (claimed, by
+// index, the first occurrence of a key repeated), one launched with the
+// function fns returns for it. fns is called once, under g.mu, with the
+// claimed indexes; it must not block.
+func (g *flightGroup[T]) joinAll(ctx context.Context, keys []string, fns func(claimed []int) func(i int) func(context.Context) (T, error)) []*flight[T] {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var claimed []int
+	seen := map[string]bool{}
+	for i, key := range keys {
+		if _, ok := g.calls[key]; !ok && !seen[key] {
+			claimed = append(claimed, i)
+			seen[key] = true
+		}
+	}
+	fn := fns(claimed)
+	flights := make([]*flight[T], len(keys))
+	for _, i := range claimed {
+		flights[i] = g.launch(ctx, keys[i], fn(i))
+	}
+	for i, key := range keys {
+		if flights[i] == nil {
+			flights[i] = g.calls[key]
+			flights[i].waiters++
+		}
+	}
+	return flights
 }
 
 // join returns key's running flight, counting the caller as its waiter, or

@@ -2,6 +2,7 @@ package caches
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,4 +87,59 @@ func TestLoadFallsBackWhenTheBackendFails(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "fn", v)
 	}
+}
+
+// TestGetOrLoadLeaseAcrossProcesses: with Hooks.Lease, two processes (two
+// connections to one store) missing one key call the function once.
+func TestGetOrLoadLeaseAcrossProcesses(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var calls atomic.Int32
+		release := make(chan struct{})
+		load := func(context.Context) (string, error) { calls.Add(1); <-release; return "once", nil }
+		hooks := Hooks[string]{Lease: true, LeasePoll: time.Millisecond}
+		one := NewKeyCache[string](e.opts("gol-lease")).WithHooks(hooks)
+		two := NewKeyCache[string](Options{Prefix: "gol-lease", Conn: e.second(t)}).WithHooks(hooks)
+
+		results := make(chan string, 2)
+		go func() { v, _ := one.Key(7).GetOrLoad(context.Background(), load); results <- v }()
+		waitFor(t, "process one loads", func() bool { return calls.Load() == 1 })
+		go func() { v, _ := two.Key(7).GetOrLoad(context.Background(), load); results <- v }()
+		waitFor(t, "process two waits for the lease", func() bool { return two.Stats().LeaseWaits == 1 })
+		close(release)
+		require.Equal(t, "once", <-results)
+		require.Equal(t, "once", <-results)
+		require.Equal(t, int32(1), calls.Load(), "one call across both processes")
+		require.Zero(t, two.Stats().Loads)
+		held, err := e.b.Exists(context.Background(), leaseKey(one.Key(7).String()))
+		require.NoError(t, err)
+		require.False(t, held, "the owner released its lease")
+	})
+}
+
+// TestGetOrLoadLeaseOnRealRedis: two Conns on one real redis-server, as two
+// processes, with many callers each: the function runs once.
+func TestGetOrLoadLeaseOnRealRedis(t *testing.T) {
+	e := redisEnv(t)
+	var calls atomic.Int32
+	load := func(context.Context) (int, error) { calls.Add(1); return 42, nil }
+	hooks := Hooks[int]{Lease: true, LeasePoll: time.Millisecond}
+	fams := []*KeyCache[int]{
+		NewKeyCache[int](e.opts("gol-lease-real")).WithHooks(hooks),
+		NewKeyCache[int](Options{Prefix: "gol-lease-real", Conn: e.second(t)}).WithHooks(hooks),
+	}
+	const perProcess = 16
+	errs := make(chan error, 2*perProcess)
+	for i := range 2 * perProcess {
+		go func() {
+			v, err := fams[i%2].Key("k").GetOrLoad(t.Context(), load)
+			if err == nil && v != 42 {
+				err = fmt.Errorf("got %d", v)
+			}
+			errs <- err
+		}()
+	}
+	for range 2 * perProcess {
+		require.NoError(t, <-errs)
+	}
+	require.Equal(t, int32(1), calls.Load())
 }

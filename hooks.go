@@ -3,6 +3,8 @@ package caches
 import (
 	"context"
 	"time"
+
+	"github.com/gocaches/caches/internal/backend"
 )
 
 // Hooks connect a [KeyCache] to the data it caches: read-through (Load),
@@ -52,6 +54,23 @@ type Hooks[V any] struct {
 	// every caller's goroutine; one that ends with runtime.Goexit is an
 	// error for each of them. Default: one minute.
 	LoadTimeout time.Duration
+
+	// Lease makes one process load a missing value while the others
+	// sharing the backend wait for it, for Get with Load and for
+	// [Key.GetOrLoad], as [MemoOptions.Lease] does for Memoize: the loading
+	// process holds a lease key (the value's key followed by "%lease"; SET
+	// NX with a random token and LeaseTTL) that only it releases, and reads
+	// the value once more after taking the lease; the others poll for the
+	// value every LeasePoll and load it themselves when the lease goes
+	// without one (its owner failed, or died and the lease expired).
+	// Default: off, so every process loads on its own miss (each only once).
+	Lease bool
+	// LeaseTTL is how long a lease lives: a process that dies while
+	// loading blocks the others at most this long. Default: LoadTimeout.
+	LeaseTTL time.Duration
+	// LeasePoll is how often a waiting process looks for the value.
+	// Default: 20 ms.
+	LeasePoll time.Duration
 }
 
 // WithHooks sets the family's hooks and returns the family. Call it before
@@ -62,7 +81,20 @@ func (c *KeyCache[V]) WithHooks(h Hooks[V]) *KeyCache[V] {
 	if h.LoadTimeout <= 0 {
 		h.LoadTimeout = time.Minute
 	}
+	if h.LeaseTTL <= 0 {
+		h.LeaseTTL = h.LoadTimeout
+	}
+	if h.LeasePoll <= 0 {
+		h.LeasePoll = 20 * time.Millisecond
+	}
 	c.hooks = h
 	c.loads.timeout, c.loads.abandoned = h.LoadTimeout, &c.family.stats.abandoned
+	c.lease = leaser{ttl: h.LeaseTTL, poll: h.LeasePoll, waits: &c.family.stats.leaseWaits, bound: unbounded,
+		failed: func(string, error) { c.family.stats.errors.Add(1) }}
 	return c
+}
+
+// unbounded leaves a round trip bounded by the caller's context alone.
+func unbounded(ctx context.Context, _ backend.Backend) (context.Context, context.CancelFunc) {
+	return ctx, func() {}
 }

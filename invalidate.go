@@ -46,9 +46,14 @@ const invalidateBatch = 500
 // runs may survive it. To make every old value unreachable at one instant,
 // change the family's prefix instead.
 func (f *family) Invalidate(ctx context.Context) (int, error) {
+	return invalidateFamilies(ctx, f.closure())
+}
+
+// invalidateFamilies deletes the own keys of each of fams.
+func invalidateFamilies(ctx context.Context, fams []*family) (int, error) {
 	total := 0
 	var errs []error
-	for _, g := range f.closure() {
+	for _, g := range fams {
 		n, err := g.invalidateOwn(ctx)
 		total += n
 		errs = append(errs, err)

@@ -22,6 +22,7 @@ type KeyCache[V any] struct {
 	codec valueCodec[V]
 	hooks Hooks[V]
 	loads flightGroup[V] // Load calls in flight, by key
+	lease leaser         // the cross-process lease of loads (Hooks.Lease)
 	// keepDecoded: V is decoded by a codec and holds no references, so a
 	// decoded value may be kept next to a near copy (see localDecoded).
 	keepDecoded bool
@@ -34,7 +35,7 @@ func NewKeyCache[V any](opts Options) *KeyCache[V] {
 	c := &KeyCache[V]{family: newFamily(opts), codec: newValueCodec[V](opts.Codec)}
 	t := reflect.TypeOf((*V)(nil)).Elem()
 	c.keepDecoded = rawCodec[V](t).decode == nil && holdsNoReferences(t)
-	c.loads.timeout, c.loads.abandoned = time.Minute, &c.family.stats.abandoned
+	c.WithHooks(Hooks[V]{})
 	return c
 }
 
@@ -99,7 +100,7 @@ func (k *Key[V]) missed(ctx context.Context, load func(context.Context, Key[V]) 
 	var zero V
 	err = keyErr("get", k.key, err)
 	switch {
-	case err != nil && (load == nil || k.c.hooks.Strict || ctx.Err() != nil || errors.Is(err, ErrWrongType)):
+	case err != nil && (load == nil || !k.c.fallsBack(ctx, err)):
 		return zero, false, err
 	case err != nil:
 		k.f.stats.errors.Add(1) // the backend failed: the source serves the call
@@ -316,29 +317,45 @@ func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
 	return k.decode(out)
 }
 
-// load runs load for k, once for all concurrent callers, and stores its
-// value when store is set. It counts a miss (a load that found nothing
-// too) or the failure, and each call of load.
+// load runs load for k, once for all concurrent callers (once across
+// processes with [Hooks.Lease]), and stores its value when store is set.
+// It counts a miss (a load that found nothing too) or the failure, and
+// each call of load.
 func (k Key[V]) load(ctx context.Context, load func(context.Context, Key[V]) (V, error), store bool) (V, error) {
-	v, _, err := k.c.loads.do(ctx, flightKey(ctx, k.key), func(ctx context.Context) (V, error) {
-		k.f.stats.loads.Add(1)
-		v, err := load(ctx, k)
-		if err != nil {
-			return v, fmt.Errorf("caches: load %q: %w", k.key, err)
+	return coalescedLoad(ctx, &k.c.loads, k.f, k.key, func(ctx context.Context) (V, error) {
+		if store && k.c.hooks.Lease {
+			return k.leasedLoad(ctx, load)
 		}
-		// Past LoadTimeout the load was abandoned, and a newer one may have
-		// stored its value already.
-		if store && ctx.Err() == nil && k.set(ctx, v, k.f.writeTTL()) != nil {
-			k.f.stats.errors.Add(1)
-		}
-		return v, nil
+		return k.loadAndStore(ctx, load, store)
 	})
-	if err == nil || errors.Is(err, ErrNotFound) {
-		k.f.stats.misses.Add(1)
-	} else {
-		k.f.stats.errors.Add(1)
+}
+
+// leasedLoad is loadAndStore under the key's cross-process lease: the
+// value another process stored while holding it is returned instead.
+func (k Key[V]) leasedLoad(ctx context.Context, load func(context.Context, Key[V]) (V, error)) (V, error) {
+	b, err := k.backend(ctx)
+	if err != nil {
+		return k.loadAndStore(ctx, load, false)
 	}
-	return v, err
+	stored := func(ctx context.Context) (V, bool) {
+		v, _, err := k.getWith(ctx, nil)
+		return v, err == nil
+	}
+	return leased(ctx, &k.c.lease, k.key, b, stored, func() (V, error) { return k.loadAndStore(ctx, load, true) })
+}
+
+// loadAndStore calls load, counted, and stores its value when store is
+// set and the load was not abandoned.
+func (k Key[V]) loadAndStore(ctx context.Context, load func(context.Context, Key[V]) (V, error), store bool) (V, error) {
+	var set func(context.Context, V)
+	if store {
+		set = func(ctx context.Context, v V) {
+			if k.set(ctx, v, k.f.writeTTL()) != nil {
+				k.f.stats.errors.Add(1)
+			}
+		}
+	}
+	return loadStored(ctx, k.f, k.key, func(ctx context.Context) (V, error) { return load(ctx, k) }, set)
 }
 
 // writeThrough runs the Write hook, then store, and counts a set or the

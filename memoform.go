@@ -67,27 +67,6 @@ func hashedKey[A any](def func(A) ([]any, error)) func(A) ([]any, error) {
 	}
 }
 
-// argText is the text of a key argument before escaping.
-func argText(arg any) (string, error) {
-	switch v := arg.(type) {
-	case string:
-		return v, nil
-	case []byte:
-		return string(v), nil
-	case fmt.Stringer:
-		return v.String(), nil
-	}
-	v := reflect.ValueOf(arg)
-	if v.Kind() == reflect.String {
-		return v.String(), nil
-	}
-	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
-		return string(v.Bytes()), nil
-	}
-	b, err := appendArg(nil, arg)
-	return string(b), err
-}
-
 // fieldsKey is the KeyFields rule for the struct type t.
 func fieldsKey[A any](t reflect.Type) func(A) ([]any, error) {
 	var fields []int

@@ -2,8 +2,6 @@ package caches
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +10,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -145,6 +142,7 @@ type Memo[A, R any] struct {
 	key    func(A) ([]any, error)
 	rawKey func(A) (string, error) // for raw-kind arguments: their text, no boxing
 	flight flightGroup[R]
+	lease  leaser
 	rand   func() float64 // uniform in (0, 1]; replaced in tests
 	// realClock: MemoOptions.Now was unset, so hits may read the backend's
 	// coarse clock.
@@ -156,8 +154,8 @@ type Memo[A, R any] struct {
 }
 
 type memoCounters struct {
-	hits, misses, loads, coalesced, leaseWaits, early, errors, backendErrors atomic.Uint64
-	abandoned                                                                stats.Counter
+	hits, misses, loads, coalesced, early, errors, backendErrors atomic.Uint64
+	abandoned, leaseWaits                                        stats.Counter
 }
 
 // Memoize returns fn memoized: see [Memo]. Call it through [Memo.Call] or
@@ -193,6 +191,7 @@ func Memoize[A, R any](fn func(context.Context, A) (R, error), opts MemoOptions[
 	m.rand = func() float64 { return 1 - mrand.Float64() }
 	m.shareDecoded = holdsNoReferences(reflect.TypeOf((*R)(nil)).Elem())
 	m.flight.timeout, m.flight.abandoned = m.opts.LoadTimeout, &m.stats.abandoned
+	m.lease = leaser{ttl: m.opts.LeaseTTL, poll: m.opts.LeasePoll, waits: &m.stats.leaseWaits, bound: m.cacheCtx, failed: m.backendFailed}
 	return m
 }
 
@@ -414,15 +413,15 @@ func (m *Memo[A, R]) call(ctx context.Context, a A) (R, error) {
 
 // compute calls fn, under the lease when asked, and stores the outcome.
 func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend.Backend) (R, error) {
-	if m.opts.Lease {
-		token, v, found := m.acquire(ctx, key, b)
-		if found {
-			return v, nil
-		}
-		if token != "" {
-			defer m.holdLease(ctx, b, key, token)()
-		}
+	if !m.opts.Lease {
+		return m.computeAndStore(ctx, key, a, b)
 	}
+	stored := func(ctx context.Context) (R, bool) { return m.stored(ctx, key, b) }
+	return leased(ctx, &m.lease, key, b, stored, func() (R, error) { return m.computeAndStore(ctx, key, a, b) })
+}
+
+// computeAndStore calls fn and stores the outcome.
+func (m *Memo[A, R]) computeAndStore(ctx context.Context, key string, a A, b backend.Backend) (R, error) {
 	start := m.opts.Now()
 	v, err := m.call(ctx, a)
 	if ctx.Err() != nil {
@@ -436,95 +435,6 @@ func (m *Memo[A, R]) compute(ctx context.Context, key string, a A, b backend.Bac
 	}
 	m.store(ctx, key, b, v, m.opts.Now().Sub(start))
 	return v, nil
-}
-
-// holdLease releases key's lease when ctx ends, which abandons the
-// computation holding it, or when the returned func is called, whichever
-// comes first.
-func (m *Memo[A, R]) holdLease(ctx context.Context, b backend.Backend, key, token string) func() {
-	release := sync.OnceFunc(func() { m.release(ctx, b, key, token) })
-	stop := context.AfterFunc(ctx, release)
-	return func() {
-		stop()
-		release()
-	}
-}
-
-// release deletes key's lease if it still holds token, within CacheTimeout.
-func (m *Memo[A, R]) release(ctx context.Context, b backend.Backend, key, token string) {
-	rctx, cancel := m.cacheCtx(context.WithoutCancel(ctx), b)
-	defer cancel()
-	if _, err := b.DelIfEqual(rctx, leaseKey(key), token); err != nil {
-		m.backendFailed(key, err)
-	}
-}
-
-// leaseKey is the key of key's lease. A raw '%' followed by "le" cannot come
-// out of key building (it escapes '%' as %25), so no handle's key is a
-// lease's, and invalidation tells leases apart by their suffix.
-func leaseKey(key string) string { return key + leaseSuffix }
-
-const leaseSuffix = "%lease"
-
-// acquire takes key's lease and returns its token, or waits while another
-// process holds it: found reports that the other process stored a result
-// meanwhile. When the lease cannot be had before ctx ends, or the backend
-// fails, it returns no token and the caller computes without one.
-func (m *Memo[A, R]) acquire(ctx context.Context, key string, b backend.Backend) (token string, v R, found bool) {
-	token = newToken()
-	waited := false
-	for {
-		sctx, cancel := m.cacheCtx(ctx, b)
-		ok, err := b.SetNX(sctx, leaseKey(key), token, m.opts.LeaseTTL)
-		cancel()
-		if err != nil {
-			m.backendFailed(key, err)
-			return "", v, false
-		}
-		if ok {
-			// Another process may have stored the result and released its
-			// lease since this one's cache read missed.
-			if v, found := m.stored(ctx, key, b); found {
-				m.release(ctx, b, key, token)
-				return "", v, true
-			}
-		}
-		if ok {
-			return token, v, false
-		}
-		if !waited {
-			waited = true
-			m.stats.leaseWaits.Add(1)
-		}
-		if v, ok := m.poll(ctx, key, b); ok {
-			return "", v, true
-		}
-		if ctx.Err() != nil {
-			return "", v, false
-		}
-	}
-}
-
-// poll waits for a result while key's lease is held, and reports whether
-// one appeared. It returns false when the lease is gone (its owner released
-// it without a result, or died and it expired) or ctx ends.
-func (m *Memo[A, R]) poll(ctx context.Context, key string, b backend.Backend) (R, bool) {
-	var zero R
-	t := time.NewTicker(m.opts.LeasePoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return zero, false
-		case <-t.C:
-		}
-		if v, ok := m.stored(ctx, key, b); ok {
-			return v, true
-		}
-		if held, err := b.Exists(ctx, leaseKey(key)); err != nil || !held {
-			return zero, false
-		}
-	}
 }
 
 // stored returns the result stored at key, if there is a valid one.
@@ -542,12 +452,6 @@ func (m *Memo[A, R]) stored(ctx context.Context, key string, b backend.Backend) 
 	}
 	v, err := m.codec.decode(e.payload)
 	return v, err == nil
-}
-
-func newToken() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // store writes v with its compute time and expiry.

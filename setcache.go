@@ -19,12 +19,15 @@ import (
 type SetCache[T comparable] struct {
 	*family
 	members valueCodec[T]
+	loads   flightGroup[[]T] // MembersOrLoad and HasOrLoad loads in flight, by key
 }
 
 // NewSetCache returns a family of sets configured by opts. The connection is
 // resolved at first use.
 func NewSetCache[T comparable](opts Options) *SetCache[T] {
-	return &SetCache[T]{family: newFamily(opts), members: newValueCodec[T](opts.Codec)}
+	c := &SetCache[T]{family: newFamily(opts), members: newValueCodec[T](opts.Codec)}
+	c.loads.init(c.family)
+	return c
 }
 
 // Key returns the handle of the set whose key is made of the family's prefix

@@ -22,12 +22,15 @@ import (
 type SortedSetCache[T comparable] struct {
 	*family
 	members valueCodec[T]
+	loads   flightGroup[[]Scored[T]] // RangeOrLoad loads in flight, by key
 }
 
 // NewSortedSetCache returns a family of sorted sets configured by opts. The
 // connection is resolved at first use.
 func NewSortedSetCache[T comparable](opts Options) *SortedSetCache[T] {
-	return &SortedSetCache[T]{family: newFamily(opts), members: newValueCodec[T](opts.Codec)}
+	c := &SortedSetCache[T]{family: newFamily(opts), members: newValueCodec[T](opts.Codec)}
+	c.loads.init(c.family)
+	return c
 }
 
 // Key returns the handle of the sorted set whose key is made of the family's

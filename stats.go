@@ -30,7 +30,9 @@ import "github.com/gocaches/caches/internal/stats"
 // answered counts a miss and a load (concurrent misses of a key share one
 // load), one whose Load failed an error and a load, and when the loaded
 // value cannot be stored, an error as well, although the Get returns it.
-// Abandoned counts calls of Load still running at their LoadTimeout.
+// Abandoned counts calls of Load still running at their LoadTimeout, and
+// LeaseWaits the loads that waited for another process's lease
+// ([Hooks.Lease]).
 // Invalidations counts calls of Invalidate that reached this family
 // (directly or through a dependency) and InvalidatedKeys the keys they
 // deleted; Evictions counts the family's keys that the bound of an
@@ -44,11 +46,12 @@ type Stats struct {
 	Errors                         uint64
 	Loads                          uint64
 	Abandoned                      uint64
+	LeaseWaits                     uint64
 }
 
 type familyCounters struct {
 	hits, misses, sets, deletes, invalidations, invalidatedKeys, evictions, errors stats.Counter
-	loads, abandoned                                                               stats.Counter
+	loads, abandoned, leaseWaits                                                   stats.Counter
 }
 
 // Stats returns the family's counters so far.
@@ -58,6 +61,7 @@ func (f *family) Stats() Stats {
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Sets: c.sets.Load(), Deletes: c.deletes.Load(),
 		Invalidations: c.invalidations.Load(), InvalidatedKeys: c.invalidatedKeys.Load(),
 		Evictions: c.evictions.Load(), Errors: c.errors.Load(), Loads: c.loads.Load(), Abandoned: c.abandoned.Load(),
+		LeaseWaits: c.leaseWaits.Load(),
 	}
 }
 
