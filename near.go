@@ -2,6 +2,7 @@ package caches
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -139,6 +140,13 @@ func (s *nearSet) sync(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// snapshot returns the set's near caches by prefix.
+func (s *nearSet) snapshot() map[string]*near.Cache {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.byPref)
 }
 
 // hits sums the local reads of the set's near caches.

@@ -3,6 +3,8 @@ package caches
 import (
 	"context"
 	"errors"
+	"iter"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -308,4 +310,35 @@ func ErrorType(err error) string {
 		return "cached_error"
 	}
 	return "_OTHER"
+}
+
+// Connections returns the connections of the registry by name, for an
+// observer to read their statistics ([Conn.MemoryStats],
+// [Conn.NearStats]) on demand. It reads no CACHES_DSN variable: before the
+// registry's first use it yields nothing.
+func Connections() iter.Seq2[string, *Conn] {
+	r := registry
+	r.mu.RLock()
+	conns := maps.Clone(r.conns)
+	r.mu.RUnlock()
+	return maps.All(conns)
+}
+
+// NearStats returns the statistics of the connection's near caches by
+// family prefix (families that share a prefix share one); none for a
+// connection without near caches.
+func (c *Conn) NearStats() iter.Seq2[string, NearStats] {
+	return func(yield func(string, NearStats) bool) {
+		if c.nears == nil {
+			return
+		}
+		for prefix, n := range c.nears.snapshot() {
+			st := n.Stats()
+			s := NearStats{Hits: st.Hits, Misses: st.Misses, Invalidations: st.Invalidations,
+				Flushes: st.Flushes, Entries: st.Entries, Live: st.Live}
+			if !yield(prefix, s) {
+				return
+			}
+		}
+	}
 }
