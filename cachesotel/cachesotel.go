@@ -20,12 +20,15 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gocaches/caches"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -69,30 +72,60 @@ func WithoutTraces() Option {
 	return func(c *config) { c.noTraces = true }
 }
 
-// Observer is a [caches.Observer] that records metrics and spans. It is
-// safe for concurrent use.
+// Observer is a [caches.Observer] that records metrics and spans, and a
+// metric producer of the duration histograms (see [Observer.Produce]). It
+// is safe for concurrent use.
+//
+// Recording an operation's metrics builds nothing: each kind of operation
+// (family, name, connection) gets its attribute sets and counters on its
+// first call, and later calls add to them atomically. The observable
+// instruments read them when the metrics are collected.
 type Observer struct {
-	tracer   trace.Tracer // nil: no spans
-	inst     instruments
-	reg      metric.Registration
-	mu       sync.Mutex                     // serialises the writers of attrs
-	attrs    atomic.Pointer[map[opKey]*opAttrs] // copy on write: read without a lock
-	errAttrs atomic.Pointer[map[errKey]*measureOpts]
+	tracer    trace.Tracer // nil: no spans
+	inst      instruments
+	reg       metric.Registration
+	start     time.Time
+	installed bool // by Instrument: Close uninstalls it
+
+	mu    sync.Mutex             // serialises the writers of table
+	table atomic.Pointer[table] // copied on write: read without a lock
 }
 
 // Instrument installs an Observer made with opts as the observer of every
-// cache of the program (see [caches.SetObserver]). stop removes it and
-// stops its observable instruments.
-func Instrument(opts ...Option) (stop func(), err error) {
+// cache of the program (see [caches.SetObserver]); its Close uninstalls
+// it. The duration histograms come from [Producer]: pass it to the
+// reader that exports the metrics.
+func Instrument(opts ...Option) (*Observer, error) {
 	o, err := New(opts...)
 	if err != nil {
 		return nil, err
 	}
+	o.installed = true
+	installed.Store(o)
 	caches.SetObserver(o)
-	return func() {
-		caches.SetObserver(nil)
-		o.Close()
-	}, nil
+	return o, nil
+}
+
+// installed is the Observer Instrument installed last, until its Close.
+var installed atomic.Pointer[Observer]
+
+// Producer returns the producer of the duration histograms of the
+// Observer that [Instrument] installed (none before, nothing then): pass
+// it to the reader that exports the metrics, which may be made before
+// Instrument is called:
+//
+//	reader := sdkmetric.NewPeriodicReader(exporter, sdkmetric.WithProducer(cachesotel.Producer()))
+//	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+//	obs, err := cachesotel.Instrument()
+func Producer() sdkmetric.Producer { return producer{} }
+
+type producer struct{}
+
+func (producer) Produce(ctx context.Context) ([]metricdata.ScopeMetrics, error) {
+	if o := installed.Load(); o != nil {
+		return o.Produce(ctx)
+	}
+	return nil, nil
 }
 
 // New returns an Observer configured by opts, for [caches.SetObserver] or
@@ -108,7 +141,8 @@ func New(opts ...Option) (*Observer, error) {
 	if c.tp == nil {
 		c.tp = otel.GetTracerProvider()
 	}
-	o := &Observer{}
+	o := &Observer{start: time.Now()}
+	o.table.Store(&table{ops: map[opKey]*opCells{}, errs: map[errKey]*cell{}})
 	if _, isNoop := c.tp.(noop.TracerProvider); !c.noTraces && !isNoop {
 		o.tracer = c.tp.Tracer(ScopeName)
 	}
@@ -116,21 +150,21 @@ func New(opts ...Option) (*Observer, error) {
 	if err := o.inst.init(meter); err != nil {
 		return nil, err
 	}
-	reg, err := o.inst.registerObservables(meter)
+	reg, err := meter.RegisterCallback(o.observe, o.inst.all()...)
 	if err != nil {
 		return nil, err
 	}
 	o.reg = reg
-	empty := map[opKey]*opAttrs{}
-	o.attrs.Store(&empty)
-	emptyErr := map[errKey]*measureOpts{}
-	o.errAttrs.Store(&emptyErr)
 	return o, nil
 }
 
-// Close stops the Observer's observable instruments (the in-process
-// store's and the near caches' statistics).
+// Close stops the Observer's observable instruments and, for one
+// [Instrument] installed, uninstalls it.
 func (o *Observer) Close() error {
+	if o.installed {
+		caches.SetObserver(nil)
+		installed.CompareAndSwap(o, nil)
+	}
 	return o.reg.Unregister()
 }
 
@@ -152,7 +186,7 @@ func (o *Observer) Start(ctx context.Context, op caches.Op) context.Context {
 
 // End records op's metrics and ends the span Start started.
 func (o *Observer) End(ctx context.Context, op caches.Op, r caches.Result) {
-	o.record(ctx, op, r)
+	o.record(op, r)
 	if o.tracer == nil {
 		return
 	}
@@ -165,30 +199,17 @@ func (o *Observer) End(ctx context.Context, op caches.Op, r caches.Result) {
 	span.End()
 }
 
-// record records op's metrics with the attribute sets made for it.
-func (o *Observer) record(ctx context.Context, op caches.Op, r caches.Result) {
-	a := o.attrsOf(op)
-	m := &a.outcome[r.Outcome]
+// record adds op's measurements to its cells.
+func (o *Observer) record(op caches.Op, r caches.Result) {
+	oc := o.cellsOf(op)
+	c := oc.outcome[r.Outcome]
 	if r.Outcome == caches.OutcomeError {
-		m = o.errOptsOf(op, a.kind, r.ErrorType)
+		c = o.errCellOf(oc, r.ErrorType)
 	}
-	seconds := r.Duration.Seconds()
-	switch a.kind {
-	case kindLoad:
-		o.inst.loads.Add(ctx, 1, m.add...)
-		o.inst.loadDuration.Record(ctx, seconds, m.record...)
-	case kindLeaseWait:
-		o.inst.leaseWaits.Add(ctx, 1, m.add...)
-	default:
-		o.inst.operations.Add(ctx, 1, m.add...)
-		o.inst.duration.Record(ctx, seconds, m.record...)
-	}
-	switch {
-	case a.kind == kindInvalidate:
-		o.inst.invalidations.Add(ctx, 1, a.family.add...)
-		o.inst.invalidatedKeys.Add(ctx, int64(r.Keys), a.family.add...)
-	case r.Outcome == caches.OutcomeEarlyRefresh:
-		o.inst.earlyRefreshes.Add(ctx, 1, a.family.add...)
+	c.record(r.Duration)
+	if oc.kind == kindInvalidate {
+		oc.calls.Add(1)
+		oc.keys.Add(int64(r.Keys))
 	}
 }
 

@@ -44,12 +44,13 @@ type harness struct {
 // observer is the program's.
 func instrument(t *testing.T, system string) *harness {
 	t.Helper()
-	h := &harness{reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder(), system: system}
+	h := &harness{reader: sdkmetric.NewManualReader(sdkmetric.WithProducer(cachesotel.Producer())),
+		spans: tracetest.NewSpanRecorder(), system: system}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(h.reader))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(h.spans))
-	stop, err := cachesotel.Instrument(cachesotel.WithMeterProvider(mp), cachesotel.WithTracerProvider(tp))
+	obs, err := cachesotel.Instrument(cachesotel.WithMeterProvider(mp), cachesotel.WithTracerProvider(tp))
 	require.NoError(t, err)
-	t.Cleanup(stop)
+	t.Cleanup(func() { obs.Close() })
 	h.ctx, h.root = tp.Tracer("test").Start(context.Background(), "test")
 	return h
 }
