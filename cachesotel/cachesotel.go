@@ -87,7 +87,7 @@ type Observer struct {
 	start     time.Time
 	installed bool // by Instrument: Close uninstalls it
 
-	mu    sync.Mutex             // serialises the writers of table
+	mu    sync.Mutex            // serialises the writers of table
 	table atomic.Pointer[table] // copied on write: read without a lock
 }
 
