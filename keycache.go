@@ -47,10 +47,23 @@ type Key[V any] struct {
 // [ErrNotFound], so a miss is distinguishable from a stored zero value; a
 // value the codec cannot decode returns a [*DecodeError]. Redis: GET.
 func (k Key[V]) Get(ctx context.Context) (V, error) {
-	ctx, o := k.f.begin(ctx, "Get")
+	if observer.Load() != nil {
+		return k.getObserved(ctx)
+	}
 	v, loaded, err := k.get(ctx)
 	if !loaded { // a load counted itself
-		o.count(ctx, &k.f.stats.hits, err) // not deferred: Get is the hottest path
+		k.f.count(&k.f.stats.hits, err) // not deferred: Get is the hottest path
+	}
+	return v, err
+}
+
+// getObserved is Get with an observer installed, kept apart so that Get
+// without one costs a single atomic load more.
+func (k Key[V]) getObserved(ctx context.Context) (V, error) {
+	ctx, o := k.f.begin(ctx, "Get")
+	v, loaded, err := k.get(ctx)
+	if !loaded {
+		o.count(ctx, &k.f.stats.hits, err)
 	} else {
 		o.loaded(ctx, err)
 	}

@@ -227,6 +227,16 @@ func (m *Memo[A, R]) Key(a A) (string, error) {
 // reaches every caller waiting for that computation; fn ending with
 // runtime.Goexit, or running past LoadTimeout, is an error for each of them.
 func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
+	var outcome Outcome
+	if observer.Load() != nil {
+		return m.callObserved(ctx, a)
+	}
+	return m.lookup(ctx, a, &outcome)
+}
+
+// callObserved is Call with an observer installed, kept apart so that
+// Call without one costs a single atomic load more.
+func (m *Memo[A, R]) callObserved(ctx context.Context, a A) (R, error) {
 	ctx, o := m.family.begin(ctx, "Call")
 	var outcome Outcome
 	v, err := m.lookup(ctx, a, &outcome)

@@ -97,8 +97,9 @@ func SetObserver(o Observer) {
 // epoch is the origin of the monotonic times of opScope.
 var epoch = time.Now()
 
-// opScope is one operation in progress, as begin started it. Its zero
-// observer means no observer was installed: then it only counts.
+// opScope is one operation in progress, as begin started it. Its nil
+// observer means no observer was installed: then it only counts (and
+// begin, which is inlined, costs an atomic load).
 type opScope struct {
 	f     *family
 	obs   *observing
@@ -109,15 +110,20 @@ type opScope struct {
 // begin starts operation name of f: with an observer installed, it tells
 // it, and the returned context is the one the operation runs under.
 func (f *family) begin(ctx context.Context, name string) (context.Context, opScope) {
-	if obs := observer.Load(); obs != nil {
-		return f.beginObserved(ctx, obs, name)
+	s := opScope{f: f, obs: observer.Load()}
+	if s.obs != nil {
+		ctx = s.started(ctx, name)
 	}
-	return ctx, opScope{f: f, name: name}
+	return ctx, s
 }
 
-func (f *family) beginObserved(ctx context.Context, obs *observing, name string) (context.Context, opScope) {
-	ctx = obs.o.Start(ctx, f.op(ctx, name))
-	return ctx, opScope{f: f, obs: obs, name: name, start: time.Since(epoch)}
+// started tells the observer that the operation starts, and returns the
+// context it runs under.
+func (s *opScope) started(ctx context.Context, name string) context.Context {
+	s.name = name
+	ctx = s.obs.o.Start(ctx, s.f.op(ctx, name))
+	s.start = time.Since(epoch)
+	return ctx
 }
 
 // op describes operation name of f under ctx.
