@@ -227,10 +227,10 @@ func (m *Memo[A, R]) Key(a A) (string, error) {
 // reaches every caller waiting for that computation; fn ending with
 // runtime.Goexit, or running past LoadTimeout, is an error for each of them.
 func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
-	var outcome Outcome
 	if observer.Load() != nil {
 		return m.callObserved(ctx, a)
 	}
+	var outcome Outcome
 	return m.lookup(ctx, a, &outcome)
 }
 
