@@ -103,7 +103,7 @@ var epoch = time.Now()
 type opScope struct {
 	f     *family
 	obs   *observing
-	name  string
+	op    Op            // set when obs is
 	start time.Duration // since epoch
 }
 
@@ -120,8 +120,8 @@ func (f *family) begin(ctx context.Context, name string) (context.Context, opSco
 // started tells the observer that the operation starts, and returns the
 // context it runs under.
 func (s *opScope) started(ctx context.Context, name string) context.Context {
-	s.name = name
-	ctx = s.obs.o.Start(ctx, s.f.op(ctx, name))
+	s.op = s.f.op(ctx, name)
+	ctx = s.obs.o.Start(ctx, s.op)
 	s.start = time.Since(epoch)
 	return ctx
 }
@@ -164,7 +164,7 @@ func (s *opScope) end(ctx context.Context, outcome Outcome, err error, keys int)
 	if outcome == OutcomeError {
 		r.ErrorType = ErrorType(err)
 	}
-	s.obs.o.End(ctx, s.f.op(ctx, s.name), r)
+	s.obs.o.End(ctx, s.op, r)
 }
 
 // count is family.count, reported: c is the counter of success (nil for
