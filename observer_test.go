@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -190,4 +191,67 @@ func TestErrorType(t *testing.T) {
 	} {
 		require.Equal(t, c.want, ErrorType(c.err), "%v", c.err)
 	}
+}
+
+// BenchmarkObserverNone measures KeyCache.Get and Memo.Call hits without
+// an observer against their bodies before the hook ("today": the same
+// calls without the check of the observer), in alternating blocks of
+// the same run, so that the machine's load weighs on both alike. It
+// reports the ns/op of each and their ratio (today/now: 1 means no cost).
+func BenchmarkObserverNone(b *testing.B) {
+	ctx := context.Background()
+	conn := NewMemoryConn(MemoryOptions{})
+	defer conn.Close()
+	key := NewKeyCache[string](Options{Prefix: "bench", Conn: conn}).Key("user-42")
+	require.NoError(b, key.Set(ctx, "payload of a typical size, a few dozen bytes"))
+	memo := Memoize(func(ctx context.Context, id string) (string, error) {
+		return "payload of a typical size, a few dozen bytes", nil
+	}, MemoOptions[string]{Options: Options{Prefix: "benchmemo", Conn: conn}})
+	_, err := memo.Call(ctx, "user-42")
+	require.NoError(b, err)
+	b.Run("KeyCache.Get", func(b *testing.B) {
+		alternate(b, func() { key.getBefore(ctx) }, func() { key.Get(ctx) })
+	})
+	b.Run("Memo.Call", func(b *testing.B) {
+		alternate(b, func() { memo.callBefore(ctx, "user-42") }, func() { memo.Call(ctx, "user-42") })
+	})
+}
+
+// getBefore is Key.Get as it was before the observer hook.
+func (k Key[V]) getBefore(ctx context.Context) (V, error) {
+	v, loaded, err := k.get(ctx)
+	if !loaded {
+		k.f.count(&k.f.stats.hits, err)
+	}
+	return v, err
+}
+
+// callBefore is Memo.Call without the check of the observer (it shares
+// lookup, which sets the outcome, with Call: two byte stores).
+func (m *Memo[A, R]) callBefore(ctx context.Context, a A) (R, error) {
+	var outcome Outcome
+	return m.lookup(ctx, a, &outcome)
+}
+
+// alternate runs today and now b.N times each, in alternating blocks (the
+// first of each pair alternating too), and reports their ns/op and ratio.
+func alternate(b *testing.B, today, now func()) {
+	b.ReportAllocs()
+	const block = 1000
+	var spent [2]time.Duration
+	fs := [2]func(){today, now}
+	for n, i := 0, 0; n < b.N; n, i = n+block, i+1 {
+		k := min(block, b.N-n)
+		for j := range 2 {
+			v := (i + j) % 2
+			start := time.Now()
+			for range k {
+				fs[v]()
+			}
+			spent[v] += time.Since(start)
+		}
+	}
+	b.ReportMetric(float64(spent[0])/float64(b.N), "today-ns/op")
+	b.ReportMetric(float64(spent[1])/float64(b.N), "now-ns/op")
+	b.ReportMetric(float64(spent[0])/float64(spent[1]), "ratio")
 }
