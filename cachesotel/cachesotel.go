@@ -1,11 +1,14 @@
 // Package cachesotel exports what the caches of github.com/gocaches/caches
 // do as OpenTelemetry metrics and traces.
 //
-// One call instruments every cache of the program:
+// One call instruments every cache of the program; the reader that
+// exports the metrics takes [Producer] for the duration histograms:
 //
-//	stop, err := cachesotel.Instrument()
+//	reader := sdkmetric.NewPeriodicReader(exporter, sdkmetric.WithProducer(cachesotel.Producer()))
+//	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+//	obs, err := cachesotel.Instrument()
 //	if err != nil { … }
-//	defer stop()
+//	defer obs.Close()
 //
 // It uses the global meter and tracer providers unless
 // [WithMeterProvider] or [WithTracerProvider] name others. The metrics are
