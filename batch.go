@@ -79,7 +79,8 @@ func (c *KeyCache[V]) countGets(found []bool, err error) {
 // atomically with its TTL; the entries are not written atomically together.
 // Hooks are not called.
 func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) (err error) {
-	defer func() { c.countMany(&c.stats.sets, len(entries), err) }()
+	ctx, o := c.family.begin(ctx, "SetMany")
+	defer func() { o.countMany(ctx, &c.stats.sets, len(entries), err) }()
 	if len(entries) == 0 {
 		return nil
 	}
@@ -112,7 +113,8 @@ func (c *KeyCache[V]) SetMany(ctx context.Context, entries ...Entry[V]) (err err
 // DeleteMany deletes handles and returns how many existed: one round trip on
 // a single server, one per node on a cluster. Hooks are not called.
 func (c *KeyCache[V]) DeleteMany(ctx context.Context, handles ...Key[V]) (_ int, err error) {
-	defer func() { c.countMany(&c.stats.deletes, len(handles), err) }()
+	ctx, o := c.family.begin(ctx, "DeleteMany")
+	defer func() { o.countMany(ctx, &c.stats.deletes, len(handles), err) }()
 	if len(handles) == 0 {
 		return 0, nil
 	}

@@ -87,7 +87,8 @@ func (c Counter[K]) prepare(ctx context.Context, k K) (backend.Backend, string, 
 // wrapping [ErrNotNumber] and stays as it was. Redis: HINCRBY and PEXPIRE in
 // one script.
 func (c Counter[K]) Incr(ctx context.Context, k K, n int64) (_ int64, err error) {
-	defer c.counted(&c.f.stats.sets, &err)
+	ctx, o := c.f.begin(ctx, "Incr")
+	defer o.counted(ctx, &c.f.stats.sets, &err)
 	b, f, err := c.prepare(ctx, k)
 	if err != nil {
 		return 0, err
@@ -107,7 +108,8 @@ func (c Counter[K]) Decr(ctx context.Context, k K, n int64) (int64, error) {
 // Get returns k's count: 0 when absent. Redis: HGET.
 func (c Counter[K]) Get(ctx context.Context, k K) (_ int64, err error) {
 	found := false
-	defer func() { c.f.countRead(found, err) }()
+	ctx, o := c.f.begin(ctx, "Get")
+	defer func() { o.countRead(ctx, found, err) }()
 	b, f, err := c.prepare(ctx, k)
 	if err != nil {
 		return 0, err
@@ -122,7 +124,8 @@ func (c Counter[K]) Get(ctx context.Context, k K) (_ int64, err error) {
 
 // Set sets k's count to n. Redis: HSET and PEXPIRE in one Lua script.
 func (c Counter[K]) Set(ctx context.Context, k K, n int64) (err error) {
-	defer c.counted(&c.f.stats.sets, &err)
+	ctx, o := c.f.begin(ctx, "Set")
+	defer o.counted(ctx, &c.f.stats.sets, &err)
 	b, f, err := c.prepare(ctx, k)
 	if err != nil {
 		return err
@@ -135,7 +138,8 @@ func (c Counter[K]) Set(ctx context.Context, k K, n int64) (err error) {
 // at 0), atomically and in one round trip. Redis: HINCRBY per key and
 // PEXPIRE in one Lua script (MULTI/EXEC beyond 2,000 keys).
 func (c Counter[K]) Update(ctx context.Context, m map[K]int64) (err error) {
-	defer c.counted(&c.f.stats.sets, &err)
+	ctx, o := c.f.begin(ctx, "Update")
+	defer o.counted(ctx, &c.f.stats.sets, &err)
 	if len(m) == 0 {
 		return nil
 	}
@@ -158,7 +162,8 @@ func (c Counter[K]) Update(ctx context.Context, m map[K]int64) (err error) {
 // Delete removes the counts of keys and returns how many existed. Redis:
 // HDEL.
 func (c Counter[K]) Delete(ctx context.Context, keys ...K) (_ int, err error) {
-	defer c.counted(&c.f.stats.deletes, &err)
+	ctx, o := c.f.begin(ctx, "Delete")
+	defer o.counted(ctx, &c.f.stats.deletes, &err)
 	if len(keys) == 0 {
 		return 0, nil
 	}
@@ -178,7 +183,8 @@ func (c Counter[K]) Delete(ctx context.Context, keys ...K) (_ int, err error) {
 
 // Len returns how many keys have a count. Redis: HLEN.
 func (c Counter[K]) Len(ctx context.Context) (n int, err error) {
-	defer func() { c.f.countRead(n > 0, err) }()
+	ctx, o := c.f.begin(ctx, "Len")
+	defer func() { o.countRead(ctx, n > 0, err) }()
 	b, err := c.backend(ctx)
 	if err != nil {
 		return 0, err
@@ -192,7 +198,8 @@ func (c Counter[K]) Len(ctx context.Context) (n int, err error) {
 // [ErrNotNumber]. Redis: HVALS.
 func (c Counter[K]) Total(ctx context.Context) (_ int64, err error) {
 	var vals []string
-	defer func() { c.f.countRead(len(vals) > 0, err) }()
+	ctx, o := c.f.begin(ctx, "Total")
+	defer func() { o.countRead(ctx, len(vals) > 0, err) }()
 	b, err := c.backend(ctx)
 	if err != nil {
 		return 0, err
@@ -227,7 +234,8 @@ var errTotalOverflow = fmt.Errorf("%w: the total of the counts overflows int64",
 // every key, n == 0 none without a round trip. It reads the whole hash.
 // Redis: HGETALL.
 func (c Counter[K]) MostCommon(ctx context.Context, n int) (top []Counted[K], err error) {
-	defer func() { c.f.countRead(len(top) > 0, err) }()
+	ctx, o := c.f.begin(ctx, "MostCommon")
+	defer func() { o.countRead(ctx, len(top) > 0, err) }()
 	if n == 0 {
 		return nil, nil
 	}
@@ -267,7 +275,8 @@ func (c Counter[K]) MostCommon(ctx context.Context, n int) (top []Counted[K], er
 // errors and a change of server ([ErrIterationBroken]) do.
 func (c Counter[K]) All(ctx context.Context) iter.Seq2[Counted[K], error] {
 	return func(yield func(Counted[K], error) bool) {
-		yield, end := countIteration(c.f, yield)
+		ctx, o := c.f.begin(ctx, "All")
+		yield, end := countIteration(ctx, &o, yield)
 		defer end()
 		for fv, err := range scanPages(ctx, c.handle, "scan", hscan) {
 			if err != nil {
@@ -285,7 +294,8 @@ func (c Counter[K]) All(ctx context.Context) iter.Seq2[Counted[K], error] {
 
 // Map returns every count as a Go map, in one round trip. Redis: HGETALL.
 func (c Counter[K]) Map(ctx context.Context) (m map[K]int64, err error) {
-	defer func() { c.f.countRead(len(m) > 0, err) }()
+	ctx, o := c.f.begin(ctx, "Map")
+	defer func() { o.countRead(ctx, len(m) > 0, err) }()
 	fv, err := c.getAll(ctx)
 	if err != nil {
 		return nil, err

@@ -50,7 +50,8 @@ const maxDependents = 100_000
 // may live on any slots. Declaring a dependency again changes nothing but
 // the record's expiry.
 func (h handle) DependsOn(ctx context.Context, parents ...Handle) (err error) {
-	defer h.counted(&h.f.stats.sets, &err)
+	ctx, o := h.f.begin(ctx, "DependsOn")
+	defer o.counted(ctx, &h.f.stats.sets, &err)
 	if h.err != nil {
 		return h.err
 	}
@@ -91,8 +92,10 @@ func longerTTL(a, b time.Duration) time.Duration {
 // walk of more than 100 000 entries is an error, and deletes nothing. The
 // handle's family and its dependent families are left alone; see
 // [KeyCache.Invalidate] for a whole family.
-func (h handle) Invalidate(ctx context.Context) (_ int, err error) {
+func (h handle) Invalidate(ctx context.Context) (n int, err error) {
+	ctx, o := h.f.begin(ctx, "InvalidateKey")
 	defer func() {
+		o.invalidated(ctx, n, err)
 		h.f.stats.invalidations.Add(1)
 		if err != nil {
 			h.f.stats.errors.Add(1)
@@ -113,9 +116,9 @@ func (h handle) Invalidate(ctx context.Context) (_ int, err error) {
 	if _, err := b.Del(ctx, records...); err != nil {
 		return 0, keyErr("invalidate", h.key, err)
 	}
-	n, err := b.Del(ctx, keys...)
-	h.f.stats.invalidatedKeys.Add(uint64(n))
-	return int(n), keyErr("invalidate", h.key, err)
+	deleted, err := b.Del(ctx, keys...)
+	h.f.stats.invalidatedKeys.Add(uint64(deleted))
+	return int(deleted), keyErr("invalidate", h.key, err)
 }
 
 // dependents returns key and the keys that depend on it, transitively,

@@ -78,7 +78,8 @@ func (d Dict[K, V]) decodeValue(field, s string) (V, error) {
 // Get returns the value of field, or [ErrNotFound] when the field or the
 // hash is missing. Redis: HGET.
 func (d Dict[K, V]) Get(ctx context.Context, field K) (_ V, err error) {
-	defer d.counted(&d.f.stats.hits, &err)
+	ctx, o := d.f.begin(ctx, "Get")
+	defer o.counted(ctx, &d.f.stats.hits, &err)
 	var zero V
 	b, f, err := d.prepare(ctx, field)
 	if err != nil {
@@ -108,7 +109,8 @@ func (d Dict[K, V]) prepare(ctx context.Context, field K) (backend.Backend, stri
 // missing fields are absent from the map. No fields: an empty map, without
 // a round trip. Redis: HMGET.
 func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (m map[K]V, err error) {
-	defer func() { d.f.countRead(len(m) > 0, err) }()
+	ctx, o := d.f.begin(ctx, "GetMany")
+	defer func() { o.countRead(ctx, len(m) > 0, err) }()
 	if len(fields) == 0 {
 		return map[K]V{}, nil
 	}
@@ -145,7 +147,8 @@ func (d Dict[K, V]) GetMany(ctx context.Context, fields ...K) (m map[K]V, err er
 
 // Set stores value under field. Redis: HSET and PEXPIRE in one Lua script.
 func (d Dict[K, V]) Set(ctx context.Context, field K, value V) (err error) {
-	defer d.counted(&d.f.stats.sets, &err)
+	ctx, o := d.f.begin(ctx, "Set")
+	defer o.counted(ctx, &d.f.stats.sets, &err)
 	b, f, err := d.prepare(ctx, field)
 	if err != nil {
 		return err
@@ -162,7 +165,8 @@ func (d Dict[K, V]) Set(ctx context.Context, field K, value V) (err error) {
 // the fields, and PEXPIRE in one Lua script (MULTI/EXEC beyond
 // 2,000 fields).
 func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) (err error) {
-	defer d.counted(&d.f.stats.sets, &err)
+	ctx, o := d.f.begin(ctx, "SetMany")
+	defer o.counted(ctx, &d.f.stats.sets, &err)
 	if len(m) == 0 {
 		return nil
 	}
@@ -189,7 +193,8 @@ func (d Dict[K, V]) SetMany(ctx context.Context, m map[K]V) (err error) {
 // Add stores value under field only if the field does not exist, and
 // reports whether it stored it. Redis: HSETNX and PEXPIRE in one Lua script.
 func (d Dict[K, V]) Add(ctx context.Context, field K, value V) (_ bool, err error) {
-	defer d.counted(&d.f.stats.sets, &err)
+	ctx, o := d.f.begin(ctx, "Add")
+	defer o.counted(ctx, &d.f.stats.sets, &err)
 	b, f, err := d.prepare(ctx, field)
 	if err != nil {
 		return false, err
@@ -204,7 +209,8 @@ func (d Dict[K, V]) Add(ctx context.Context, field K, value V) (_ bool, err erro
 
 // Delete removes fields and returns how many existed. Redis: HDEL.
 func (d Dict[K, V]) Delete(ctx context.Context, fields ...K) (_ int, err error) {
-	defer d.counted(&d.f.stats.deletes, &err)
+	ctx, o := d.f.begin(ctx, "Delete")
+	defer o.counted(ctx, &d.f.stats.deletes, &err)
 	if len(fields) == 0 {
 		return 0, nil
 	}
@@ -224,7 +230,8 @@ func (d Dict[K, V]) Delete(ctx context.Context, fields ...K) (_ int, err error) 
 
 // Has reports whether field exists. Redis: HEXISTS.
 func (d Dict[K, V]) Has(ctx context.Context, field K) (ok bool, err error) {
-	defer func() { d.f.countRead(ok, err) }()
+	ctx, o := d.f.begin(ctx, "Has")
+	defer func() { o.countRead(ctx, ok, err) }()
 	b, f, err := d.prepare(ctx, field)
 	if err != nil {
 		return false, err
@@ -235,7 +242,8 @@ func (d Dict[K, V]) Has(ctx context.Context, field K) (ok bool, err error) {
 
 // Len returns the number of fields; 0 for a missing hash. Redis: HLEN.
 func (d Dict[K, V]) Len(ctx context.Context) (n int, err error) {
-	defer func() { d.f.countRead(n > 0, err) }()
+	ctx, o := d.f.begin(ctx, "Len")
+	defer func() { o.countRead(ctx, n > 0, err) }()
 	b, err := d.backend(ctx)
 	if err != nil {
 		return 0, err
@@ -248,7 +256,8 @@ func (d Dict[K, V]) Len(ctx context.Context) (n int, err error) {
 // several concurrent callers only one gets the value. A missing field
 // returns [ErrNotFound]. Redis: HGET and HDEL in MULTI.
 func (d Dict[K, V]) Pop(ctx context.Context, field K) (_ V, err error) {
-	defer d.counted(&d.f.stats.hits, &err)
+	ctx, o := d.f.begin(ctx, "Pop")
+	defer o.counted(ctx, &d.f.stats.hits, &err)
 	var zero V
 	b, f, err := d.prepare(ctx, field)
 	if err != nil {
@@ -268,7 +277,8 @@ func (d Dict[K, V]) Pop(ctx context.Context, field K) (_ V, err error) {
 // atomically. An empty or missing hash returns [ErrNotFound]. Redis:
 // HRANDFIELD and HDEL in a script.
 func (d Dict[K, V]) PopItem(ctx context.Context) (_ K, _ V, err error) {
-	defer d.counted(&d.f.stats.hits, &err)
+	ctx, o := d.f.begin(ctx, "PopItem")
+	defer o.counted(ctx, &d.f.stats.hits, &err)
 	var (
 		zk K
 		zv V
@@ -304,7 +314,8 @@ func (d Dict[K, V]) decodeItem(f, s string) (K, V, error) {
 // then nothing is written (see [Key.Incr]). Redis: HINCRBY or HINCRBYFLOAT,
 // the range check and PEXPIRE in one script.
 func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (_ V, err error) {
-	defer d.counted(&d.f.stats.sets, &err)
+	ctx, o := d.f.begin(ctx, "Incr")
+	defer o.counted(ctx, &d.f.stats.sets, &err)
 	var zero V
 	b, f, err := d.prepare(ctx, field)
 	if err != nil {
@@ -340,7 +351,8 @@ func (d Dict[K, V]) Incr(ctx context.Context, field K, n V) (_ V, err error) {
 // failover or the move of the key's cluster slot.
 func (d Dict[K, V]) All(ctx context.Context) iter.Seq2[Item[K, V], error] {
 	return func(yield func(Item[K, V], error) bool) {
-		yield, end := countIteration(d.f, yield)
+		ctx, o := d.f.begin(ctx, "All")
+		yield, end := countIteration(ctx, &o, yield)
 		defer end()
 		for fv, err := range scanPages(ctx, d.handle, "scan", hscan) {
 			if err != nil {
@@ -360,7 +372,8 @@ func (d Dict[K, V]) All(ctx context.Context) iter.Seq2[Item[K, V], error] {
 // Map returns the whole hash as a Go map, in one round trip; a missing hash
 // gives an empty map. For large hashes prefer [Dict.All]. Redis: HGETALL.
 func (d Dict[K, V]) Map(ctx context.Context) (m map[K]V, err error) {
-	defer func() { d.f.countRead(len(m) > 0, err) }()
+	ctx, o := d.f.begin(ctx, "Map")
+	defer func() { o.countRead(ctx, len(m) > 0, err) }()
 	b, err := d.backend(ctx)
 	if err != nil {
 		return nil, err

@@ -46,7 +46,9 @@ func coalescedLoad[T any](ctx context.Context, g *flightGroup[T], f *family, key
 // own failure.
 func loadStored[T any](ctx context.Context, f *family, key string, load func(context.Context) (T, error), store func(context.Context, T)) (T, error) {
 	f.stats.loads.Add(1)
-	v, err := load(ctx)
+	lctx, o := f.begin(ctx, "Load")
+	v, err := load(lctx)
+	o.done(lctx, err)
 	if err != nil {
 		return v, fmt.Errorf("caches: load %q: %w", key, err)
 	}

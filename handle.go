@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gocaches/caches/internal/backend"
-	"github.com/gocaches/caches/internal/stats"
 )
 
 // handle is what every cache's handle shares: its family and Redis key, and
@@ -30,13 +29,6 @@ func (h handle) Args() []any { return h.args }
 // String returns the Redis key.
 func (h handle) String() string { return h.key }
 
-// counted records the outcome of an operation in the family's stats: a nil
-// *err increments c, ErrNotFound counts a miss, other errors an error. Use
-// it deferred, with the operation's named error result.
-func (h *handle) counted(c *stats.Counter, err *error) {
-	h.f.count(c, *err)
-}
-
 // failed counts err, the failure of an operation, and returns it.
 func (h *handle) failed(err error) error {
 	h.f.stats.errors.Add(1)
@@ -57,7 +49,8 @@ func (h *handle) backend(ctx context.Context) (backend.Backend, error) {
 // as the largest Duration, math.MaxInt64. Print the result with
 // [FormatTTL]: NoExpiry as a Duration prints as "-1ns". Redis: PTTL.
 func (h handle) TTL(ctx context.Context) (_ time.Duration, err error) {
-	defer h.counted(&h.f.stats.hits, &err)
+	ctx, o := h.f.begin(ctx, "TTL")
+	defer o.counted(ctx, &h.f.stats.hits, &err)
 	b, err := h.backend(ctx)
 	if err != nil {
 		return 0, err
@@ -80,7 +73,8 @@ func (h handle) TTL(ctx context.Context) (_ time.Duration, err error) {
 // ttl of zero or less deletes the key. Redis: PEXPIRE (EXISTS, then PERSIST
 // for NoExpiry).
 func (h handle) Expire(ctx context.Context, ttl time.Duration) (_ bool, err error) {
-	defer h.counted(&h.f.stats.sets, &err)
+	ctx, o := h.f.begin(ctx, "Expire")
+	defer o.counted(ctx, &h.f.stats.sets, &err)
 	b, err := h.backend(ctx)
 	if err != nil {
 		return false, err
@@ -102,7 +96,8 @@ func (h handle) Expire(ctx context.Context, ttl time.Duration) (_ bool, err erro
 // remaining time beyond about 292 years as the largest Duration. Redis:
 // PEXPIREAT.
 func (h handle) ExpireAt(ctx context.Context, t time.Time) (_ bool, err error) {
-	defer h.counted(&h.f.stats.sets, &err)
+	ctx, o := h.f.begin(ctx, "ExpireAt")
+	defer o.counted(ctx, &h.f.stats.sets, &err)
 	b, err := h.backend(ctx)
 	if err != nil {
 		return false, err
@@ -114,7 +109,8 @@ func (h handle) ExpireAt(ctx context.Context, t time.Time) (_ bool, err error) {
 // Persist removes the key's expiry and reports whether it had one. The next
 // write sets the family's TTL again. Redis: PERSIST.
 func (h handle) Persist(ctx context.Context) (_ bool, err error) {
-	defer h.counted(&h.f.stats.sets, &err)
+	ctx, o := h.f.begin(ctx, "Persist")
+	defer o.counted(ctx, &h.f.stats.sets, &err)
 	b, err := h.backend(ctx)
 	if err != nil {
 		return false, err
@@ -150,7 +146,8 @@ func (h *handle) del(ctx context.Context) (bool, error) {
 // clear is Clear of every handle type: it deletes the key, counted as a
 // delete, and reports whether it existed.
 func (h *handle) clear(ctx context.Context) (_ bool, err error) {
-	defer h.counted(&h.f.stats.deletes, &err)
+	ctx, o := h.f.begin(ctx, "Clear")
+	defer o.counted(ctx, &h.f.stats.deletes, &err)
 	return h.del(ctx)
 }
 

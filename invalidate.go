@@ -62,7 +62,14 @@ func invalidateFamilies(ctx context.Context, fams []*family) (int, error) {
 }
 
 // invalidateOwn deletes the family's own keys.
-func (f *family) invalidateOwn(ctx context.Context) (int, error) {
+func (f *family) invalidateOwn(ctx context.Context) (n int, err error) {
+	ctx, o := f.begin(ctx, "Invalidate")
+	defer func() { o.invalidated(ctx, n, err) }()
+	return f.deleteOwn(ctx)
+}
+
+// deleteOwn deletes the family's own keys and counts the invalidation.
+func (f *family) deleteOwn(ctx context.Context) (int, error) {
 	if f.prefix == "" {
 		return 0, errors.New("caches: a family without prefix cannot be invalidated: it would match every key")
 	}

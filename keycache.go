@@ -56,9 +56,25 @@ type Key[V any] struct {
 // [ErrNotFound], so a miss is distinguishable from a stored zero value; a
 // value the codec cannot decode returns a [*DecodeError]. Redis: GET.
 func (k Key[V]) Get(ctx context.Context) (V, error) {
+	if observer.Load() != nil {
+		return k.getObserved(ctx)
+	}
 	v, loaded, err := k.get(ctx)
 	if !loaded { // a load counted itself
 		k.f.count(&k.f.stats.hits, err) // not deferred: Get is the hottest path
+	}
+	return v, err
+}
+
+// getObserved is Get with an observer installed, kept apart so that Get
+// without one costs a single atomic load more.
+func (k Key[V]) getObserved(ctx context.Context) (V, error) {
+	ctx, o := k.f.begin(ctx, "Get")
+	v, loaded, err := k.get(ctx)
+	if !loaded {
+		o.count(ctx, &k.f.stats.hits, err)
+	} else {
+		o.loaded(ctx, err)
 	}
 	return v, err
 }
@@ -123,9 +139,12 @@ func (k *Key[V]) missed(ctx context.Context, load func(context.Context, Key[V]) 
 // backend fails, load serves the call and nothing is stored, unless
 // [Hooks.Strict]. Redis: GET, then SET on a miss.
 func (k Key[V]) GetOrLoad(ctx context.Context, load func(context.Context) (V, error)) (V, error) {
+	ctx, o := k.f.begin(ctx, "GetOrLoad")
 	v, loaded, err := k.getWith(ctx, func(ctx context.Context, _ Key[V]) (V, error) { return load(ctx) })
 	if !loaded {
-		k.f.count(&k.f.stats.hits, err)
+		o.count(ctx, &k.f.stats.hits, err)
+	} else {
+		o.loaded(ctx, err)
 	}
 	return v, err
 }
@@ -186,7 +205,7 @@ func (k Key[V]) GetOr(ctx context.Context, def V) (V, error) {
 // Redis: SET key value EX seconds (PX milliseconds for a TTL that is not a
 // whole number of seconds; no expiry for a family without one).
 func (k Key[V]) Set(ctx context.Context, v V) error {
-	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, k.f.writeTTL()) })
+	return k.writeThrough(ctx, "Set", v, func(ctx context.Context) error { return k.set(ctx, v, k.f.writeTTL()) })
 }
 
 // SetTTL stores v to expire after ttl instead of the family's TTL; with
@@ -204,7 +223,7 @@ func (k Key[V]) SetTTL(ctx context.Context, v V, ttl time.Duration) error {
 	default:
 		ttl = max(ttl, time.Millisecond)
 	}
-	return k.writeThrough(ctx, v, func() error { return k.set(ctx, v, ttl) })
+	return k.writeThrough(ctx, "SetTTL", v, func(ctx context.Context) error { return k.set(ctx, v, ttl) })
 }
 
 func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
@@ -224,7 +243,8 @@ func (k Key[V]) set(ctx context.Context, v V, ttl time.Duration) error {
 // are left alone. Redis: SET key value NX, with EX or PX as [Key.Set]
 // sends them.
 func (k Key[V]) Add(ctx context.Context, v V) (_ bool, err error) {
-	defer k.counted(&k.f.stats.sets, &err)
+	ctx, o := k.f.begin(ctx, "Add")
+	defer o.counted(ctx, &k.f.stats.sets, &err)
 	b, err := k.backend(ctx)
 	if err != nil {
 		return false, err
@@ -248,7 +268,8 @@ func (k Key[V]) Add(ctx context.Context, v V) (_ bool, err error) {
 // concurrent callers only one gets the value, the others [ErrNotFound].
 // Redis: GETDEL.
 func (k Key[V]) Pop(ctx context.Context) (_ V, err error) {
-	defer k.counted(&k.f.stats.hits, &err)
+	ctx, o := k.f.begin(ctx, "Pop")
+	defer o.counted(ctx, &k.f.stats.hits, &err)
 	var zero V
 	b, err := k.backend(ctx)
 	if err != nil {
@@ -269,7 +290,8 @@ func (k Key[V]) Pop(ctx context.Context) (_ V, err error) {
 
 // Delete removes the key and reports whether it existed. Redis: DEL.
 func (k Key[V]) Delete(ctx context.Context) (_ bool, err error) {
-	defer k.counted(&k.f.stats.deletes, &err)
+	ctx, o := k.f.begin(ctx, "Delete")
+	defer o.counted(ctx, &k.f.stats.deletes, &err)
 	if err := k.removeThrough(ctx); err != nil {
 		return false, err
 	}
@@ -278,7 +300,8 @@ func (k Key[V]) Delete(ctx context.Context) (_ bool, err error) {
 
 // Has reports whether the key exists. Redis: EXISTS.
 func (k Key[V]) Has(ctx context.Context) (ok bool, err error) {
-	defer func() { k.f.countRead(ok, err) }()
+	ctx, o := k.f.begin(ctx, "Has")
+	defer func() { o.countRead(ctx, ok, err) }()
 	return k.exists(ctx)
 }
 
@@ -291,16 +314,17 @@ func (k Key[V]) Has(ctx context.Context) (ok bool, err error) {
 // is written: the stored value and its expiry stay as they were. Redis:
 // INCRBY or INCRBYFLOAT, the range check and PEXPIRE in one script.
 func (k Key[V]) Incr(ctx context.Context, n V) (V, error) {
-	return k.incr(ctx, n, false)
+	return k.incr(ctx, "Incr", n, false)
 }
 
 // Decr subtracts n from the stored number; see [Key.Incr].
 func (k Key[V]) Decr(ctx context.Context, n V) (V, error) {
-	return k.incr(ctx, n, true)
+	return k.incr(ctx, "Decr", n, true)
 }
 
-func (k Key[V]) incr(ctx context.Context, n V, negate bool) (_ V, err error) {
-	defer k.counted(&k.f.stats.sets, &err)
+func (k Key[V]) incr(ctx context.Context, name string, n V, negate bool) (_ V, err error) {
+	ctx, o := k.f.begin(ctx, name)
+	defer o.counted(ctx, &k.f.stats.sets, &err)
 	var zero V
 	b, err := k.backend(ctx)
 	if err != nil {
@@ -360,14 +384,15 @@ func (k Key[V]) loadAndStore(ctx context.Context, load func(context.Context, Key
 
 // writeThrough runs the Write hook, then store, and counts a set or the
 // failure; see [Hooks.Write].
-func (k Key[V]) writeThrough(ctx context.Context, v V, store func() error) (err error) {
-	defer k.counted(&k.f.stats.sets, &err)
+func (k Key[V]) writeThrough(ctx context.Context, name string, v V, store func(context.Context) error) (err error) {
+	ctx, o := k.f.begin(ctx, name)
+	defer o.counted(ctx, &k.f.stats.sets, &err)
 	if w := k.c.hooks.Write; w != nil {
 		if err := w(ctx, k, v); err != nil {
 			return fmt.Errorf("caches: write %q: %w", k.key, err)
 		}
 	}
-	if err := store(); err != nil {
+	if err := store(ctx); err != nil {
 		if k.c.hooks.Write != nil {
 			k.del(context.WithoutCancel(ctx))
 		}

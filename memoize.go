@@ -246,6 +246,26 @@ func (m *Memo[A, R]) Key(a A) (string, error) {
 // reaches every caller waiting for that computation; fn ending with
 // runtime.Goexit, or running past LoadTimeout, is an error for each of them.
 func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
+	if observer.Load() != nil {
+		return m.callObserved(ctx, a)
+	}
+	var outcome Outcome
+	return m.lookup(ctx, a, &outcome)
+}
+
+// callObserved is Call with an observer installed, kept apart so that
+// Call without one costs a single atomic load more.
+func (m *Memo[A, R]) callObserved(ctx context.Context, a A) (R, error) {
+	ctx, o := m.family.begin(ctx, "Call")
+	var outcome Outcome
+	v, err := m.lookup(ctx, a, &outcome)
+	o.memo(ctx, outcome, err)
+	return v, err
+}
+
+// lookup is Call; it sets *outcome to the call's hit, early refresh,
+// load or coalesced load.
+func (m *Memo[A, R]) lookup(ctx context.Context, a A, outcome *Outcome) (R, error) {
 	var zero R
 	key, err := m.Key(a)
 	if err != nil {
@@ -256,9 +276,9 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 		return zero, err // a refused family, not a failing backend
 	}
 	if err != nil {
-		return m.degraded(ctx, key, a, err)
+		return m.degraded(ctx, key, a, err, outcome)
 	}
-	if v, err, hit := m.localHit(ctx, key, a, b); hit {
+	if v, err, hit := m.localHit(ctx, key, a, b, outcome); hit {
 		return v, err
 	}
 	s, ok, err := m.cacheGet(ctx, key, b)
@@ -266,15 +286,15 @@ func (m *Memo[A, R]) Call(ctx context.Context, a A) (R, error) {
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
 		}
-		return m.degraded(ctx, key, a, keyErr("get", key, err))
+		return m.degraded(ctx, key, a, keyErr("get", key, err), outcome)
 	}
 	if ok {
-		if v, err, hit := m.hit(ctx, key, a, s, b); hit {
+		if v, err, hit := m.hit(ctx, key, a, s, b, outcome); hit {
 			return v, err
 		}
 	}
 	m.stats.misses.Add(1)
-	return m.load(ctx, key, a, b)
+	return m.load(ctx, key, a, b, outcome)
 }
 
 // cacheGet reads key within the budget of cacheCtx, through b's cheaper
@@ -309,8 +329,9 @@ func (m *Memo[A, R]) cacheCtx(ctx context.Context, b backend.Backend) (context.C
 
 // hit decodes a stored entry read from b; hit is false when it is unusable.
 // An early refresh it starts keeps ctx's values, not its cancellation.
-func (m *Memo[A, R]) hit(ctx context.Context, key string, a A, s string, b backend.Backend) (v R, err error, hit bool) {
+func (m *Memo[A, R]) hit(ctx context.Context, key string, a A, s string, b backend.Backend, outcome *Outcome) (v R, err error, hit bool) {
 	e := readEntry(s)
+	*outcome = OutcomeHit
 	if e.isErr {
 		m.stats.hits.Add(1)
 		return v, &CachedError{Key: key, Msg: e.payload}, true
@@ -320,18 +341,20 @@ func (m *Memo[A, R]) hit(ctx context.Context, key string, a A, s string, b backe
 		return v, nil, false
 	}
 	m.stats.hits.Add(1)
-	if m.refreshEarly(e, b) {
-		m.refreshInBackground(ctx, key, a)
+	if m.refreshEarly(e, b) && m.refreshInBackground(ctx, key, a) {
+		*outcome = OutcomeEarlyRefresh
 	}
 	return v, nil, true
 }
 
 // refreshInBackground starts the early refresh of key, unless a
-// computation of it is under way.
-func (m *Memo[A, R]) refreshInBackground(ctx context.Context, key string, a A) {
-	if m.flight.start(ctx, flightKey(ctx, key), func(ctx context.Context) (R, error) { return m.refresh(ctx, key, a) }) {
-		m.stats.early.Add(1)
+// computation of it is under way, and reports whether it started one.
+func (m *Memo[A, R]) refreshInBackground(ctx context.Context, key string, a A) bool {
+	if !m.flight.start(ctx, flightKey(ctx, key), func(ctx context.Context) (R, error) { return m.refresh(ctx, key, a) }) {
+		return false
 	}
+	m.stats.early.Add(1)
+	return true
 }
 
 // refreshEarly is XFetch: true when now - delta·beta·ln(rand) passes the
@@ -387,16 +410,19 @@ func (m *Memo[A, R]) refresh(ctx context.Context, key string, a A) (R, error) {
 
 // load computes a missing result once per process for all concurrent
 // callers of key.
-func (m *Memo[A, R]) load(ctx context.Context, key string, a A, b backend.Backend) (R, error) {
-	return m.coalesce(ctx, key, func(ctx context.Context) (R, error) { return m.compute(ctx, key, a, b) })
+func (m *Memo[A, R]) load(ctx context.Context, key string, a A, b backend.Backend, outcome *Outcome) (R, error) {
+	return m.coalesce(ctx, key, outcome, func(ctx context.Context) (R, error) { return m.compute(ctx, key, a, b) })
 }
 
 // coalesce runs fn once for all concurrent callers of key (see
-// flightGroup) and counts the callers that joined another's computation.
-func (m *Memo[A, R]) coalesce(ctx context.Context, key string, fn func(context.Context) (R, error)) (R, error) {
+// flightGroup), counts the callers that joined another's computation and
+// sets *outcome to OutcomeCoalesced for them, OutcomeLoaded for the others.
+func (m *Memo[A, R]) coalesce(ctx context.Context, key string, outcome *Outcome, fn func(context.Context) (R, error)) (R, error) {
 	v, shared, err := m.flight.do(ctx, flightKey(ctx, key), fn)
+	*outcome = OutcomeLoaded
 	if shared {
 		m.stats.coalesced.Add(1)
+		*outcome = OutcomeCoalesced
 	}
 	return v, err
 }
@@ -404,7 +430,9 @@ func (m *Memo[A, R]) coalesce(ctx context.Context, key string, fn func(context.C
 // call calls the function, counting the call and its error.
 func (m *Memo[A, R]) call(ctx context.Context, a A) (R, error) {
 	m.stats.loads.Add(1)
+	ctx, o := m.family.begin(ctx, "Load")
 	v, err := m.fn(ctx, a)
+	o.done(ctx, err)
 	if err != nil {
 		m.stats.errors.Add(1)
 	}
@@ -510,13 +538,13 @@ func (m *Memo[A, R]) errorTTL() (time.Duration, bool) {
 
 // degraded serves a call whose cache read failed: the function is called
 // (coalesced, not stored) unless the Memo is strict.
-func (m *Memo[A, R]) degraded(ctx context.Context, key string, a A, err error) (R, error) {
+func (m *Memo[A, R]) degraded(ctx context.Context, key string, a A, err error, outcome *Outcome) (R, error) {
 	m.backendFailed(key, err)
 	if m.opts.Strict {
 		var zero R
 		return zero, err
 	}
-	return m.coalesce(ctx, key, func(ctx context.Context) (R, error) { return m.call(ctx, a) })
+	return m.coalesce(ctx, key, outcome, func(ctx context.Context) (R, error) { return m.call(ctx, a) })
 }
 
 func (m *Memo[A, R]) backendFailed(key string, err error) {

@@ -31,7 +31,7 @@ type memoHit[R any] struct {
 // localHit serves a call from a result the backend holds in process
 // memory (see [backend.Attacher]); hit is false when it has none, or the
 // entry is unusable, and the call goes on to read it from the backend.
-func (m *Memo[A, R]) localHit(ctx context.Context, key string, a A, b backend.Backend) (v R, err error, hit bool) {
+func (m *Memo[A, R]) localHit(ctx context.Context, key string, a A, b backend.Backend, outcome *Outcome) (v R, err error, hit bool) {
 	l, ok := b.(backend.Attacher)
 	if !ok {
 		return v, nil, false
@@ -49,6 +49,7 @@ func (m *Memo[A, R]) localHit(ctx context.Context, key string, a A, b backend.Ba
 	}
 	if h.isErr {
 		m.stats.hits.Add(1)
+		*outcome = OutcomeHit
 		return v, &CachedError{Key: key, Msg: h.payload}, true
 	}
 	v = h.v
@@ -58,19 +59,17 @@ func (m *Memo[A, R]) localHit(ctx context.Context, key string, a A, b backend.Ba
 		}
 	}
 	m.stats.hits.Add(1)
-	if m.earlyDue(h.delta, h.expiry, b) {
-		m.refreshInBackground(ctx, key, a)
+	*outcome = OutcomeHit
+	if m.earlyDue(h.delta, h.expiry, b) && m.refreshInBackground(ctx, key, a) {
+		*outcome = OutcomeEarlyRefresh
 	}
 	return v, nil, true
 }
 
-// parseHit parses the stored entry s, and decodes its value when the
-// result type can be shared.
+// parseHit parses the stored entry s (framed or plain, see readEntry), and
+// decodes its value when the result type can be shared.
 func (m *Memo[A, R]) parseHit(s string) (*memoHit[R], bool) {
-	e, ok := parseEntry(s)
-	if !ok {
-		return nil, false
-	}
+	e := readEntry(s)
 	h := &memoHit[R]{owner: m.family, isErr: e.isErr, payload: e.payload, delta: e.delta}
 	h.expiry, _ = strconv.ParseInt(e.expiry, 10, 64)
 	if !e.isErr && m.shareDecoded {

@@ -3,6 +3,7 @@ package caches
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -178,6 +179,13 @@ func (s *nearSet) sync(ctx context.Context, keys ...string) error {
 		}
 	}
 	return nil
+}
+
+// snapshot returns the set's near caches by prefix.
+func (s *nearSet) snapshot() map[string]*near.Cache {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.byPref)
 }
 
 // hits sums the local reads of the set's near caches.

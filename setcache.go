@@ -87,7 +87,8 @@ func (s Set[T]) prepare(ctx context.Context, members []T) (backend.Backend, []st
 // Add adds members and returns how many were not already in the set.
 // Redis: SADD and PEXPIRE in one Lua script.
 func (s Set[T]) Add(ctx context.Context, members ...T) (_ int, err error) {
-	defer s.counted(&s.f.stats.sets, &err)
+	ctx, o := s.f.begin(ctx, "Add")
+	defer o.counted(ctx, &s.f.stats.sets, &err)
 	if len(members) == 0 {
 		return 0, nil
 	}
@@ -113,7 +114,8 @@ func (s Set[T]) Remove(ctx context.Context, member T) error {
 // Discard removes the members that are in the set and returns how many
 // were. Redis: SREM.
 func (s Set[T]) Discard(ctx context.Context, members ...T) (_ int, err error) {
-	defer s.counted(&s.f.stats.deletes, &err)
+	ctx, o := s.f.begin(ctx, "Discard")
+	defer o.counted(ctx, &s.f.stats.deletes, &err)
 	if len(members) == 0 {
 		return 0, nil
 	}
@@ -127,7 +129,8 @@ func (s Set[T]) Discard(ctx context.Context, members ...T) (_ int, err error) {
 
 // Has reports whether member is in the set. Redis: SISMEMBER.
 func (s Set[T]) Has(ctx context.Context, member T) (ok bool, err error) {
-	defer func() { s.f.countRead(ok, err) }()
+	ctx, o := s.f.begin(ctx, "Has")
+	defer func() { o.countRead(ctx, ok, err) }()
 	b, enc, err := s.prepare(ctx, []T{member})
 	if err != nil {
 		return false, err
@@ -139,7 +142,8 @@ func (s Set[T]) Has(ctx context.Context, member T) (ok bool, err error) {
 // HasMany reports, for each of members in order, whether it is in the set,
 // in one round trip. Redis: SMISMEMBER.
 func (s Set[T]) HasMany(ctx context.Context, members ...T) (oks []bool, err error) {
-	defer func() { s.f.countRead(slices.Contains(oks, true), err) }()
+	ctx, o := s.f.begin(ctx, "HasMany")
+	defer func() { o.countRead(ctx, slices.Contains(oks, true), err) }()
 	if len(members) == 0 {
 		return nil, nil
 	}
@@ -153,7 +157,8 @@ func (s Set[T]) HasMany(ctx context.Context, members ...T) (oks []bool, err erro
 
 // Len returns the number of members; 0 for a missing set. Redis: SCARD.
 func (s Set[T]) Len(ctx context.Context) (n int, err error) {
-	defer func() { s.f.countRead(n > 0, err) }()
+	ctx, o := s.f.begin(ctx, "Len")
+	defer func() { o.countRead(ctx, n > 0, err) }()
 	b, err := s.backend(ctx)
 	if err != nil {
 		return 0, err
@@ -178,7 +183,8 @@ func (s Set[T]) Pop(ctx context.Context) (T, error) {
 
 // PopN removes and returns up to n random members. Redis: SPOP with count.
 func (s Set[T]) PopN(ctx context.Context, n int) (out []T, err error) {
-	defer func() { s.f.countRead(len(out) > 0, err) }()
+	ctx, o := s.f.begin(ctx, "PopN")
+	defer func() { o.countRead(ctx, len(out) > 0, err) }()
 	if n <= 0 {
 		return nil, nil
 	}
@@ -196,7 +202,8 @@ func (s Set[T]) PopN(ctx context.Context, n int) (out []T, err error) {
 // Random returns up to n distinct random members without removing them.
 // Redis: SRANDMEMBER with a positive count.
 func (s Set[T]) Random(ctx context.Context, n int) (out []T, err error) {
-	defer func() { s.f.countRead(len(out) > 0, err) }()
+	ctx, o := s.f.begin(ctx, "Random")
+	defer func() { o.countRead(ctx, len(out) > 0, err) }()
 	if n <= 0 {
 		return nil, nil
 	}
@@ -223,7 +230,8 @@ func (s Set[T]) Random(ctx context.Context, n int) (out []T, err error) {
 // [ErrIterationBroken]; see [Dict.All].
 func (s Set[T]) All(ctx context.Context) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		yield, end := countIteration(s.f, yield)
+		ctx, o := s.f.begin(ctx, "All")
+		yield, end := countIteration(ctx, &o, yield)
 		defer end()
 		for page, err := range scanPages(ctx, s.handle, "scan", sscan) {
 			if err != nil {
@@ -243,7 +251,8 @@ func (s Set[T]) All(ctx context.Context) iter.Seq2[T, error] {
 // Members returns every member, in one round trip; a missing set gives an
 // empty slice. For large sets prefer [Set.All]. Redis: SMEMBERS.
 func (s Set[T]) Members(ctx context.Context) (out []T, err error) {
-	defer func() { s.f.countRead(len(out) > 0, err) }()
+	ctx, o := s.f.begin(ctx, "Members")
+	defer func() { o.countRead(ctx, len(out) > 0, err) }()
 	b, err := s.backend(ctx)
 	if err != nil {
 		return nil, err
@@ -259,23 +268,24 @@ func (s Set[T]) Members(ctx context.Context) (out []T, err error) {
 // Every set must be on the connection of s; on Redis Cluster they must also
 // share a slot (see [Options.HashTag]). Redis: SUNION.
 func (s Set[T]) Union(ctx context.Context, others ...Set[T]) ([]T, error) {
-	return s.combine(ctx, backend.Union, others)
+	return s.combine(ctx, "Union", backend.Union, others)
 }
 
 // Intersect returns the members of s that are in every one of others.
 // Redis: SINTER.
 func (s Set[T]) Intersect(ctx context.Context, others ...Set[T]) ([]T, error) {
-	return s.combine(ctx, backend.Inter, others)
+	return s.combine(ctx, "Intersect", backend.Inter, others)
 }
 
 // Difference returns the members of s that are in none of others. Redis:
 // SDIFF.
 func (s Set[T]) Difference(ctx context.Context, others ...Set[T]) ([]T, error) {
-	return s.combine(ctx, backend.Diff, others)
+	return s.combine(ctx, "Difference", backend.Diff, others)
 }
 
-func (s Set[T]) combine(ctx context.Context, op backend.SetOp, others []Set[T]) (out []T, err error) {
-	defer func() { s.f.countRead(len(out) > 0, err) }()
+func (s Set[T]) combine(ctx context.Context, name string, op backend.SetOp, others []Set[T]) (out []T, err error) {
+	ctx, o := s.f.begin(ctx, name)
+	defer func() { o.countRead(ctx, len(out) > 0, err) }()
 	b, keys, err := s.sameConn(ctx, append([]Set[T]{s}, others...))
 	if err != nil {
 		return nil, err
@@ -293,24 +303,25 @@ func (s Set[T]) combine(ctx context.Context, op backend.SetOp, others []Set[T]) 
 // StoreDifference). Redis: SUNIONSTORE and
 // PEXPIRE in one Lua script.
 func (s Set[T]) StoreUnion(ctx context.Context, sets ...Set[T]) (int, error) {
-	return s.combineStore(ctx, backend.Union, sets)
+	return s.combineStore(ctx, "StoreUnion", backend.Union, sets)
 }
 
 // StoreIntersect replaces s by the intersection of sets and returns its
 // size. Redis: SINTERSTORE and PEXPIRE in one Lua script.
 func (s Set[T]) StoreIntersect(ctx context.Context, sets ...Set[T]) (int, error) {
-	return s.combineStore(ctx, backend.Inter, sets)
+	return s.combineStore(ctx, "StoreIntersect", backend.Inter, sets)
 }
 
 // StoreDifference replaces s by the members of the first of sets that are
 // in none of the others, and returns its size. Redis: SDIFFSTORE and
 // PEXPIRE in one Lua script.
 func (s Set[T]) StoreDifference(ctx context.Context, sets ...Set[T]) (int, error) {
-	return s.combineStore(ctx, backend.Diff, sets)
+	return s.combineStore(ctx, "StoreDifference", backend.Diff, sets)
 }
 
-func (s Set[T]) combineStore(ctx context.Context, op backend.SetOp, sets []Set[T]) (_ int, err error) {
-	defer s.counted(&s.f.stats.sets, &err)
+func (s Set[T]) combineStore(ctx context.Context, name string, op backend.SetOp, sets []Set[T]) (_ int, err error) {
+	ctx, o := s.f.begin(ctx, name)
+	defer o.counted(ctx, &s.f.stats.sets, &err)
 	if len(sets) == 0 {
 		return 0, fmt.Errorf("caches: %sSTORE into %q: needs at least one source set; nothing changed", op, s.key)
 	}

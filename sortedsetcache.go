@@ -152,32 +152,33 @@ func (z SortedSet[T]) prepare(ctx context.Context, member T) (backend.Backend, s
 // Add sets member's score, adding the member if needed, and reports whether
 // it was added. Redis: ZADD and PEXPIRE in one Lua script.
 func (z SortedSet[T]) Add(ctx context.Context, member T, score float64) (bool, error) {
-	n, err := z.zadd(ctx, backend.ZAddUpsert, []Scored[T]{{member, score}})
+	n, err := z.zadd(ctx, "Add", backend.ZAddUpsert, []Scored[T]{{member, score}})
 	return n == 1, err
 }
 
 // AddMany sets the scores of several members in one round trip and returns
 // how many members were added. Redis: ZADD and PEXPIRE in one Lua script.
 func (z SortedSet[T]) AddMany(ctx context.Context, members ...Scored[T]) (int, error) {
-	return z.zadd(ctx, backend.ZAddUpsert, members)
+	return z.zadd(ctx, "AddMany", backend.ZAddUpsert, members)
 }
 
 // AddNew adds member with score only if it is not in the set, and reports
 // whether it added it. Redis: ZADD NX.
 func (z SortedSet[T]) AddNew(ctx context.Context, member T, score float64) (bool, error) {
-	n, err := z.zadd(ctx, backend.ZAddNX, []Scored[T]{{member, score}})
+	n, err := z.zadd(ctx, "AddNew", backend.ZAddNX, []Scored[T]{{member, score}})
 	return n == 1, err
 }
 
 // Update sets member's score only if member is in the set; it never adds.
 // Redis: ZADD XX.
 func (z SortedSet[T]) Update(ctx context.Context, member T, score float64) error {
-	_, err := z.zadd(ctx, backend.ZAddXX, []Scored[T]{{member, score}})
+	_, err := z.zadd(ctx, "Update", backend.ZAddXX, []Scored[T]{{member, score}})
 	return err
 }
 
-func (z SortedSet[T]) zadd(ctx context.Context, mode backend.ZAddMode, in []Scored[T]) (_ int, err error) {
-	defer z.counted(&z.f.stats.sets, &err)
+func (z SortedSet[T]) zadd(ctx context.Context, name string, mode backend.ZAddMode, in []Scored[T]) (_ int, err error) {
+	ctx, o := z.f.begin(ctx, name)
+	defer o.counted(ctx, &z.f.stats.sets, &err)
 	if len(in) == 0 {
 		return 0, nil
 	}
@@ -208,7 +209,8 @@ func (z SortedSet[T]) zadd(ctx context.Context, mode backend.ZAddMode, in []Scor
 // sent (an infinite score is set with [SortedSet.Add]), so no increment
 // makes a score NaN.
 func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (_ float64, err error) {
-	defer z.counted(&z.f.stats.sets, &err)
+	ctx, o := z.f.begin(ctx, "Incr")
+	defer o.counted(ctx, &z.f.stats.sets, &err)
 	if math.IsNaN(by) {
 		return 0, keyErr("incr", z.key, errNaNScore)
 	}
@@ -225,7 +227,8 @@ func (z SortedSet[T]) Incr(ctx context.Context, member T, by float64) (_ float64
 
 // Score returns member's score, or [ErrNotFound]. Redis: ZSCORE.
 func (z SortedSet[T]) Score(ctx context.Context, member T) (_ float64, err error) {
-	defer z.counted(&z.f.stats.hits, &err)
+	ctx, o := z.f.begin(ctx, "Score")
+	defer o.counted(ctx, &z.f.stats.hits, &err)
 	b, m, err := z.prepare(ctx, member)
 	if err != nil {
 		return 0, err
@@ -252,17 +255,18 @@ func (z SortedSet[T]) Has(ctx context.Context, member T) (bool, error) {
 // Rank returns member's rank in ascending order of score (0 is the lowest),
 // or [ErrNotFound]. Redis: ZRANK.
 func (z SortedSet[T]) Rank(ctx context.Context, member T) (int, error) {
-	return z.rank(ctx, member, false)
+	return z.rank(ctx, "Rank", member, false)
 }
 
 // RevRank returns member's rank in descending order of score (0 is the
 // highest), or [ErrNotFound]. Redis: ZREVRANK.
 func (z SortedSet[T]) RevRank(ctx context.Context, member T) (int, error) {
-	return z.rank(ctx, member, true)
+	return z.rank(ctx, "RevRank", member, true)
 }
 
-func (z SortedSet[T]) rank(ctx context.Context, member T, rev bool) (_ int, err error) {
-	defer z.counted(&z.f.stats.hits, &err)
+func (z SortedSet[T]) rank(ctx context.Context, name string, member T, rev bool) (_ int, err error) {
+	ctx, o := z.f.begin(ctx, name)
+	defer o.counted(ctx, &z.f.stats.hits, &err)
 	b, m, err := z.prepare(ctx, member)
 	if err != nil {
 		return 0, err
@@ -279,7 +283,8 @@ func (z SortedSet[T]) rank(ctx context.Context, member T, rev bool) (_ int, err 
 
 // Remove removes members and returns how many were in the set. Redis: ZREM.
 func (z SortedSet[T]) Remove(ctx context.Context, members ...T) (_ int, err error) {
-	defer z.counted(&z.f.stats.deletes, &err)
+	ctx, o := z.f.begin(ctx, "Remove")
+	defer o.counted(ctx, &z.f.stats.deletes, &err)
 	if len(members) == 0 {
 		return 0, nil
 	}
@@ -299,7 +304,8 @@ func (z SortedSet[T]) Remove(ctx context.Context, members ...T) (_ int, err erro
 
 // Len returns the number of members; 0 for a missing set. Redis: ZCARD.
 func (z SortedSet[T]) Len(ctx context.Context) (n int, err error) {
-	defer func() { z.f.countRead(n > 0, err) }()
+	ctx, o := z.f.begin(ctx, "Len")
+	defer func() { o.countRead(ctx, n > 0, err) }()
 	b, err := z.backend(ctx)
 	if err != nil {
 		return 0, err
@@ -312,17 +318,18 @@ func (z SortedSet[T]) Len(ctx context.Context) (n int, err error) {
 // scores, the lowest member); an empty set returns [ErrNotFound]. Redis:
 // ZPOPMIN.
 func (z SortedSet[T]) PopMin(ctx context.Context) (T, float64, error) {
-	return z.popOne(ctx, false)
+	return z.popOne(ctx, "PopMin", false)
 }
 
 // PopMax removes and returns the member with the highest score; an empty
 // set returns [ErrNotFound]. Redis: ZPOPMAX.
 func (z SortedSet[T]) PopMax(ctx context.Context) (T, float64, error) {
-	return z.popOne(ctx, true)
+	return z.popOne(ctx, "PopMax", true)
 }
 
-func (z SortedSet[T]) popOne(ctx context.Context, max bool) (_ T, _ float64, err error) {
-	defer z.counted(&z.f.stats.hits, &err)
+func (z SortedSet[T]) popOne(ctx context.Context, name string, max bool) (_ T, _ float64, err error) {
+	ctx, o := z.f.begin(ctx, name)
+	defer o.counted(ctx, &z.f.stats.hits, &err)
 	var zero T
 	b, err := z.backend(ctx)
 	if err != nil {
@@ -345,18 +352,19 @@ func (z SortedSet[T]) popOne(ctx context.Context, max bool) (_ T, _ float64, err
 // PopMinN removes and returns up to n members with the lowest scores, lowest
 // first. Redis: ZPOPMIN with count.
 func (z SortedSet[T]) PopMinN(ctx context.Context, n int) ([]Scored[T], error) {
-	return z.popN(ctx, n, false)
+	return z.popN(ctx, "PopMinN", n, false)
 }
 
 // PopMaxN removes and returns up to n members with the highest scores,
 // highest first. Redis: ZPOPMAX with count.
 func (z SortedSet[T]) PopMaxN(ctx context.Context, n int) ([]Scored[T], error) {
-	return z.popN(ctx, n, true)
+	return z.popN(ctx, "PopMaxN", n, true)
 }
 
 // popN is pop, counted as a read.
-func (z SortedSet[T]) popN(ctx context.Context, n int, max bool) (out []Scored[T], err error) {
-	defer func() { z.f.countRead(len(out) > 0, err) }()
+func (z SortedSet[T]) popN(ctx context.Context, name string, n int, max bool) (out []Scored[T], err error) {
+	ctx, o := z.f.begin(ctx, name)
+	defer func() { o.countRead(ctx, len(out) > 0, err) }()
 	return z.pop(ctx, n, max)
 }
 
@@ -376,17 +384,18 @@ func (z SortedSet[T]) pop(ctx context.Context, n int, max bool) ([]Scored[T], er
 // order; negative ranks count from the highest (-1 is the last). Redis:
 // ZRANGE … WITHSCORES.
 func (z SortedSet[T]) Range(ctx context.Context, start, stop int) ([]Scored[T], error) {
-	return z.rangeByRank(ctx, start, stop, false)
+	return z.rangeByRank(ctx, "Range", start, stop, false)
 }
 
 // RevRange is [SortedSet.Range] in descending order: rank 0 is the highest
 // score. Redis: ZRANGE … REV WITHSCORES.
 func (z SortedSet[T]) RevRange(ctx context.Context, start, stop int) ([]Scored[T], error) {
-	return z.rangeByRank(ctx, start, stop, true)
+	return z.rangeByRank(ctx, "RevRange", start, stop, true)
 }
 
-func (z SortedSet[T]) rangeByRank(ctx context.Context, start, stop int, rev bool) (out []Scored[T], err error) {
-	defer func() { z.f.countRead(len(out) > 0, err) }()
+func (z SortedSet[T]) rangeByRank(ctx context.Context, name string, start, stop int, rev bool) (out []Scored[T], err error) {
+	ctx, o := z.f.begin(ctx, name)
+	defer func() { o.countRead(ctx, len(out) > 0, err) }()
 	return z.ranks(ctx, start, stop, rev)
 }
 
@@ -405,20 +414,21 @@ func (z SortedSet[T]) ranks(ctx context.Context, start, stop int, rev bool) ([]S
 // all; 0: none, without a round trip). Redis: ZRANGE … BYSCORE LIMIT …
 // WITHSCORES.
 func (z SortedSet[T]) RangeByScore(ctx context.Context, r ScoreRange, offset, limit int) ([]Scored[T], error) {
-	return z.rangeByScore(ctx, r, offset, limit, false)
+	return z.rangeByScore(ctx, "RangeByScore", r, offset, limit, false)
 }
 
 // RevRangeByScore is [SortedSet.RangeByScore] in descending order. Redis:
 // ZRANGE … BYSCORE REV LIMIT … WITHSCORES.
 func (z SortedSet[T]) RevRangeByScore(ctx context.Context, r ScoreRange, offset, limit int) ([]Scored[T], error) {
-	return z.rangeByScore(ctx, r, offset, limit, true)
+	return z.rangeByScore(ctx, "RevRangeByScore", r, offset, limit, true)
 }
 
-func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, limit int, rev bool) (out []Scored[T], err error) {
+func (z SortedSet[T]) rangeByScore(ctx context.Context, name string, r ScoreRange, offset, limit int, rev bool) (out []Scored[T], err error) {
 	if limit == 0 {
 		return nil, nil
 	}
-	defer func() { z.f.countRead(len(out) > 0, err) }()
+	ctx, o := z.f.begin(ctx, name)
+	defer func() { o.countRead(ctx, len(out) > 0, err) }()
 	b, err := z.backend(ctx)
 	if err != nil {
 		return nil, err
@@ -430,7 +440,8 @@ func (z SortedSet[T]) rangeByScore(ctx context.Context, r ScoreRange, offset, li
 
 // Count returns how many members have scores in r. Redis: ZCOUNT.
 func (z SortedSet[T]) Count(ctx context.Context, r ScoreRange) (n int, err error) {
-	defer func() { z.f.countRead(n > 0, err) }()
+	ctx, o := z.f.begin(ctx, "Count")
+	defer func() { o.countRead(ctx, n > 0, err) }()
 	b, err := z.backend(ctx)
 	if err != nil {
 		return 0, err
@@ -444,7 +455,8 @@ func (z SortedSet[T]) Count(ctx context.Context, r ScoreRange) (n int, err error
 // (negative from the end) and returns how many went. Redis:
 // ZREMRANGEBYRANK.
 func (z SortedSet[T]) RemoveRangeByRank(ctx context.Context, start, stop int) (_ int, err error) {
-	defer z.counted(&z.f.stats.deletes, &err)
+	ctx, o := z.f.begin(ctx, "RemoveRangeByRank")
+	defer o.counted(ctx, &z.f.stats.deletes, &err)
 	b, err := z.backend(ctx)
 	if err != nil {
 		return 0, err
@@ -456,7 +468,8 @@ func (z SortedSet[T]) RemoveRangeByRank(ctx context.Context, start, stop int) (_
 // RemoveRangeByScore removes the members whose scores are in r and returns
 // how many went. Redis: ZREMRANGEBYSCORE.
 func (z SortedSet[T]) RemoveRangeByScore(ctx context.Context, r ScoreRange) (_ int, err error) {
-	defer z.counted(&z.f.stats.deletes, &err)
+	ctx, o := z.f.begin(ctx, "RemoveRangeByScore")
+	defer o.counted(ctx, &z.f.stats.deletes, &err)
 	b, err := z.backend(ctx)
 	if err != nil {
 		return 0, err
@@ -477,7 +490,8 @@ func (z SortedSet[T]) All(ctx context.Context, pageSize int) iter.Seq2[Scored[T]
 		pageSize = scanPageSize
 	}
 	return func(yield func(Scored[T], error) bool) {
-		yield, end := countIteration(z.f, yield)
+		ctx, o := z.f.begin(ctx, "All")
+		yield, end := countIteration(ctx, &o, yield)
 		defer end()
 		for start := 0; ; start += pageSize {
 			page, err := z.ranks(ctx, start, start+pageSize-1, false)

@@ -1,6 +1,10 @@
 package caches
 
-import "github.com/gocaches/caches/internal/stats"
+import (
+	"context"
+
+	"github.com/gocaches/caches/internal/stats"
+)
 
 // Stats counts what a family's handles did in this process. Every call of
 // an operation counts exactly one outcome:
@@ -103,10 +107,10 @@ func (f *family) countMany(c *stats.Counter, n int, err error) {
 	c.Add(uint64(n))
 }
 
-// countIteration wraps an iterator's yield so that the iteration counts as
-// one read when it ends (call end deferred): an error if it yielded one,
-// otherwise a hit if it yielded an item and a miss if not.
-func countIteration[T any](f *family, yield func(T, error) bool) (counted func(T, error) bool, end func()) {
+// countIteration wraps an iterator's yield so that the iteration, o,
+// counts as one read when it ends (call end deferred): an error if it
+// yielded one, otherwise a hit if it yielded an item and a miss if not.
+func countIteration[T any](ctx context.Context, o *opScope, yield func(T, error) bool) (counted func(T, error) bool, end func()) {
 	var (
 		items  bool
 		failed error
@@ -119,5 +123,5 @@ func countIteration[T any](f *family, yield func(T, error) bool) (counted func(T
 		}
 		return yield(v, err)
 	}
-	return counted, func() { f.countRead(items, failed) }
+	return counted, func() { o.countRead(ctx, items, failed) }
 }

@@ -1,0 +1,257 @@
+package caches
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// obsRecorder is an Observer that keeps the operations of the families whose
+// prefix starts with "obs" (tests running in parallel use others).
+type obsRecorder struct {
+	mu    sync.Mutex // guards ended and open
+	ended []string
+	open  int
+}
+
+type startKey struct{}
+
+func (r *obsRecorder) Start(ctx context.Context, op Op) context.Context {
+	if op.Family[:min(3, len(op.Family))] != "obs" {
+		return ctx
+	}
+	r.mu.Lock()
+	r.open++
+	r.mu.Unlock()
+	return context.WithValue(ctx, startKey{}, op.Name)
+}
+
+func (r *obsRecorder) End(ctx context.Context, op Op, res Result) {
+	if op.Family[:min(3, len(op.Family))] != "obs" {
+		return
+	}
+	if ctx.Value(startKey{}) != op.Name {
+		panic("End without the context Start returned: " + op.Name)
+	}
+	line := fmt.Sprintf("%s %s %s %s %s", op.System, op.Connection, op.Family, op.Name, res.Outcome)
+	if res.ErrorType != "" {
+		line += " " + res.ErrorType
+	}
+	if res.Keys != 0 {
+		line += fmt.Sprintf(" keys=%d", res.Keys)
+	}
+	if res.Duration < 0 {
+		line += " negative duration"
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.open--
+	r.ended = append(r.ended, line)
+}
+
+func (r *obsRecorder) take() (ended []string, open int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ended, r.ended = r.ended, nil
+	return ended, r.open
+}
+
+// observe installs a obsRecorder until t ends.
+func observe(t *testing.T) *obsRecorder {
+	r := &obsRecorder{}
+	SetObserver(r)
+	t.Cleanup(func() { SetObserver(nil) })
+	return r
+}
+
+func TestObserverSeesEveryOutcome(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		r := observe(t)
+		system := "redis"
+		if e.conn.mem != nil {
+			system = "memory"
+		}
+		users := NewKeyCache[string](Options{Prefix: "obsusers", Conn: e.conn})
+		dicts := NewDictCache[string, string](Options{Prefix: "obsusers", Conn: e.conn})
+		require.NoError(t, users.Key(1).Set(ctx, "ada"))
+		_, err := users.Key(1).Get(ctx)
+		require.NoError(t, err)
+		_, err = users.Key(2).Get(ctx)
+		require.ErrorIs(t, err, ErrNotFound)
+		require.NoError(t, dicts.Key(3).Set(ctx, "f", "v"))
+		_, err = users.Key(3).Get(ctx)
+		require.ErrorIs(t, err, ErrWrongType)
+		n, err := users.Invalidate(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+
+		ended, open := r.take()
+		p := system + "  obsusers "
+		require.Equal(t, []string{p + "Set ok", p + "Get hit", p + "Get miss", p + "Set ok",
+			p + "Get error wrong_type", p + "Invalidate ok keys=2"}, ended)
+		require.Zero(t, open)
+	})
+}
+
+func TestObserverSeesMemoAndLoads(t *testing.T) {
+	ctx := context.Background()
+	e := memEnv(t)
+	r := observe(t)
+	calls := 0
+	m := Memoize(func(ctx context.Context, id int) (string, error) {
+		if ctx.Value(startKey{}) != "Load" {
+			return "", errors.New("the function does not run under the Load operation's context")
+		}
+		calls++
+		return fmt.Sprint(id), nil
+	}, MemoOptions[int]{Options: Options{Prefix: "obsmemo", Conn: e.conn}})
+	for range 2 {
+		_, err := m.Call(ctx, 1)
+		require.NoError(t, err)
+	}
+	_, err := m.Call(ctx, -1)
+	require.NoError(t, err)
+	loaded := NewKeyCache[string](Options{Prefix: "obsload", Conn: e.conn}).WithHooks(Hooks[string]{
+		Load: func(ctx context.Context, k Key[string]) (string, error) { return "", errors.New("source down") },
+	})
+	_, err = loaded.Key(1).Get(ctx)
+	require.ErrorContains(t, err, "source down")
+
+	ended, open := r.take()
+	require.Equal(t, []string{
+		"memory  obsmemo Load ok", "memory  obsmemo Call loaded",
+		"memory  obsmemo Call hit",
+		"memory  obsmemo Load ok", "memory  obsmemo Call loaded",
+		"memory  obsload Load error _OTHER", "memory  obsload Get error _OTHER",
+	}, ended)
+	require.Zero(t, open)
+	require.Equal(t, 2, calls)
+}
+
+func TestObserverConnectionName(t *testing.T) {
+	ctx := context.Background()
+	conn := NewMemoryConn(MemoryOptions{})
+	t.Cleanup(Override("obsconn", conn))
+	r := observe(t)
+	_, err := NewKeyCache[string](Options{Prefix: "obsnamed", Connection: "obsconn"}).Key(1).Get(ctx)
+	require.ErrorIs(t, err, ErrNotFound)
+	ended, _ := r.take()
+	require.Equal(t, []string{"memory obsconn obsnamed Get miss"}, ended)
+}
+
+// TestObserverCostsNoAllocation: without an observer, and with one that
+// adds nothing to the context, an operation allocates nothing more.
+func TestObserverCostsNoAllocation(t *testing.T) {
+	ctx := context.Background()
+	conn := NewMemoryConn(MemoryOptions{})
+	defer conn.Close()
+	key := NewKeyCache[string](Options{Prefix: "alloc", Conn: conn}).Key("user-42")
+	require.NoError(t, key.Set(ctx, "payload"))
+	get := func() {
+		if _, err := key.Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	require.Zero(t, testing.AllocsPerRun(1000, get), "no observer")
+	SetObserver(nopObserver{})
+	defer SetObserver(nil)
+	require.Zero(t, testing.AllocsPerRun(1000, get), "an observer that adds nothing")
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Start(ctx context.Context, _ Op) context.Context { return ctx }
+func (nopObserver) End(context.Context, Op, Result)                 {}
+
+func TestErrorType(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{context.DeadlineExceeded, "timeout"},
+		{fmt.Errorf("get: %w", context.Canceled), "canceled"},
+		{&KeyError{Op: "get", Key: "secret-key", Err: ErrWrongType}, "wrong_type"},
+		{ErrNotNumber, "not_number"},
+		{ErrClosed, "closed"},
+		{ErrCrossSlot, "cross_slot"},
+		{ErrPrefixOverlap, "prefix_overlap"},
+		{ErrUnknownConnection, "unknown_connection"},
+		{ErrIterationBroken, "iteration_broken"},
+		{ErrNotFound, "not_found"},
+		{&DecodeError{Key: "k", Err: errors.New("bad")}, "decode"},
+		{&CachedError{Key: "k", Msg: "m"}, "cached_error"},
+		{errors.New("dial tcp: password=hunter2"), "_OTHER"},
+	} {
+		require.Equal(t, c.want, ErrorType(c.err), "%v", c.err)
+	}
+}
+
+// BenchmarkObserverNone measures KeyCache.Get and Memo.Call hits without
+// an observer against their bodies before the hook ("today": the same
+// calls without the check of the observer), in alternating blocks of
+// the same run, so that the machine's load weighs on both alike. It
+// reports the ns/op of each and their ratio (today/now: 1 means no cost).
+func BenchmarkObserverNone(b *testing.B) {
+	ctx := context.Background()
+	conn := NewMemoryConn(MemoryOptions{})
+	defer conn.Close()
+	key := NewKeyCache[string](Options{Prefix: "bench", Conn: conn}).Key("user-42")
+	require.NoError(b, key.Set(ctx, "payload of a typical size, a few dozen bytes"))
+	memo := Memoize(func(ctx context.Context, id string) (string, error) {
+		return "payload of a typical size, a few dozen bytes", nil
+	}, MemoOptions[string]{Options: Options{Prefix: "benchmemo", Conn: conn}})
+	_, err := memo.Call(ctx, "user-42")
+	require.NoError(b, err)
+	b.Run("KeyCache.Get", func(b *testing.B) {
+		alternate(b, func() { key.getBefore(ctx) }, func() { key.Get(ctx) })
+	})
+	b.Run("Memo.Call", func(b *testing.B) {
+		alternate(b, func() { memo.callBefore(ctx, "user-42") }, func() { memo.Call(ctx, "user-42") })
+	})
+}
+
+// getBefore is Key.Get as it was before the observer hook.
+func (k Key[V]) getBefore(ctx context.Context) (V, error) {
+	v, loaded, err := k.get(ctx)
+	if !loaded {
+		k.f.count(&k.f.stats.hits, err)
+	}
+	return v, err
+}
+
+// callBefore is Memo.Call without the check of the observer (it shares
+// lookup, which sets the outcome, with Call: two byte stores).
+func (m *Memo[A, R]) callBefore(ctx context.Context, a A) (R, error) {
+	var outcome Outcome
+	return m.lookup(ctx, a, &outcome)
+}
+
+// alternate runs today and now b.N times each, in alternating blocks (the
+// first of each pair alternating too), and reports their ns/op and ratio.
+func alternate(b *testing.B, today, now func()) {
+	b.ReportAllocs()
+	const block = 1000
+	var spent [2]time.Duration
+	fs := [2]func(){today, now}
+	for n, i := 0, 0; n < b.N; n, i = n+block, i+1 {
+		k := min(block, b.N-n)
+		for j := range 2 {
+			v := (i + j) % 2
+			start := time.Now()
+			for range k {
+				fs[v]()
+			}
+			spent[v] += time.Since(start)
+		}
+	}
+	b.ReportMetric(float64(spent[0])/float64(b.N), "today-ns/op")
+	b.ReportMetric(float64(spent[1])/float64(b.N), "now-ns/op")
+	b.ReportMetric(float64(spent[0])/float64(spent[1]), "ratio")
+}
