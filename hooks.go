@@ -89,7 +89,7 @@ func (c *KeyCache[V]) WithHooks(h Hooks[V]) *KeyCache[V] {
 	}
 	c.hooks = h
 	c.loads.timeout, c.loads.abandoned = h.LoadTimeout, &c.family.stats.abandoned
-	c.lease = leaser{ttl: h.LeaseTTL, poll: h.LeasePoll, waits: &c.family.stats.leaseWaits, bound: unbounded,
+	c.lease = leaser{f: c.family, ttl: h.LeaseTTL, poll: h.LeasePoll, waits: &c.family.stats.leaseWaits, bound: unbounded,
 		failed: func(string, error) { c.family.stats.errors.Add(1) }}
 	return c
 }

@@ -16,6 +16,7 @@ import (
 // others poll for the value it stores. [Memo] and [KeyCache] share it; each
 // tells it how to bound a round trip and where to report a failure.
 type leaser struct {
+	f      *family                  // whose operations they are, for the observer
 	ttl    time.Duration            // how long a lease lives
 	poll   time.Duration            // how often a waiting process looks for the value
 	waits  interface{ Add(uint64) } // counts computations that waited for another process's lease
@@ -73,6 +74,9 @@ func acquire[T any](ctx context.Context, l *leaser, key string, b backend.Backen
 		if !waited {
 			waited = true
 			l.waits.Add(1)
+			var wait opScope
+			ctx, wait = l.f.begin(ctx, "LeaseWait")
+			defer wait.done(ctx, nil)
 		}
 		if v, ok := awaitLeased(ctx, l, key, b, stored); ok || ctx.Err() != nil {
 			return "", v, ok

@@ -191,7 +191,7 @@ func Memoize[A, R any](fn func(context.Context, A) (R, error), opts MemoOptions[
 	m.rand = func() float64 { return 1 - mrand.Float64() }
 	m.shareDecoded = holdsNoReferences(reflect.TypeOf((*R)(nil)).Elem())
 	m.flight.timeout, m.flight.abandoned = m.opts.LoadTimeout, &m.stats.abandoned
-	m.lease = leaser{ttl: m.opts.LeaseTTL, poll: m.opts.LeasePoll, waits: &m.stats.leaseWaits, bound: m.cacheCtx, failed: m.backendFailed}
+	m.lease = leaser{f: m.family, ttl: m.opts.LeaseTTL, poll: m.opts.LeasePoll, waits: &m.stats.leaseWaits, bound: m.cacheCtx, failed: m.backendFailed}
 	return m
 }
 

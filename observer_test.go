@@ -134,6 +134,35 @@ func TestObserverSeesMemoAndLoads(t *testing.T) {
 	require.Equal(t, 2, calls)
 }
 
+// TestObserverSeesLeaseWaits: a Memo and a KeyCache get-or-compute that
+// wait for another process's lease report a LeaseWait.
+func TestObserverSeesLeaseWaits(t *testing.T) {
+	ctx := context.Background()
+	e := memEnv(t)
+	r := observe(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	fn := func(ctx context.Context, id int) (string, error) {
+		close(started)
+		<-release
+		return fmt.Sprint(id), nil
+	}
+	o := MemoOptions[int]{Options: Options{Prefix: "obslease", Conn: e.conn}, Lease: true, LeasePoll: time.Millisecond}
+	one := Memoize(fn, o)
+	o.Conn = e.second(t)
+	two := Memoize(fn, o)
+	done := make(chan error, 1)
+	go func() { _, err := one.Call(ctx, 1); done <- err }()
+	<-started
+	go func() { _, err := two.Call(ctx, 1); done <- err }()
+	waitFor(t, "the second process waits for the lease", func() bool { return two.Stats().LeaseWaits == 1 })
+	close(release)
+	require.NoError(t, <-done)
+	require.NoError(t, <-done)
+	ended, open := r.take()
+	require.Contains(t, ended, "memory  obslease LeaseWait ok")
+	require.Zero(t, open)
+}
+
 func TestObserverConnectionName(t *testing.T) {
 	ctx := context.Background()
 	conn := NewMemoryConn(MemoryOptions{})
