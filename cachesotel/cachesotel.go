@@ -90,8 +90,9 @@ type Observer struct {
 	start     time.Time
 	installed bool // by Instrument: Close uninstalls it
 
-	mu    sync.Mutex            // serialises the writers of table
-	table atomic.Pointer[table] // copied on write: read without a lock
+	mu     sync.Mutex            // serialises the writers of table
+	table  atomic.Pointer[table] // copied on write: read without a lock
+	recent [recentSize]atomic.Pointer[recentEntry]
 }
 
 // Instrument installs an Observer made with opts as the observer of every

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gocaches/caches"
 	"go.opentelemetry.io/otel/attribute"
@@ -75,7 +76,7 @@ const (
 
 func kindOf(name string) kind {
 	switch name {
-	case "Invalidate":
+	case "Invalidate", "InvalidateKey":
 		return kindInvalidate
 	case "Load":
 		return kindLoad
@@ -94,6 +95,7 @@ type opCells struct {
 	family  attribute.Set // db.system.name, caches.family, caches.connection
 	calls   atomic.Int64  // calls, whatever their outcome (kindInvalidate)
 	keys    atomic.Int64  // keys deleted (kindInvalidate)
+	first   *recentEntry  // the cells with the Op they were made for
 }
 
 func newOpCells(k opKey) *opCells {
@@ -137,8 +139,22 @@ type table struct {
 	errs map[errKey]*cell
 }
 
-// cellsOf returns op's cells, made on its first call.
+// cellsOf returns op's cells, made on its first call. The recent cache
+// answers first, then the table.
 func (o *Observer) cellsOf(op caches.Op) *opCells {
+	slot := &o.recent[recentSlot(op)]
+	if e := slot.Load(); e != nil && sameStrings(e.op, op) {
+		return e.cells
+	}
+	c := o.tableCellsOf(op)
+	if sameStrings(c.first.op, op) {
+		slot.Store(c.first) // made with the cells: no allocation here
+	}
+	return c
+}
+
+// tableCellsOf returns op's cells from the table, made on its first call.
+func (o *Observer) tableCellsOf(op caches.Op) *opCells {
 	k := opKey{op.Name, op.Family, op.Connection, op.System}
 	if c := o.table.Load().ops[k]; c != nil {
 		return c
@@ -150,10 +166,43 @@ func (o *Observer) cellsOf(op caches.Op) *opCells {
 		return c
 	}
 	c := newOpCells(k)
+	c.first = &recentEntry{op: op, cells: c}
 	ops := maps.Clone(old.ops)
 	ops[k] = c
 	o.table.Store(&table{ops: ops, errs: old.errs})
 	return c
+}
+
+// recentEntry is an entry of the recent cache: a direct-mapped cache of
+// cellsOf's answers keyed by the identity of an Op's strings (where their
+// bytes are, and their lengths). The strings an operation reports are its
+// family's and the library's own, the same memory call after call, so
+// comparing four pointers replaces hashing four strings in the table. An
+// entry holds its strings, so their memory is never reused for other text
+// while the entry can match them.
+type recentEntry struct {
+	op    caches.Op
+	cells *opCells
+}
+
+// recentSize is the number of entries of the recent cache.
+const recentSize = 256
+
+// recentSlot returns the index of op's entry in the recent cache.
+func recentSlot(op caches.Op) int {
+	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(op.Family))))*0x9e3779b97f4a7c15 ^
+		uint64(uintptr(unsafe.Pointer(unsafe.StringData(op.Name))))*0xc2b2ae3d27d4eb4f
+	return int(h >> 56 % recentSize)
+}
+
+// sameStrings reports whether a's and b's strings are the same memory.
+func sameStrings(a, b caches.Op) bool {
+	return sameString(a.Name, b.Name) && sameString(a.Family, b.Family) &&
+		sameString(a.Connection, b.Connection) && sameString(a.System, b.System)
+}
+
+func sameString(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 // errCellOf returns the cell of op's failures of errorType, made on the
