@@ -70,6 +70,11 @@ func (k Key[V]) Get(ctx context.Context) (V, error) {
 // without one costs a single atomic load more.
 func (k Key[V]) getObserved(ctx context.Context) (V, error) {
 	ctx, o := k.f.begin(ctx, "Get")
+	if v, ok := k.nearHit(ctx); ok {
+		k.f.count(&k.f.stats.hits, nil)
+		o.end(ctx, OutcomeNearHit, nil, 0)
+		return v, nil
+	}
 	v, loaded, err := k.get(ctx)
 	if !loaded {
 		o.count(ctx, &k.f.stats.hits, err)
@@ -77,6 +82,33 @@ func (k Key[V]) getObserved(ctx context.Context) (V, error) {
 		o.loaded(ctx, err)
 	}
 	return v, err
+}
+
+// nearHit returns the value of the key's copy in a near cache, if there is
+// one that decodes (and no Validate hook to ask): the read getWith would
+// answer without a round trip, told apart for the observer.
+func (k *Key[V]) nearHit(ctx context.Context) (V, bool) {
+	var zero V
+	if k.c.hooks.Validate != nil {
+		return zero, false
+	}
+	b, err := k.backend(ctx)
+	if err != nil {
+		return zero, false
+	}
+	if k.c.keepDecoded {
+		return k.localDecoded(ctx, b)
+	}
+	l, ok := b.(backend.Attacher)
+	if !ok {
+		return zero, false
+	}
+	s, _, ok := l.GetLocal(ctx, k.key)
+	if !ok {
+		return zero, false
+	}
+	v, err := k.c.codec.decode(s)
+	return v, err == nil
 }
 
 // get is Get; loaded reports that the Load hook was asked.

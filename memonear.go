@@ -49,7 +49,7 @@ func (m *Memo[A, R]) localHit(ctx context.Context, key string, a A, b backend.Ba
 	}
 	if h.isErr {
 		m.stats.hits.Add(1)
-		*outcome = OutcomeHit
+		*outcome = OutcomeNearHit
 		return v, &CachedError{Key: key, Msg: h.payload}, true
 	}
 	v = h.v
@@ -59,7 +59,7 @@ func (m *Memo[A, R]) localHit(ctx context.Context, key string, a A, b backend.Ba
 		}
 	}
 	m.stats.hits.Add(1)
-	*outcome = OutcomeHit
+	*outcome = OutcomeNearHit
 	if m.earlyDue(h.delta, h.expiry, b) && m.refreshInBackground(ctx, key, a) {
 		*outcome = OutcomeEarlyRefresh
 	}

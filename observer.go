@@ -63,13 +63,14 @@ const (
 	OutcomeLoaded               // a Memo call or read-through Get whose caller ran the function
 	OutcomeCoalesced            // a Memo call that shared another caller's computation
 	OutcomeEarlyRefresh         // a Memo hit that started a refresh before expiry
+	OutcomeNearHit              // a KeyCache Get or Memo call answered by the near cache's copy
 	NumOutcomes                 // the number of outcomes, for observers that index by them
 )
 
-var outcomeNames = [NumOutcomes]string{"ok", "hit", "miss", "error", "loaded", "coalesced", "early_refresh"}
+var outcomeNames = [NumOutcomes]string{"ok", "hit", "miss", "error", "loaded", "coalesced", "early_refresh", "near_hit"}
 
 // String returns the outcome's name: "ok", "hit", "miss", "error",
-// "loaded", "coalesced" or "early_refresh".
+// "loaded", "coalesced", "early_refresh" or "near_hit".
 func (o Outcome) String() string {
 	if o < NumOutcomes {
 		return outcomeNames[o]
@@ -220,13 +221,13 @@ func (s *opScope) invalidated(ctx context.Context, n int, err error) {
 	s.end(ctx, outcome, err, n)
 }
 
-// memo reports a Memo call that came to outcome (OutcomeHit for a cached
-// error) and returned err.
+// memo reports a Memo call that came to outcome (OutcomeHit or
+// OutcomeNearHit for a cached error) and returned err.
 func (s *opScope) memo(ctx context.Context, outcome Outcome, err error) {
 	if s.obs == nil {
 		return
 	}
-	if err != nil && outcome != OutcomeHit {
+	if err != nil && outcome != OutcomeHit && outcome != OutcomeNearHit {
 		outcome = OutcomeError
 	}
 	s.end(ctx, outcome, err, 0)

@@ -284,3 +284,47 @@ func alternate(b *testing.B, today, now func()) {
 	b.ReportMetric(float64(spent[1])/float64(b.N), "now-ns/op")
 	b.ReportMetric(float64(spent[0])/float64(spent[1]), "ratio")
 }
+
+// TestObserverSeesNearHits: a KeyCache Get and a Memo call answered by a
+// near cache's copy report near_hit (the first reads fill the copies).
+func TestObserverSeesNearHits(t *testing.T) {
+	ctx := context.Background()
+	e := withNear(t, redisEnv(t))
+	r := observe(t)
+	type profile struct{ Name string }
+	raw := NewKeyCache[string](Options{Prefix: "obsnear", Conn: e.conn})
+	decoded := NewKeyCache[profile](Options{Prefix: "obsnearjson", Conn: e.conn})
+	memo := Memoize(func(_ context.Context, id int) (string, error) { return fmt.Sprint(id), nil },
+		MemoOptions[int]{Options: Options{Prefix: "obsnearmemo", Conn: e.conn}})
+	require.NoError(t, raw.Key(1).Set(ctx, "v"))
+	require.NoError(t, decoded.Key(1).Set(ctx, profile{"ada"}))
+	want := map[string]bool{
+		"redis  obsnear Get near_hit":      false,
+		"redis  obsnearjson Get near_hit":  false,
+		"redis  obsnearmemo Call near_hit": false,
+	}
+	waitFor(t, "near hits of each family", func() bool {
+		v, err := raw.Key(1).Get(ctx)
+		require.NoError(t, err)
+		require.Equal(t, "v", v)
+		p, err := decoded.Key(1).Get(ctx)
+		require.NoError(t, err)
+		require.Equal(t, profile{"ada"}, p)
+		s, err := memo.Call(ctx, 7)
+		require.NoError(t, err)
+		require.Equal(t, "7", s)
+		ended, _ := r.take()
+		for _, line := range ended {
+			if _, ok := want[line]; ok {
+				want[line] = true
+			}
+		}
+		for _, seen := range want {
+			if !seen {
+				return false
+			}
+		}
+		return true
+	})
+	require.Equal(t, uint64(0), raw.Stats().Errors)
+}

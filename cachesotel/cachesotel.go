@@ -44,7 +44,7 @@ const ScopeName = "github.com/gocaches/caches/cachesotel"
 const (
 	FamilyKey     = attribute.Key("caches.family")     // the family's key prefix
 	ConnectionKey = attribute.Key("caches.connection") // the connection's name; "default" for the default one
-	OutcomeKey    = attribute.Key("caches.outcome")    // hit, miss, ok, error, loaded, coalesced, early_refresh
+	OutcomeKey    = attribute.Key("caches.outcome")    // hit, miss, ok, error, loaded, coalesced, early_refresh, near_hit
 )
 
 // Option configures [New] and [Instrument].
