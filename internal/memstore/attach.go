@@ -17,14 +17,14 @@ func (s *Store) GetAttached(ctx context.Context, key string) (value string, atta
 		return "", nil, false, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
+	rs := sh.mu.RLock()
 	e := s.get(sh, key)
 	switch {
 	case e == nil:
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 		return "", nil, false, nil
 	case e.kind != kindString:
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 		return "", nil, false, ErrWrongType
 	}
 	s.bound.touch(e)
@@ -32,7 +32,7 @@ func (s *Store) GetAttached(ctx context.Context, key string) (value string, atta
 	if a := e.attached.Load(); a != nil && a.src == value {
 		attached = a.v
 	}
-	sh.mu.RUnlock()
+	sh.mu.RUnlock(rs)
 	return value, attached, true, nil
 }
 
@@ -45,9 +45,9 @@ func (s *Store) Attach(ctx context.Context, key, value string, v any) {
 		return
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
+	rs := sh.mu.RLock()
 	if e := s.get(sh, key); e != nil && e.kind == kindString && e.str == value {
 		e.attached.Store(&attachment{src: value, v: v})
 	}
-	sh.mu.RUnlock()
+	sh.mu.RUnlock(rs)
 }

@@ -67,9 +67,9 @@ func (s *Store) UsedBytes() int64 {
 	var n int64
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		n += sh.bytes
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 	}
 	return n
 }
@@ -240,11 +240,11 @@ func (s *Store) randomEntry() (*shard, *entry) {
 	for i := range s.shards {
 		sh := &s.shards[(start+i)&int(s.mask)]
 		var e *entry
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		if n := len(sh.pool); n > 0 {
 			e = sh.pool[rand.IntN(n)]
 		}
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 		if e != nil {
 			return sh, e
 		}

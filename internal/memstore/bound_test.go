@@ -42,7 +42,7 @@ func checkAccounting(t *testing.T, s *Store, when string) {
 	var keys, bytes int64
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		var shardBytes int64
 		for k, e := range sh.items {
 			if want := recount(e); e.size != want {
@@ -55,7 +55,7 @@ func checkAccounting(t *testing.T, s *Store, when string) {
 		}
 		keys += int64(len(sh.items))
 		bytes += shardBytes
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 	}
 	if got := s.UsedBytes(); got != bytes {
 		t.Fatalf("%s: UsedBytes %d, recomputed %d", when, got, bytes)

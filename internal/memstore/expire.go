@@ -169,9 +169,9 @@ func (sh *shard) reap(now int64, budget int) {
 func (s *Store) reap(now int64, budget int) {
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		due := sh.due(now)
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 		if !due {
 			continue
 		}
@@ -251,11 +251,11 @@ func (s *Store) reapPlan(next int64, ok bool, floor time.Duration) (wait time.Du
 func (s *Store) earliestDeadline() (next int64, ok bool) {
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		if len(sh.expiry) > 0 && (!ok || sh.expiry[0].deadline < next) {
 			next, ok = sh.expiry[0].deadline, true
 		}
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 	}
 	return next, ok
 }

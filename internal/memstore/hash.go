@@ -14,8 +14,8 @@ func (s *Store) HGet(ctx context.Context, key, field string) (value string, ok b
 		return "", false, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindHash)
 	if e == nil {
 		return "", false, err
@@ -34,8 +34,8 @@ func (s *Store) HMGet(ctx context.Context, key string, fields ...string) (values
 		return nil, nil, wrongArgs("hmget")
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindHash)
 	if err != nil {
 		return nil, nil, err
@@ -123,8 +123,8 @@ func (s *Store) HExists(ctx context.Context, key, field string) (bool, error) {
 		return false, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindHash)
 	if e == nil {
 		return false, err
@@ -138,8 +138,8 @@ func (s *Store) HLen(ctx context.Context, key string) (int64, error) {
 		return 0, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindHash)
 	if e == nil {
 		return 0, err
@@ -268,8 +268,8 @@ func (s *Store) HScan(ctx context.Context, key string, cursor uint64, count int6
 		return nil, 0, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindHash)
 	if err != nil {
 		return nil, 0, err
@@ -312,8 +312,8 @@ func (s *Store) HGetAll(ctx context.Context, key string) ([]string, error) {
 		return nil, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindHash)
 	if err != nil {
 		return nil, err
@@ -335,8 +335,8 @@ func (s *Store) HVals(ctx context.Context, key string) ([]string, error) {
 		return nil, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindHash)
 	if err != nil {
 		return nil, err

@@ -27,8 +27,8 @@ func reaperWaitsFor(t *testing.T, s *Store, at int64) {
 // deadlineOf returns key's deadline.
 func deadlineOf(s *Store, key string) int64 {
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	return sh.items[key].deadline
 }
 

@@ -38,8 +38,8 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 		return false, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	return s.get(sh, key) != nil, nil
 }
 
@@ -51,8 +51,8 @@ func (s *Store) PTTL(ctx context.Context, key string) (ttl time.Duration, ok boo
 		return 0, false, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	now := s.nowMs()
 	e := sh.lookupAt(key, now)
 	switch {
@@ -162,9 +162,9 @@ func (s *Store) DeleteMatching(ctx context.Context, match string, want func(key 
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		keys := sh.matching(match, want)
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 		for len(keys) > 0 {
 			if err := s.enter(ctx); err != nil {
 				return deleted, err

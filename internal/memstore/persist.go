@@ -576,7 +576,7 @@ func (s *Store) encode(w io.Writer) (uint64, error) {
 	var changes, entries uint64
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		now := s.nowMs()
 		for _, e := range sh.items {
 			if !e.expired(now) {
@@ -585,7 +585,7 @@ func (s *Store) encode(w io.Writer) (uint64, error) {
 			}
 		}
 		changes += sh.changes.Load()
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 		if _, err := bw.Write(buf); err != nil {
 			return 0, err
 		}

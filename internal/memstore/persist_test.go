@@ -58,13 +58,13 @@ func contents(s *Store) map[string]string {
 	out := map[string]string{}
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		for k, e := range sh.items {
 			if !e.expired(now) {
 				out[k] = describe(e)
 			}
 		}
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 	}
 	return out
 }

@@ -61,8 +61,8 @@ func (s *Store) SIsMember(ctx context.Context, key, member string) (bool, error)
 		return false, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindSet)
 	if e == nil {
 		return false, err
@@ -80,8 +80,8 @@ func (s *Store) SMIsMember(ctx context.Context, key string, members ...string) (
 		return nil, wrongArgs("smismember")
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindSet)
 	if err != nil {
 		return nil, err
@@ -101,8 +101,8 @@ func (s *Store) SCard(ctx context.Context, key string) (int64, error) {
 		return 0, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindSet)
 	if e == nil {
 		return 0, err
@@ -146,8 +146,8 @@ func (s *Store) SRandMember(ctx context.Context, key string, count int64) ([]str
 		return nil, ErrCountRange
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindSet)
 	switch {
 	case err != nil:
@@ -169,8 +169,8 @@ func (s *Store) SScan(ctx context.Context, key string, cursor uint64, count int6
 		return nil, 0, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindSet)
 	if err != nil {
 		return nil, 0, err
@@ -199,8 +199,8 @@ func (s *Store) SMembers(ctx context.Context, key string) ([]string, error) {
 		return nil, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindSet)
 	if err != nil {
 		return nil, err
@@ -223,8 +223,8 @@ func (s *Store) SCombine(ctx context.Context, op backend.SetOp, keys ...string) 
 		return nil, wrongArgs(strings.ToLower(op.String()))
 	}
 	idx := s.shardIndexes(keys)
-	s.rlock(idx)
-	defer s.runlock(idx)
+	slots := s.rlock(idx)
+	defer s.runlock(idx, slots)
 	sets, err := s.readSets(keys, s.nowMs())
 	if err != nil {
 		return nil, err

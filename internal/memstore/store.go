@@ -162,7 +162,7 @@ type shard struct {
 	// mu guards items, expiry, bytes, pool and everything reachable from
 	// them: the entries, their values, deadlines, heap and pool positions
 	// and sizes (but not their access times, which are atomic).
-	mu     sync.RWMutex
+	mu     shardLock
 	items  map[string]*entry
 	expiry expiryHeap
 	// peak is the most keys items has held since it was last rebuilt: Go
@@ -339,6 +339,7 @@ func newStore(opts Options) *Store {
 		s.now, s.coarse = time.Now, true
 	}
 	for i := range s.shards {
+		s.shards[i].mu = newShardLock()
 		s.shards[i].items = make(map[string]*entry)
 		s.shards[i].bound = s.bound
 		s.shards[i].saver = s.persist
@@ -526,17 +527,20 @@ func (s *Store) unlock(idx []int) {
 	}
 }
 
-// rlock read-locks the shards idx in order.
-func (s *Store) rlock(idx []int) {
-	for _, i := range idx {
-		s.shards[i].mu.RLock()
+// rlock read-locks the shards idx in order, and returns the reader slots
+// that runlock must be given.
+func (s *Store) rlock(idx []int) []int {
+	slots := make([]int, len(idx))
+	for n, i := range idx {
+		slots[n] = s.shards[i].mu.RLock()
 	}
+	return slots
 }
 
 // runlock releases the read locks taken by rlock.
-func (s *Store) runlock(idx []int) {
-	for _, i := range idx {
-		s.shards[i].mu.RUnlock()
+func (s *Store) runlock(idx, slots []int) {
+	for n, i := range idx {
+		s.shards[i].mu.RUnlock(slots[n])
 	}
 }
 
@@ -547,13 +551,13 @@ func (s *Store) DBSize() int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		for _, e := range sh.items {
 			if !e.expired(now) {
 				n++
 			}
 		}
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 	}
 	return n
 }
@@ -565,13 +569,13 @@ func (s *Store) Keys() []string {
 	keys := []string{}
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		for k, e := range sh.items {
 			if !e.expired(now) {
 				keys = append(keys, k)
 			}
 		}
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 	}
 	slices.Sort(keys)
 	return keys
@@ -582,10 +586,10 @@ func (s *Store) Keys() []string {
 func (s *Store) memStats() (keys, deadlines int) {
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
+		rs := sh.mu.RLock()
 		keys += len(sh.items)
 		deadlines += len(sh.expiry)
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 	}
 	return keys, deadlines
 }

@@ -15,19 +15,19 @@ func (s *Store) Get(ctx context.Context, key string) (value string, ok bool, err
 		return "", false, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
+	rs := sh.mu.RLock()
 	e := s.get(sh, key)
 	switch {
 	case e == nil:
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 		return "", false, nil
 	case e.kind != kindString:
-		sh.mu.RUnlock()
+		sh.mu.RUnlock(rs)
 		return "", false, ErrWrongType
 	}
 	s.bound.touch(e)
 	value = e.str
-	sh.mu.RUnlock()
+	sh.mu.RUnlock(rs)
 	return value, true, nil
 }
 

@@ -96,8 +96,8 @@ func (s *Store) ZScore(ctx context.Context, key, member string) (score float64, 
 		return 0, false, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindZSet)
 	if e == nil {
 		return 0, false, err
@@ -114,8 +114,8 @@ func (s *Store) ZRank(ctx context.Context, key, member string, reverse bool) (ra
 		return 0, false, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindZSet)
 	if e == nil {
 		return 0, false, err
@@ -157,8 +157,8 @@ func (s *Store) ZCard(ctx context.Context, key string) (int64, error) {
 		return 0, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindZSet)
 	if e == nil {
 		return 0, err
@@ -200,8 +200,8 @@ func (s *Store) ZRange(ctx context.Context, key string, start, stop int64, rever
 		return nil, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindZSet)
 	if err != nil {
 		return nil, err
@@ -227,8 +227,8 @@ func (s *Store) ZRangeByScore(ctx context.Context, key, min, max string, reverse
 		return nil, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindZSet)
 	if err != nil {
 		return nil, err
@@ -250,8 +250,8 @@ func (s *Store) ZCount(ctx context.Context, key, min, max string) (int64, error)
 		return 0, err
 	}
 	sh := s.shard(key)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	rs := sh.mu.RLock()
+	defer sh.mu.RUnlock(rs)
 	e, err := s.readEntry(sh, key, kindZSet)
 	if e == nil {
 		return 0, err

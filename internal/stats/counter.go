@@ -35,9 +35,16 @@ func procUnpin()
 
 // Add adds n to the count.
 func (c *Counter) Add(n uint64) {
+	c.slots[Proc()&(slots-1)].n.Add(n)
+}
+
+// Proc returns the id of the processor (P) the calling goroutine runs on,
+// which it may leave right after: a hint for spreading writes over
+// per-processor slots, never an identity to rely on.
+func Proc() int {
 	p := procPin()
 	procUnpin()
-	c.slots[p&(slots-1)].n.Add(n)
+	return p
 }
 
 // Load returns the count: the sum of the slots, each read atomically, so a
