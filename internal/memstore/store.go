@@ -1,8 +1,9 @@
 // Package memstore is an in-process key-value store with the semantics of
 // the Redis 7.0 commands the caches use. It is the caches' default backend.
 //
-// Keys are spread over shards, each guarded by its own RWMutex: reads take
-// the read lock only and treat expired keys as absent without deleting them;
+// Keys are spread over shards, each guarded by its own reader/writer lock
+// with a reader slot per processor (shardlock.go): reads take a read lock
+// only and treat expired keys as absent without deleting them;
 // writes delete an expired key they meet. A background reaper reclaims
 // expired keys through a per-shard min-heap of deadlines, so memory is
 // returned without scanning the store.
