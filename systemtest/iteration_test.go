@@ -27,7 +27,7 @@ import (
 // comes back from the append-only file) in the middle of each iteration:
 // the iteration must end with ErrIterationBroken naming the key.
 func TestIterationAcrossRestart(t *testing.T) {
-	srv := redistest.StartForTest(t, "--appendonly", "yes")
+	srv := redistest.StartForTest(t, "--appendonly", "yes", "--appendfsync", "always") // a busy disk must not delay the AOF write past the kill
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { client.Close() })
 	ctx := context.Background()

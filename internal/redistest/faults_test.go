@@ -173,7 +173,7 @@ func TestDebugSleepBlocksTheServer(t *testing.T) {
 // from its append-only file: Restart returns once the data is loaded, so
 // the first command after it is served, not refused with LOADING.
 func TestRestartWaitsForItsDataToLoad(t *testing.T) {
-	s := StartForTest(t, "--appendonly", "yes")
+	s := StartForTest(t, "--appendonly", "yes", "--appendfsync", "always") // a busy disk must not delay the AOF write past the kill
 	ctx := context.Background()
 	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
 	defer c.Close()
