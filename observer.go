@@ -63,7 +63,7 @@ const (
 	OutcomeLoaded               // a Memo call or read-through Get whose caller ran the function
 	OutcomeCoalesced            // a Memo call that shared another caller's computation
 	OutcomeEarlyRefresh         // a Memo hit that started a refresh before expiry
-	OutcomeNearHit              // a KeyCache Get or Memo call answered by the near cache's copy
+	OutcomeNearHit              // a KeyCache Get (of a family without a Validate hook) or Memo call answered by the near cache's copy
 	NumOutcomes                 // the number of outcomes, for observers that index by them
 )
 
