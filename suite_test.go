@@ -249,7 +249,7 @@ func sentinelEnv(t *testing.T) *env {
 func alwaysPipelined(t *testing.T, conn *Conn) *Conn {
 	t.Helper()
 	old := conn.b.(*redisbackend.Backend)
-	rb, err := redisbackend.New(old.Client(), old.Owned(), redisbackend.Options{Always: true})
+	rb, err := old.Reopen(redisbackend.Options{Always: true})
 	if err != nil || !rb.Pipelined() {
 		t.Fatalf("no automatic pipeline on %s: %v", conn, err)
 	}

@@ -30,6 +30,7 @@ import (
 type Backend struct {
 	c      redis.UniversalClient
 	ap     *redis.AutoPipeliner // c's automatic pipeline; nil when off
+	pipe   *pipe                // the library's own pipeline; nil when off
 	always bool                 // Options.Always
 	owned  bool                 // Close closes c
 
@@ -41,6 +42,11 @@ type Backend struct {
 // New returns the backend over c; Close closes c only when owned. It fails
 // only when o's pipeline settings are refused by go-redis.
 func New(c redis.UniversalClient, owned bool, o Options) (*Backend, error) {
+	if cl, ok := c.(*redis.Client); ok && o.Own && !o.NoAutoPipeline {
+		if p, ok := newPipe(cl, o); ok {
+			return &Backend{c: c, pipe: p, always: o.Always, owned: owned}, nil
+		}
+	}
 	ap, err := autoPipeline(c, o)
 	if err != nil {
 		if owned {
@@ -51,12 +57,23 @@ func New(c redis.UniversalClient, owned bool, o Options) (*Backend, error) {
 	return &Backend{c: c, ap: ap, always: o.Always && ap != nil, owned: owned}, nil
 }
 
+// Reopen returns a backend over r's client with the pipeline settings o,
+// and the library's own pipeline when r has it; r's own pipeline is closed,
+// and r must not be used again.
+func (r *Backend) Reopen(o Options) (*Backend, error) {
+	if r.pipe != nil {
+		r.pipe.close()
+		o.Own = true
+	}
+	return New(r.c, r.owned, o)
+}
+
 // Owned reports whether Close closes the client.
 func (r *Backend) Owned() bool { return r.owned }
 
 // Pipelined reports whether single commands go through the automatic
 // pipeline.
-func (r *Backend) Pipelined() bool { return r.ap != nil }
+func (r *Backend) Pipelined() bool { return r.ap != nil || r.pipe != nil }
 
 // Client returns the go-redis client the backend sends its commands to.
 func (r *Backend) Client() redis.UniversalClient { return r.c }
@@ -75,6 +92,9 @@ var (
 func (r *Backend) CoarseMillis() (int64, bool) { return 0, false }
 
 func (r *Backend) Close() error {
+	if r.pipe != nil {
+		r.pipe.close()
+	}
 	if !r.owned {
 		return nil
 	}

@@ -25,7 +25,7 @@ func TestBackend(t *testing.T) {
 		minis := map[backend.Backend]*miniClock{}
 		backendtest.Run(t, func(t *testing.T) backend.Backend {
 			m := miniredis.RunT(t)
-			b, err := New(redis.NewClient(&redis.Options{Addr: m.Addr()}), true, Options{Always: true})
+			b, err := New(redis.NewClient(&redis.Options{Addr: m.Addr()}), true, Options{Own: true, Always: true})
 			require.NoError(t, err)
 			minis[b] = newMiniClock(m)
 			return b
@@ -47,6 +47,12 @@ func TestBackend(t *testing.T) {
 		srv := realRedis.Get(t)
 		backendtest.Run(t, func(t *testing.T) backend.Backend {
 			return alwaysPipelined(t, openFlushed(t, "redis://"+srv.Addr))
+		}, redisOptions)
+	})
+	t.Run("redis-go-redis-pipelined", func(t *testing.T) {
+		srv := realRedis.Get(t)
+		backendtest.Run(t, func(t *testing.T) backend.Backend {
+			return goRedisPipelined(t, openFlushed(t, "redis://"+srv.Addr))
 		}, redisOptions)
 	})
 	t.Run("cluster", func(t *testing.T) {
@@ -104,11 +110,24 @@ func openDSN(t *testing.T, dsn string) *Backend {
 }
 
 // alwaysPipelined returns a backend over b's client that sends every call
-// through the automatic pipeline, a lone call included (the suite makes one
-// call at a time, which would otherwise take the pooled path); it owns the
-// client as b did.
+// through its automatic pipeline, a lone call included (the suite makes one
+// call at a time, which would otherwise take the pooled path): the
+// library's own when b has it, go-redis's otherwise. It owns the client as
+// b did.
 func alwaysPipelined(t *testing.T, b *Backend) *Backend {
 	t.Helper()
+	p, err := b.Reopen(Options{Always: true})
+	require.NoError(t, err)
+	require.True(t, p.Pipelined())
+	return p
+}
+
+// goRedisPipelined is alwaysPipelined on go-redis's automatic pipeline.
+func goRedisPipelined(t *testing.T, b *Backend) *Backend {
+	t.Helper()
+	if b.pipe != nil {
+		b.pipe.close()
+	}
 	p, err := New(b.Client(), b.Owned(), Options{Always: true})
 	require.NoError(t, err)
 	require.True(t, p.Pipelined())

@@ -46,6 +46,7 @@ func Parse(base, variant string, extra []string, u *url.URL) (open func() (*Back
 			}
 		}
 		ours.apply(&opts.ContextTimeoutEnabled, opts.TLSConfig)
+		ours.pipeline.Own = true
 		return func() (*Backend, error) { return New(redis.NewClient(opts), true, ours.pipeline) }, nil
 	case "cluster":
 		return parseCluster(base, extra, u, ours)

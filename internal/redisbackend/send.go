@@ -27,6 +27,12 @@ type Options struct {
 	// calls that arrive while a batch is on the wire go in the next one.
 	Window time.Duration
 
+	// Own sends the pipelined calls of a single-node client through the
+	// library's own pipeline (pipe.go) on a connection of its own, instead
+	// of through go-redis's. Commands whose replies it does not decode, and
+	// clients it cannot speak for, keep go-redis's path.
+	Own bool
+
 	// Always sends every call through the pipeline, a lone one included
 	// (see send). Tests set it so that the behaviour suite exercises the
 	// pipeline even from one goroutine; users have no way to set it.
@@ -75,7 +81,7 @@ func autoPipeline(c redis.UniversalClient, o Options) (*redis.AutoPipeliner, err
 // since the pipeline still writes its reply into it. Callers therefore
 // look only at the error send returns until it is nil.
 func (r *Backend) send(ctx context.Context, cmd redis.Cmder) error {
-	if r.ap != nil {
+	if r.ap != nil || r.pipe != nil {
 		defer r.inFlight.Add(-1)
 		if r.inFlight.Add(1) > 1 || r.always {
 			return r.pipeline(ctx, cmd)
@@ -89,6 +95,13 @@ func (r *Backend) send(ctx context.Context, cmd redis.Cmder) error {
 func (r *Backend) pipeline(ctx context.Context, cmd redis.Cmder) error {
 	if err := ctx.Err(); err != nil {
 		return err // nothing is sent on a context that has ended
+	}
+	if r.pipe != nil {
+		if piped(cmd) {
+			return r.pipe.do(ctx, cmd)
+		}
+		_ = r.c.Process(ctx, cmd)
+		return cmd.Err()
 	}
 	f := r.ap.Submit(ctx, cmd)
 	if err := f.WaitContext(ctx); err != nil {
