@@ -36,23 +36,56 @@ var parWorkloads = []parWorkload{
 			}
 			return t.get(i % parKeys)
 		}
-	}},
+	}, nil},
 	{"SetOnly", func(t parTarget) func(i int) error {
 		return func(i int) error { return t.set(i % parKeys) }
-	}},
+	}, nil},
+	// The scripted writes: the write and its key's expiry in one Lua
+	// script, which every implementation runs by its SHA1, over
+	// scriptKeys keys of ten fields or members.
+	{"DictSet", func(t parTarget) func(i int) error {
+		return func(i int) error { return t.dictSet(i) }
+	}, scriptCallers},
+	{"CounterIncr", func(t parTarget) func(i int) error {
+		return func(i int) error { return t.counterIncr(i) }
+	}, scriptCallers},
+	{"SetAdd", func(t parTarget) func(i int) error {
+		return func(i int) error { return t.setAdd(i) }
+	}, scriptCallers},
 }
+
+// scriptKeys is how many hashes and sets the scripted writes spread over,
+// and scriptCallers their numbers of callers.
+const scriptKeys = 1000
+
+var scriptCallers = []int{8, 64, 256}
+
+// scriptKey is the key and the field or member of the i-th scripted write.
+func scriptKey(i int) (key int, field string) { return i % scriptKeys, ten[(i/scriptKeys)%10] }
 
 // parWorkload is a mix of operations: op returns a target's i-th.
 type parWorkload struct {
-	name string
-	op   func(t parTarget) func(i int) error
+	name    string
+	op      func(t parTarget) func(i int) error
+	callers []int // nil: callerCounts
+}
+
+func (w parWorkload) callerCounts() []int {
+	if w.callers == nil {
+		return callerCounts
+	}
+	return w.callers
 }
 
 // parTarget is one implementation of the parallel comparisons: get checks
-// that key k holds value100, set stores it there with the TTL.
+// that key k holds value100, set stores it there with the TTL; the
+// scripted writes do their i-th write (see scriptKey): a hash field set to
+// value100, a hash field incremented by 1, a set member added, each with
+// the key's TTL.
 type parTarget struct {
-	name     string
-	get, set func(k int) error
+	name                         string
+	get, set                     func(k int) error
+	dictSet, counterIncr, setAdd func(i int) error
 }
 
 // BenchmarkParallel compares, with 1, 8, 64 and 256 goroutines calling at
@@ -74,7 +107,7 @@ func BenchmarkParallel(b *testing.B) {
 	b.Run("warmup", func(b *testing.B) { runTurns(b, 1, p.targets, p.ops(parWorkloads[0])) })
 	for _, w := range parWorkloads {
 		b.Run(w.name, func(b *testing.B) {
-			for _, n := range callerCounts {
+			for _, n := range w.callerCounts() {
 				b.Run("callers="+strconv.Itoa(n), func(b *testing.B) { runTurns(b, n, p.targets, p.ops(w)) })
 			}
 		})
@@ -160,15 +193,100 @@ func (p *parallelEnv) oursTargets(dflt, noPipeline *caches.Conn) oursFamilies {
 				out.keys[i] = h.String()
 			}
 		}
-		out.targets = append(out.targets, parTarget{name: c.name,
+		t := parTarget{name: c.name,
 			get: func(k int) error {
 				s, err := handles[k].Get(p.ctx)
 				return expect(s == value100, err)
 			},
 			set: func(k int) error { return handles[k].Set(p.ctx, value100) },
-		})
+		}
+		p.oursScripts(&t, c.conn)
+		out.targets = append(out.targets, t)
 	}
 	return out
+}
+
+// oursScripts sets the scripted writes of t: a DictCache, a CounterCache
+// and a SetCache on conn.
+func (p *parallelEnv) oursScripts(t *parTarget, conn *caches.Conn) {
+	opts := func(prefix string) caches.Options { return caches.Options{Prefix: prefix, TTL: ttl, Conn: conn} }
+	dc := caches.NewDictCache[string, string](opts("o:sd"))
+	cc := caches.NewCounterCache[string](opts("o:sc"))
+	sc := caches.NewSetCache[string](opts("o:ss"))
+	dicts := make([]caches.Dict[string, string], scriptKeys)
+	counters := make([]caches.Counter[string], scriptKeys)
+	sets := make([]caches.Set[string], scriptKeys)
+	for i := range scriptKeys {
+		dicts[i], counters[i], sets[i] = dc.Key(i), cc.Key(i), sc.Key(i)
+	}
+	t.dictSet = func(i int) error {
+		k, f := scriptKey(i)
+		return dicts[k].Set(p.ctx, f, value100)
+	}
+	t.counterIncr = func(i int) error {
+		k, f := scriptKey(i)
+		_, err := counters[k].Incr(p.ctx, f, 1)
+		return err
+	}
+	t.setAdd = func(i int) error {
+		k, f := scriptKey(i)
+		_, err := sets[k].Add(p.ctx, f)
+		return err
+	}
+}
+
+// rawScripts are the scripted writes run by a go-redis client c, with the
+// library's scripts (scripts_test.go) on keys of the same length as ours.
+func (p *parallelEnv) rawScripts(t *parTarget, c redis.Scripter) {
+	ctx := p.ctx
+	t.dictSet = func(i int) error {
+		k, f := scriptKey(i)
+		key := rawScriptKey("r:sd:", k)
+		return writeExpire.Run(ctx, c, []string{key}, ttlMs, "hset", key, f, value100).Err()
+	}
+	t.counterIncr = func(i int) error {
+		k, f := scriptKey(i)
+		key := rawScriptKey("r:sc:", k)
+		return intReply(incrWithin.Run(ctx, c, []string{key}, ttlMs, int64Min, int64Max, "hincrby", 1, f).Text())
+	}
+	t.setAdd = func(i int) error {
+		k, f := scriptKey(i)
+		key := rawScriptKey("r:ss:", k)
+		return writeExpire.Run(ctx, c, []string{key}, ttlMs, "sadd", key, f).Err()
+	}
+}
+
+// rueidisScripts are the scripted writes run by rueidis, with the same
+// scripts by EVALSHA.
+func (p *parallelEnv) rueidisScripts(t *parTarget, c rueidis.Client) {
+	ctx := p.ctx
+	we, iw := rueidis.NewLuaScript(writeExpireSrc), rueidis.NewLuaScript(incrWithinSrc)
+	t.dictSet = func(i int) error {
+		k, f := scriptKey(i)
+		key := rawScriptKey("r:sd:", k)
+		return we.Exec(ctx, c, []string{key}, []string{ttlMs, "hset", key, f, value100}).Error()
+	}
+	t.counterIncr = func(i int) error {
+		k, f := scriptKey(i)
+		key := rawScriptKey("r:sc:", k)
+		return intReply(iw.Exec(ctx, c, []string{key}, []string{ttlMs, int64Min, int64Max, "hincrby", "1", f}).ToString())
+	}
+	t.setAdd = func(i int) error {
+		k, f := scriptKey(i)
+		key := rawScriptKey("r:ss:", k)
+		return we.Exec(ctx, c, []string{key}, []string{ttlMs, "sadd", key, f}).Error()
+	}
+}
+
+// rawScriptKeys are the raw clients' script keys, made once: r:sd:0 …
+var rawScriptKeys = map[string][]string{}
+
+func rawScriptKey(prefix string, k int) string { return rawScriptKeys[prefix][k] }
+
+func init() {
+	for _, prefix := range []string{"r:sd:", "r:sc:", "r:ss:"} {
+		rawScriptKeys[prefix] = names(prefix, scriptKeys)
+	}
 }
 
 // rawTargets are the plain go-redis pool, go-redis's AutoPipeline and
@@ -188,7 +306,7 @@ func (p *parallelEnv) rawTargets(keys []string) ([]parTarget, error) {
 		return nil, err
 	}
 	p.closers = append(p.closers, func() error { rue.Close(); return nil })
-	return []parTarget{
+	targets := []parTarget{
 		{name: "raw", get: func(k int) error {
 			s, err := pool.Get(ctx, keys[k]).Result()
 			return expect(s == value100, err)
@@ -203,7 +321,11 @@ func (p *parallelEnv) rawTargets(keys []string) ([]parTarget, error) {
 		}, set: func(k int) error {
 			return rue.Do(ctx, rue.B().Set().Key(keys[k]).Value(value100).Px(ttl).Build()).Error()
 		}},
-	}, nil
+	}
+	p.rawScripts(&targets[0], pool)
+	p.rawScripts(&targets[1], ap)
+	p.rueidisScripts(&targets[2], rue)
+	return targets, nil
 }
 
 // warm runs 2,000 operations of the GET-heavy mix on every target from the

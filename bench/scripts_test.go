@@ -17,13 +17,21 @@ var ttlMs = strconv.FormatInt(ttl.Milliseconds(), 10)
 // same scripts. These are copies: compare fails if the library sends
 // another script than raw does.
 var (
-	writeExpire = redis.NewScript(`
+	writeExpire   = redis.NewScript(writeExpireSrc)
+	hIncrByExpire = redis.NewScript(hIncrByExpireSrc)
+	incrWithin    = redis.NewScript(incrWithinSrc)
+)
+
+// The scripts' sources, which rueidis runs too in the comparisons with
+// many callers.
+const (
+	writeExpireSrc = `
 local r = redis.pcall(unpack(ARGV, 2))
 if type(r) == 'table' and r.err then return r end
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
-return r`)
-	hIncrByExpire = redis.NewScript(`
+return r`
+	hIncrByExpireSrc = `
 local function wrapped(old, by, new)
   return (by > 0 and new < old) or (by < 0 and new > old)
 end
@@ -50,8 +58,8 @@ if not (first and string.sub(first.err, 1, 9) == 'WRONGTYPE') then
   if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
 end
 if first then return first end
-return out`)
-	incrWithin = redis.NewScript(`
+return out`
+	incrWithinSrc = `
 local key, field = KEYS[1], ARGV[6]
 -- num reads a stored number; the retry with a fraction is for the Lua of
 -- miniredis, which reads no number from digits beyond the int64 range.
@@ -82,7 +90,7 @@ end
 if field then
   if old then redis.call('HSET', key, field, old) else redis.call('HDEL', key, field) end
 elseif old then redis.call('SET', key, old, 'KEEPTTL') else redis.call('DEL', key) end
-return redis.error_reply('ERR increment or decrement would leave the range [' .. ARGV[2] .. ', ' .. ARGV[3] .. ']')`)
+return redis.error_reply('ERR increment or decrement would leave the range [' .. ARGV[2] .. ', ' .. ARGV[3] .. ']')`
 )
 
 // int64Min and int64Max are the bounds of an int64 increment as incrWithin

@@ -73,6 +73,7 @@ func analyze(run *runData) *report {
 	rep.addMemoTargets(wire)
 	rep.addMemoryTargets()
 	rep.parallel = analyzeParallel(run)
+	rep.addParallelTargets()
 	rep.near = analyzeNear(run)
 	for i := range rep.targets {
 		rep.targets[i].reason = rep.explain(rep.targets[i])

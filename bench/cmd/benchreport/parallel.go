@@ -91,6 +91,12 @@ func workloadTitle(w string) string {
 		return "GET-heavy (90% GET, 10% SET)"
 	case "SetOnly":
 		return "SET only"
+	case "DictSet":
+		return "Dict.Set (scripted write)"
+	case "CounterIncr":
+		return "Counter.Incr (scripted increment)"
+	case "SetAdd":
+		return "Set.Add (scripted write)"
 	}
 	return w
 }
@@ -195,4 +201,90 @@ func allocs1(v float64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.1f", v)
+}
+
+const secParallel = "Redis, many callers: ours (caches.Open) vs the pipelining clients, same run"
+
+// parTargetSpec is a target of the comparisons with many callers: ours
+// against the implementation base, in the workload at that many callers.
+type parTargetSpec struct {
+	workload string
+	callers  int
+	base     string  // a parImpls name
+	minRatio float64 // NaN: no throughput target
+	maxExtra float64 // allowed extra allocations; NaN: no allocation target
+}
+
+// parTargets are the targets of the comparisons with many callers:
+// throughput against go-redis's AutoPipeline and rueidis, and for the
+// scripted writes, allocations against raw go-redis running the same
+// script.
+func parTargets() []parTargetSpec {
+	var out []parTargetSpec
+	for _, w := range []string{"GetHeavy", "SetOnly"} {
+		out = append(out, parTargetSpec{w, 8, "rueidis", 1, math.NaN()})
+		for _, n := range []int{64, 256} {
+			out = append(out, parTargetSpec{w, n, "autopipeline", 1, math.NaN()},
+				parTargetSpec{w, n, "rueidis", 1.2, math.NaN()})
+		}
+	}
+	for _, w := range []string{"DictSet", "CounterIncr", "SetAdd"} {
+		out = append(out, parTargetSpec{w, 64, "rueidis", 1, math.NaN()},
+			parTargetSpec{w, 64, "raw", math.NaN(), 1})
+	}
+	return out
+}
+
+// addParallelTargets adds the rows of parTargets measured in this run.
+func (rep *report) addParallelTargets() {
+	for _, spec := range parTargets() {
+		r := row{section: secParallel, op: fmt.Sprintf("%s, %d callers", workloadTitle(spec.workload), spec.callers),
+			minRatio: spec.minRatio, maxExtra: spec.maxExtra, ratio: math.NaN(), lo: math.NaN(), hi: math.NaN(),
+			oursNs: math.NaN(), baseNs: math.NaN(), oursAllocs: math.NaN(), baseAllocs: math.NaN(), wire: math.NaN(), wireKeys: math.NaN()}
+		r.baseLabel = spec.base
+		base := -1
+		for i, im := range parImpls {
+			if im.name == spec.base {
+				r.baseLabel, base = im.label, i
+			}
+		}
+		r.target = parTargetText(spec)
+		ours, theirs, ok := rep.parCells(spec, base)
+		if !ok {
+			r.pending = "not measured in this run"
+			rep.targets = append(rep.targets, r)
+			continue
+		}
+		r.oursNs, r.baseNs = 1e9/ours.ops, 1e9/theirs.ops
+		r.oursAllocs, r.baseAllocs = ours.allocs, theirs.allocs
+		r.ratio, r.lo, r.hi, r.n = theirs.ratio, theirs.lo, theirs.hi, theirs.n
+		r.met = (math.IsNaN(spec.minRatio) || r.ratio >= spec.minRatio) &&
+			(math.IsNaN(spec.maxExtra) || r.oursAllocs <= r.baseAllocs+spec.maxExtra)
+		rep.targets = append(rep.targets, r)
+	}
+}
+
+// parCells returns ours' cell and base's at spec's workload and callers.
+func (rep *report) parCells(spec parTargetSpec, base int) (ours, theirs parCell, ok bool) {
+	for _, t := range rep.parallel {
+		if t.workload != spec.workload {
+			continue
+		}
+		for _, r := range t.rows {
+			if r.callers == spec.callers && base >= 0 && r.cells[base].n > 0 {
+				return r.cells[0], r.cells[base], true
+			}
+		}
+	}
+	return parCell{}, parCell{}, false
+}
+
+func parTargetText(spec parTargetSpec) string {
+	switch {
+	case math.IsNaN(spec.minRatio):
+		return fmt.Sprintf("≤ +%.0f alloc", spec.maxExtra)
+	case math.IsNaN(spec.maxExtra):
+		return fmt.Sprintf("≥ %.2f×", spec.minRatio)
+	}
+	return fmt.Sprintf("≥ %.2f×, ≤ +%.0f alloc", spec.minRatio, spec.maxExtra)
 }
