@@ -63,7 +63,10 @@ func NewRedisConn(client redis.UniversalClient) *Conn {
 // RedisOptions configure a connection over go-redis. The zero value is the
 // default: automatic pipelining on, flushing as soon as it can. The same
 // options are the autopipeline, autopipeline_max_batch and
-// autopipeline_window options of a DSN (see [Open]).
+// autopipeline_window options of a DSN (see [Open]). A client given to
+// [NewRedisConnWithOptions] pipelines through go-redis's automatic
+// pipeline, so that its hooks see every command; a single-server
+// connection opened from a DSN uses the library's own pipeline instead.
 type RedisOptions struct {
 	// NoAutoPipeline turns automatic pipelining off: each call takes a
 	// connection of its own from the client's pool for its round trip.
@@ -337,7 +340,10 @@ func pingClient(ctx context.Context, client redis.UniversalClient) error {
 // its OpenTelemetry instrumentation, redisotel) can be added to it; ok is
 // false for an in-process store. A namespace ([Conn.Namespace]) returns
 // the client of the connection it is in. Add hooks before the connection's
-// first use: go-redis applies them to the commands sent after. Ownership
+// first use: go-redis applies them to the commands sent after. On a single
+// server opened from a DSN, the commands of concurrent calls go through the
+// library's own pipeline, not through the client and its hooks, unless the
+// DSN says autopipeline=go-redis (see [Open]). Ownership
 // does not change: the Conn of a DSN closes the client on Close, so the
 // caller must not Close it (nor use it after the Conn's Close), and the
 // client given to NewRedisConn stays the caller's, as before.

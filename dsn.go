@@ -50,10 +50,15 @@ import (
 //	                                context deadline (default true: a deadline
 //	                                bounds every call)
 //	autopipeline=false              one round trip per call (default true:
-//	                                concurrent calls share round trips)
+//	                                concurrent calls share round trips; on a
+//	                                single server through the library's own
+//	                                pipeline, on Cluster and Sentinel through
+//	                                go-redis's)
+//	autopipeline=go-redis           go-redis's pipeline on a single server too,
+//	                                so that its hooks see every command
 //	autopipeline_max_batch=200      most commands per pipelined write
-//	autopipeline_window=100us       wait this long for more commands after a
-//	                                flush (default 0: no wait)
+//	autopipeline_window=100us       wait this long before a pipelined write
+//	                                (default 0: no wait)
 //
 // Every scheme takes these, which turn on a near cache (see [NearOptions])
 // for every family of the connection that sets no Options.Near; on

@@ -42,7 +42,7 @@ type Backend struct {
 // New returns the backend over c; Close closes c only when owned. It fails
 // only when o's pipeline settings are refused by go-redis.
 func New(c redis.UniversalClient, owned bool, o Options) (*Backend, error) {
-	if cl, ok := c.(*redis.Client); ok && o.Own && !o.NoAutoPipeline {
+	if cl, ok := c.(*redis.Client); ok && o.Own && !o.GoRedis && !o.NoAutoPipeline {
 		if p, ok := newPipe(cl, o); ok {
 			return &Backend{c: c, pipe: p, always: o.Always, owned: owned}, nil
 		}

@@ -209,10 +209,12 @@ func parseSentinel(base string, extra []string, u *url.URL, ours libOptions) (fu
 
 // take reads and removes the automatic-pipelining options from q.
 func (o *Options) take(q url.Values) error {
-	if v := q.Get("autopipeline"); v != "" {
+	if v := q.Get("autopipeline"); v == "go-redis" {
+		o.GoRedis = true
+	} else if v != "" {
 		on, err := strconv.ParseBool(v)
 		if err != nil {
-			return fmt.Errorf("invalid autopipeline %q: want true or false", v)
+			return fmt.Errorf("invalid autopipeline %q: want true, false or go-redis", v)
 		}
 		o.NoAutoPipeline = !on
 	}

@@ -404,3 +404,39 @@ func TestReadIntoRejectsGarbage(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnPipeFromDSN: a single-server DSN gets the library's own pipeline
+// unless autopipeline says otherwise.
+func TestOwnPipeFromDSN(t *testing.T) {
+	addr := realRedis.Get(t).Addr
+	for query, want := range map[string]string{"": "own", "?autopipeline=true": "own",
+		"?autopipeline=go-redis": "go-redis", "?autopipeline=false": "pool"} {
+		b := openDSN(t, "redis://"+addr+"/"+query)
+		got := "pool"
+		switch {
+		case b.pipe != nil:
+			got = "own"
+		case b.ap != nil:
+			got = "go-redis"
+		}
+		if got != want {
+			t.Errorf("redis://%s/%s: the %s path, want the %s path", addr, query, got, want)
+		}
+		_ = b.Close()
+	}
+}
+
+// TestOwnPipeMaxBatch: no write carries more commands than MaxBatch.
+func TestOwnPipeMaxBatch(t *testing.T) {
+	b, _ := newTestBackend(t, realRedis.Get(t), Options{Own: true, Always: true, MaxBatch: 4}, nil)
+	ctx := context.Background()
+	if err := concurrently(32, 20, func(g, i int) error {
+		return b.Set(ctx, fmt.Sprint("batch", g), fmt.Sprint(i), time.Minute)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	writes, written := b.pipe.writes.Load(), b.pipe.written.Load()
+	if written != 32*20 || writes*4 < written {
+		t.Errorf("%d commands in %d writes with at most 4 a write", written, writes)
+	}
+}

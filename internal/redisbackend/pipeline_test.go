@@ -257,6 +257,7 @@ func TestParsePipelineOptions(t *testing.T) {
 		{"", Options{}, ""},
 		{"autopipeline=false", Options{NoAutoPipeline: true}, ""},
 		{"autopipeline=true&autopipeline_max_batch=64&autopipeline_window=100us", Options{MaxBatch: 64, Window: 100 * time.Microsecond}, ""},
+		{"autopipeline=go-redis", Options{GoRedis: true}, ""},
 		{"autopipeline=maybe", Options{}, "invalid autopipeline"},
 		{"autopipeline_max_batch=0", Options{}, "invalid autopipeline_max_batch"},
 		{"autopipeline_window=-1s", Options{}, "invalid autopipeline_window"},

@@ -32,6 +32,9 @@ type Options struct {
 	// of through go-redis's. Commands whose replies it does not decode, and
 	// clients it cannot speak for, keep go-redis's path.
 	Own bool
+	// GoRedis keeps go-redis's automatic pipeline where Own would use the
+	// library's: every command then passes through the client's hooks.
+	GoRedis bool
 
 	// Always sends every call through the pipeline, a lone one included
 	// (see send). Tests set it so that the behaviour suite exercises the
