@@ -226,19 +226,28 @@ func benchBatch(b *testing.B, client redis.UniversalClient, conn *Conn, rt *roun
 }
 
 // BenchmarkAutoPipeline compares a KeyCache get and set and a Memoize hit
-// on a real
-// redis-server through the automatic pipeline (the default) and through the
-// connection pool (RedisOptions.NoAutoPipeline), from exactly 1, 8, 64 and
-// 256 goroutines, each doing b.N/goroutines operations.
+// on a real redis-server through the library's own pipeline (a DSN's
+// connection, "own"), go-redis's automatic pipeline (NewRedisConn,
+// "pipeline") and the connection pool (RedisOptions.NoAutoPipeline,
+// "pool"), from exactly 1, 8, 64 and 256 goroutines, each doing
+// b.N/goroutines operations.
 func BenchmarkAutoPipeline(b *testing.B) {
 	srv := realRedis.Get(b)
 	ctx := context.Background()
 	for _, mode := range []struct {
 		name string
 		opts RedisOptions
-	}{{"pipeline", RedisOptions{}}, {"pool", RedisOptions{NoAutoPipeline: true}}} {
+		dsn  string // opened with Open instead, when set
+	}{
+		{"own", RedisOptions{}, "redis://" + srv.Addr + "?pool_size=256"},
+		{"pipeline", RedisOptions{}, ""},
+		{"pool", RedisOptions{NoAutoPipeline: true}, ""},
+	} {
 		client := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 256})
 		conn, err := NewRedisConnWithOptions(client, mode.opts)
+		if mode.dsn != "" {
+			conn, err = Open(mode.dsn)
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
