@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gocaches/caches/internal/redisbackend"
+
 	"github.com/gocaches/caches/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -96,7 +98,31 @@ func TestTLS(t *testing.T) {
 		}
 		v, err := k.Get(ctx)
 		require.Equal(t, "over TLS", v)
-		return err
+		if err != nil {
+			return err
+		}
+		// Concurrent calls: the library's own pipeline, over TLS too.
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 16 {
+			wg.Go(func() {
+				for range 20 {
+					if v, err := k.Get(ctx); err != nil || v != "over TLS" {
+						errs <- fmt.Errorf("a concurrent get: %q, %v", v, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			return err
+		}
+		if _, n := conn.b.(*redisbackend.Backend).PipeStats(); n == 0 {
+			t.Error("no call took the library's own pipeline")
+		}
+		return nil
 	}
 	base := "rediss://:tls-s3cret@" + ts.Addr + "/0?max_retries=-1&dial_timeout=2s"
 	require.NoError(t, use(base+"&ca_cert="+ts.CAFile), "the server's CA verifies it")

@@ -68,6 +68,15 @@ func (r *Backend) Reopen(o Options) (*Backend, error) {
 	return New(r.c, r.owned, o)
 }
 
+// PipeStats returns how many writes the library's own pipeline made and
+// how many commands they carried: zeros when the backend has none.
+func (r *Backend) PipeStats() (writes, commands int64) {
+	if r.pipe == nil {
+		return 0, 0
+	}
+	return r.pipe.writes.Load(), r.pipe.written.Load()
+}
+
 // Owned reports whether Close closes the client.
 func (r *Backend) Owned() bool { return r.owned }
 
