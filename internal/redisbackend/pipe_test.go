@@ -32,22 +32,8 @@ func newOwnBackend(t *testing.T, srv *redistest.Server, opts *redis.Options) *Ba
 // library's own pipeline, and every caller reads its own reply.
 func TestOwnPipeSharesWrites(t *testing.T) {
 	b := newOwnBackend(t, redistest.StartForTest(t), nil)
-	ctx := context.Background()
 	const callers, each = 64, 50
-	err := concurrently(callers, each, func(g, i int) error {
-		key, want := fmt.Sprintf("k%d", g), fmt.Sprintf("v%d-%d", g, i)
-		if err := b.Set(ctx, key, want, time.Hour); err != nil {
-			return err
-		}
-		got, ok, err := b.Get(ctx, key)
-		if err != nil || !ok || got != want {
-			return fmt.Errorf("caller %d read %q, %v, %v after writing %q", g, got, ok, err, want)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setGetConcurrently(t, b, callers, each)
 	writes, written := b.pipe.writes.Load(), b.pipe.written.Load()
 	t.Logf("%d commands in %d writes", written, writes)
 	if written != 2*callers*each {

@@ -96,8 +96,25 @@ func concurrently(callers, perCaller int, op func(g, i int) error) error {
 func TestPipelineSharesRoundTrips(t *testing.T) {
 	srv := redistest.StartForTest(t)
 	b, rt := newTestBackend(t, srv, Options{}, nil)
-	ctx := context.Background()
 	const callers, each = 64, 50
+	setGetConcurrently(t, b, callers, each)
+	calls := int64(2 * callers * each)
+	trips := rt.single.Load() + rt.batches.Load()
+	t.Logf("%d calls: %d alone, %d batches of %d commands", calls, rt.single.Load(), rt.batches.Load(), rt.batched.Load())
+	if rt.single.Load()+rt.batched.Load() != calls {
+		t.Errorf("%d commands reached the wire for %d calls", rt.single.Load()+rt.batched.Load(), calls)
+	}
+	if trips > calls/4 {
+		t.Errorf("%d round trips for %d concurrent calls: the calls did not share them", trips, calls)
+	}
+}
+
+// setGetConcurrently has each of callers goroutines write its key and read
+// it back each times, and fails t unless every read returns what its
+// caller wrote.
+func setGetConcurrently(t *testing.T, b *Backend, callers, each int) {
+	t.Helper()
+	ctx := context.Background()
 	err := concurrently(callers, each, func(g, i int) error {
 		key, want := fmt.Sprintf("k%d", g), fmt.Sprintf("v%d-%d", g, i)
 		if err := b.Set(ctx, key, want, time.Hour); err != nil {
@@ -111,15 +128,6 @@ func TestPipelineSharesRoundTrips(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	calls := int64(2 * callers * each)
-	trips := rt.single.Load() + rt.batches.Load()
-	t.Logf("%d calls: %d alone, %d batches of %d commands", calls, rt.single.Load(), rt.batches.Load(), rt.batched.Load())
-	if rt.single.Load()+rt.batched.Load() != calls {
-		t.Errorf("%d commands reached the wire for %d calls", rt.single.Load()+rt.batched.Load(), calls)
-	}
-	if trips > calls/4 {
-		t.Errorf("%d round trips for %d concurrent calls: the calls did not share them", trips, calls)
 	}
 }
 
