@@ -184,47 +184,6 @@ func isRedisError(err error) bool {
 	return errors.As(err, &re)
 }
 
-// TestOwnPipeContext: a call returns when its context ends while the
-// server is paused, and the replies of abandoned calls do not reach later
-// ones.
-func TestOwnPipeContext(t *testing.T) {
-	srv := redistest.StartForTest(t)
-	b := newOwnBackend(t, srv, &redis.Options{ReadTimeout: 10 * time.Second})
-	ctx := context.Background()
-	if err := b.Set(ctx, "k", "v", 0); err != nil {
-		t.Fatal(err)
-	}
-	const deadline = 200 * time.Millisecond
-	if err := srv.Pause(ctx, 1200*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	err := concurrently(16, 1, func(g, _ int) error {
-		c, cancel := context.WithTimeout(ctx, deadline)
-		defer cancel()
-		start := time.Now()
-		_, _, err := b.Get(c, fmt.Sprint("other", g))
-		if took := time.Since(start); took > deadline+300*time.Millisecond {
-			return fmt.Errorf("a call with a %v deadline took %v", deadline, took)
-		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("during the pause: %v, want the deadline", err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := concurrently(8, 50, func(g, i int) error {
-		v, ok, err := b.Get(ctx, "k")
-		if err != nil || !ok || v != "v" {
-			return fmt.Errorf("after the pause: %q, %v, %v", v, ok, err)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestOwnPipeReadTimeout: with no deadline of its own, a call fails after
 // the client's read timeout when the server does not answer, and the pipe
 // serves later calls on a new connection.

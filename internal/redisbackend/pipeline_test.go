@@ -169,10 +169,17 @@ func TestNoAutoPipeline(t *testing.T) {
 
 // TestPipelineBoundedByContext: a pipelined call returns when its context
 // ends, even on a client whose own I/O ignores contexts and while the server
-// is paused; the abandoned commands do not disturb later replies.
+// is paused; the abandoned commands do not disturb later replies. On
+// go-redis's pipeline and on the library's own.
 func TestPipelineBoundedByContext(t *testing.T) {
+	for name, o := range map[string]Options{"go-redis": {}, "own": {Own: true}} {
+		t.Run(name, func(t *testing.T) { testPipelineBoundedByContext(t, o) })
+	}
+}
+
+func testPipelineBoundedByContext(t *testing.T, o Options) {
 	srv := redistest.StartForTest(t)
-	b, _ := newTestBackend(t, srv, Options{}, &redis.Options{ReadTimeout: 5 * time.Second, ContextTimeoutEnabled: false})
+	b, _ := newTestBackend(t, srv, o, &redis.Options{ReadTimeout: 5 * time.Second, ContextTimeoutEnabled: false})
 	ctx := context.Background()
 	if err := b.Set(ctx, "k", "before", 0); err != nil {
 		t.Fatal(err)
@@ -299,7 +306,8 @@ func TestGetWithinBudget(t *testing.T) {
 	const budget, slack = 150 * time.Millisecond, 350 * time.Millisecond
 	alone, _ := newTestBackend(t, srv, Options{}, &redis.Options{ContextTimeoutEnabled: true})
 	piped, _ := newTestBackend(t, srv, Options{Always: true}, &redis.Options{ReadTimeout: 5 * time.Second})
-	for _, b := range []*Backend{alone, piped} {
+	own, _ := newTestBackend(t, srv, Options{Own: true, Always: true}, &redis.Options{ReadTimeout: 5 * time.Second})
+	for _, b := range []*Backend{alone, piped, own} {
 		if err := b.Set(ctx, "k", "v", 0); err != nil {
 			t.Fatal(err)
 		}
@@ -310,7 +318,7 @@ func TestGetWithinBudget(t *testing.T) {
 	if err := srv.Pause(ctx, 1200*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	for name, b := range map[string]*Backend{"alone": alone, "pipelined": piped} {
+	for name, b := range map[string]*Backend{"alone": alone, "pipelined": piped, "own pipeline": own} {
 		start := time.Now()
 		_, _, err := b.GetWithin(ctx, "k", budget)
 		if took := time.Since(start); err == nil || took > budget+slack {
