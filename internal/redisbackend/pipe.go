@@ -39,7 +39,8 @@ import (
 // LOADING, READONLY, MASTERDOWN, TRYAGAIN), up to the client's MaxRetries.
 type pipe struct {
 	dial     func(ctx context.Context) (net.Conn, error)
-	setup    [][]any // the commands that prepare a new connection
+	// setup returns the commands that prepare a new connection.
+	setup func(ctx context.Context) ([][]any, error)
 	o        pipeOptions
 	cur      atomic.Pointer[wire]
 	inFlight atomic.Int64 // calls between their start and their reply
@@ -99,18 +100,25 @@ func newPipe(c *redis.Client, o Options) (*pipe, bool) {
 	if p.o.maxBatch <= 0 {
 		p.o.maxBatch = 200
 	}
-	p.setup = setupCommands(opt)
+	p.setup = func(ctx context.Context) ([][]any, error) { return setupCommands(ctx, opt) }
 	return p, true
 }
 
 // setupCommands returns what go-redis sends on a new connection that the
-// pipe needs too: AUTH, SELECT and CLIENT SETNAME. The connection speaks
-// RESP2: the pipe decodes replies into go-redis's command values as
-// go-redis decodes them in either protocol.
-func setupCommands(opt *redis.Options) [][]any {
+// pipe needs too: AUTH (with the credentials of the client's provider, when
+// it has one, asked at every new connection), SELECT and CLIENT SETNAME.
+// The connection speaks RESP2: the pipe decodes replies into go-redis's
+// command values as go-redis decodes them in either protocol.
+func setupCommands(ctx context.Context, opt *redis.Options) ([][]any, error) {
 	var cmds [][]any
 	user, pass := opt.Username, opt.Password
-	if opt.CredentialsProvider != nil {
+	switch {
+	case opt.CredentialsProviderContext != nil:
+		var err error
+		if user, pass, err = opt.CredentialsProviderContext(ctx); err != nil {
+			return nil, err
+		}
+	case opt.CredentialsProvider != nil:
 		user, pass = opt.CredentialsProvider()
 	}
 	switch {
@@ -125,7 +133,7 @@ func setupCommands(opt *redis.Options) [][]any {
 	if opt.ClientName != "" {
 		cmds = append(cmds, []any{"client", "setname", opt.ClientName})
 	}
-	return cmds
+	return cmds, nil
 }
 
 // do sends cmd and waits for its reply or for ctx. It returns ctx's error
@@ -332,16 +340,16 @@ func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
 // prepare sends the setup commands and reads their replies, before the
 // connection is shared.
 func (w *wire) prepare(ctx context.Context) error {
-	if len(w.p.setup) == 0 {
-		return nil
+	setup, err := w.p.setup(ctx)
+	if err != nil || len(setup) == 0 {
+		return err
 	}
 	if d, ok := ctx.Deadline(); ok {
 		_ = w.nc.SetDeadline(d)
 		defer func() { _ = w.nc.SetDeadline(time.Time{}) }()
 	}
 	var b []byte
-	for _, args := range w.p.setup {
-		var err error
+	for _, args := range setup {
 		if b, err = appendCommand(b, args); err != nil {
 			return err
 		}
@@ -349,7 +357,7 @@ func (w *wire) prepare(ctx context.Context) error {
 	if _, err := w.nc.Write(b); err != nil {
 		return err
 	}
-	for _, args := range w.p.setup {
+	for _, args := range setup {
 		cmd := redis.NewStatusCmd(ctx, args...)
 		if err := readInto(w.br, cmd); err != nil {
 			return err
@@ -458,7 +466,9 @@ func (w *wire) flush() {
 		w.mu.Unlock()
 		err := w.write(out)
 		w.mu.Lock()
-		w.spare = out[:0]
+		if cap(out) <= maxKeptBuffer {
+			w.spare = out[:0] // else a new one grows for the next write
+		}
 		if err != nil {
 			w.writing = false
 			w.mu.Unlock()
@@ -467,6 +477,10 @@ func (w *wire) flush() {
 		}
 	}
 }
+
+// maxKeptBuffer is the largest write buffer a connection keeps for the next
+// write: one that a large value made bigger is dropped after its write.
+const maxKeptBuffer = 1 << 20
 
 // waveRounds bounds the yields before one write.
 const waveRounds = 16

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,5 +384,44 @@ func TestOwnPipeMaxBatch(t *testing.T) {
 	writes, written := b.pipe.writes.Load(), b.pipe.written.Load()
 	if written != 32*20 || writes*4 < written {
 		t.Errorf("%d commands in %d writes with at most 4 a write", written, writes)
+	}
+}
+
+// TestOwnPipeCredentialsProvider: the pipe's connection authenticates with
+// what the client's credentials provider says at that moment.
+func TestOwnPipeCredentialsProvider(t *testing.T) {
+	srv := redistest.StartForTest(t, "--requirepass", "rotated")
+	var asked atomic.Int64
+	b := newOwnBackend(t, srv, &redis.Options{MaxRetries: -1,
+		CredentialsProviderContext: func(context.Context) (string, string, error) {
+			asked.Add(1)
+			return "default", "rotated", nil
+		}})
+	ctx := context.Background()
+	if err := b.Set(ctx, "k", "v", 0); err != nil {
+		t.Fatal(err)
+	}
+	if asked.Load() == 0 {
+		t.Error("the provider was not asked")
+	}
+}
+
+// TestOwnPipeDropsBigBuffers: a write of a large value does not leave its
+// buffer with the connection.
+func TestOwnPipeDropsBigBuffers(t *testing.T) {
+	b := newOwnBackend(t, realRedis.Get(t), nil)
+	ctx := context.Background()
+	if err := b.Set(ctx, "big", strings.Repeat("x", 4<<20), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, "small", "v", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	w := b.pipe.cur.Load()
+	w.mu.Lock()
+	kept := cap(w.buf) + cap(w.spare)
+	w.mu.Unlock()
+	if kept > maxKeptBuffer {
+		t.Errorf("the connection keeps %d bytes of buffers after a 4 MiB write", kept)
 	}
 }
