@@ -21,7 +21,7 @@ type obsRecorder struct {
 
 type startKey struct{}
 
-func (r *obsRecorder) Start(ctx context.Context, op Op) context.Context {
+func (r *obsRecorder) Start(ctx context.Context, op *Op) context.Context {
 	if op.Family[:min(3, len(op.Family))] != "obs" {
 		return ctx
 	}
@@ -31,7 +31,7 @@ func (r *obsRecorder) Start(ctx context.Context, op Op) context.Context {
 	return context.WithValue(ctx, startKey{}, op.Name)
 }
 
-func (r *obsRecorder) End(ctx context.Context, op Op, res Result) {
+func (r *obsRecorder) End(ctx context.Context, op *Op, res Result) {
 	if op.Family[:min(3, len(op.Family))] != "obs" {
 		return
 	}
@@ -195,8 +195,8 @@ func TestObserverCostsNoAllocation(t *testing.T) {
 
 type nopObserver struct{}
 
-func (nopObserver) Start(ctx context.Context, _ Op) context.Context { return ctx }
-func (nopObserver) End(context.Context, Op, Result)                 {}
+func (nopObserver) Start(ctx context.Context, _ *Op) context.Context { return ctx }
+func (nopObserver) End(context.Context, *Op, Result)                 {}
 
 func TestErrorType(t *testing.T) {
 	for _, c := range []struct {
