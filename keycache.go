@@ -59,7 +59,7 @@ func (k Key[V]) Get(ctx context.Context) (V, error) {
 	if observer.Load() != nil {
 		return k.getObserved(ctx)
 	}
-	v, loaded, err := k.get(ctx)
+	v, loaded, err := k.getWith(ctx, k.c.hooks.Load)
 	if !loaded { // a load counted itself
 		k.f.count(&k.f.stats.hits, err) // not deferred: Get is the hottest path
 	}
@@ -111,11 +111,6 @@ func (k *Key[V]) nearHit(ctx context.Context, b backend.Backend) (V, bool) {
 	}
 	v, err := k.c.codec.decode(s)
 	return v, err == nil
-}
-
-// get is Get; loaded reports that the Load hook was asked.
-func (k *Key[V]) get(ctx context.Context) (_ V, loaded bool, _ error) {
-	return k.getWith(ctx, k.c.hooks.Load)
 }
 
 // getWith is Get with load as the loader (none when nil); loaded reports

@@ -246,9 +246,10 @@ func BenchmarkObserverNone(b *testing.B) {
 	})
 }
 
-// getBefore is Key.Get as it was before the observer hook.
+// getBefore is Key.Get as it was before the observer hook, its calls as
+// deep (Get called get, which did what getWith and getFrom do now).
 func (k Key[V]) getBefore(ctx context.Context) (V, error) {
-	v, loaded, err := k.get(ctx)
+	v, loaded, err := k.getWith(ctx, k.c.hooks.Load)
 	if !loaded {
 		k.f.count(&k.f.stats.hits, err)
 	}
