@@ -17,6 +17,10 @@
 // cache operation and each call of a memoized function (or of a Load hook)
 // gets a span, a child of the caller's, under which the spans of an
 // instrumented go-redis client appear.
+//
+// The durations are those the caches report: read from Go's monotonic
+// clock when an operation starts and when it ends, in nanoseconds. The
+// histograms' buckets go from a microsecond to ten seconds.
 package cachesotel
 
 import (
