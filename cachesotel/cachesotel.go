@@ -195,9 +195,13 @@ func (o *Observer) Start(ctx context.Context, op *caches.Op) context.Context {
 // End records op's metrics and ends the span Start started.
 func (o *Observer) End(ctx context.Context, op *caches.Op, r caches.Result) {
 	o.record(op, r)
-	if o.tracer == nil {
-		return
+	if o.tracer != nil {
+		endSpan(ctx, r)
 	}
+}
+
+// endSpan ends the span of ctx with the outcome of r.
+func endSpan(ctx context.Context, r caches.Result) {
 	span := trace.SpanFromContext(ctx)
 	span.SetAttributes(OutcomeKey.String(r.Outcome.String()))
 	if r.Outcome == caches.OutcomeError {
