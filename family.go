@@ -27,6 +27,8 @@ type family struct {
 
 	near      *NearOptions               // Options.Near; nil: no near cache
 	nearCache atomic.Pointer[familyNear] // the near cache on the last connection used
+
+	ops atomic.Pointer[familyOps] // the Ops an observer saw; nil before the first
 }
 
 // resolvedConn remembers which Conn a name mapped to at a registry

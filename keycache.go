@@ -59,7 +59,7 @@ func (k Key[V]) Get(ctx context.Context) (V, error) {
 	if observer.Load() != nil {
 		return k.getObserved(ctx)
 	}
-	v, loaded, err := k.get(ctx)
+	v, loaded, err := k.getWith(ctx, k.c.hooks.Load)
 	if !loaded { // a load counted itself
 		k.f.count(&k.f.stats.hits, err) // not deferred: Get is the hottest path
 	}
@@ -70,12 +70,18 @@ func (k Key[V]) Get(ctx context.Context) (V, error) {
 // without one costs a single atomic load more.
 func (k Key[V]) getObserved(ctx context.Context) (V, error) {
 	ctx, o := k.f.begin(ctx, "Get")
-	if v, ok := k.nearHit(ctx); ok {
+	b, err := k.backend(ctx)
+	if err != nil {
+		o.count(ctx, &k.f.stats.hits, err)
+		var zero V
+		return zero, err
+	}
+	if v, ok := k.nearHit(ctx, b); ok {
 		k.f.count(&k.f.stats.hits, nil)
 		o.end(ctx, OutcomeNearHit, nil, 0)
 		return v, nil
 	}
-	v, loaded, err := k.get(ctx)
+	v, loaded, err := k.getFrom(ctx, b, k.c.hooks.Load)
 	if !loaded {
 		o.count(ctx, &k.f.stats.hits, err)
 	} else {
@@ -84,16 +90,12 @@ func (k Key[V]) getObserved(ctx context.Context) (V, error) {
 	return v, err
 }
 
-// nearHit returns the value of the key's copy in a near cache, if there is
-// one that decodes (and no Validate hook to ask): the read getWith would
-// answer without a round trip, told apart for the observer.
-func (k *Key[V]) nearHit(ctx context.Context) (V, bool) {
+// nearHit returns the value of the key's copy in b, when b is a near cache
+// and has one that decodes (and no Validate hook to ask): the read getFrom
+// would answer without a round trip, told apart for the observer.
+func (k *Key[V]) nearHit(ctx context.Context, b backend.Backend) (V, bool) {
 	var zero V
 	if k.c.hooks.Validate != nil {
-		return zero, false
-	}
-	b, err := k.backend(ctx)
-	if err != nil {
 		return zero, false
 	}
 	if k.c.keepDecoded {
@@ -111,19 +113,19 @@ func (k *Key[V]) nearHit(ctx context.Context) (V, bool) {
 	return v, err == nil
 }
 
-// get is Get; loaded reports that the Load hook was asked.
-func (k *Key[V]) get(ctx context.Context) (_ V, loaded bool, _ error) {
-	return k.getWith(ctx, k.c.hooks.Load)
-}
-
 // getWith is Get with load as the loader (none when nil); loaded reports
 // that the loader was asked.
 func (k *Key[V]) getWith(ctx context.Context, load func(context.Context, Key[V]) (V, error)) (_ V, loaded bool, _ error) {
-	var zero V
 	b, err := k.backend(ctx)
 	if err != nil {
+		var zero V
 		return zero, false, err
 	}
+	return k.getFrom(ctx, b, load)
+}
+
+// getFrom is getWith on b, the key's backend.
+func (k *Key[V]) getFrom(ctx context.Context, b backend.Backend, load func(context.Context, Key[V]) (V, error)) (_ V, loaded bool, _ error) {
 	if k.c.keepDecoded {
 		if v, ok := k.localDecoded(ctx, b); ok {
 			if k.c.hooks.Validate == nil || k.valid(ctx, v) {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"iter"
 	"maps"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gocaches/caches/internal/stats"
 )
@@ -23,20 +25,43 @@ type Observer interface {
 	// the one the operation runs under (and passes to go-redis), so a span
 	// started here is the parent of what the operation does; return ctx
 	// itself to add nothing.
-	Start(ctx context.Context, op Op) context.Context
+	Start(ctx context.Context, op *Op) context.Context
 	// End is called once when the operation ends, with the context Start
-	// returned.
-	End(ctx context.Context, op Op, r Result)
+	// returned and the same op.
+	End(ctx context.Context, op *Op, r Result)
 }
 
-// Op names one operation. Op values are passed by value and hold only
-// bounded, non-secret strings.
+// Op is one kind of operation: an operation of a family on a connection.
+// Its fields hold only bounded, non-secret strings.
+//
+// The library makes one Op for each family, operation name, connection
+// name and system, the first time an observer sees that kind, and passes
+// the same *Op to every later Start and End of the kind: an observer can
+// keep what it records for the kind in the Op ([Op.SetValue]) instead of
+// looking it up on every call. An Op must not be modified.
 type Op struct {
 	Name       string // the method, e.g. "Get", "Call" (of a Memo), "Load", "LeaseWait", "Invalidate"
 	Family     string // the family's key prefix
 	Connection string // the connection's name; "" for the default connection
 	System     string // "redis", or "memory" for an in-process store
+
+	value atomic.Pointer[any] // the observer's, see SetValue
 }
+
+// Value returns the value the last [Op.SetValue] stored in op, or nil.
+func (op *Op) Value() any {
+	if p := op.value.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// SetValue stores v in op for the observer, which reads it back with
+// [Op.Value]; the library never reads it. Ops outlive an observer: one
+// installed after another finds its predecessor's values, and observers
+// that delegate to each other share the Ops, so an observer checks that a
+// value is its own (by its type and owner) before it uses it.
+func (op *Op) SetValue(v any) { op.value.Store(&v) }
 
 // Result is how an operation ended.
 type Result struct {
@@ -104,7 +129,7 @@ var epoch = time.Now()
 type opScope struct {
 	f     *family
 	obs   *observing
-	op    Op            // set when obs is
+	op    *Op           // set when obs is
 	start time.Duration // since epoch
 }
 
@@ -127,17 +152,22 @@ func (s *opScope) started(ctx context.Context, name string) context.Context {
 	return ctx
 }
 
-// op describes operation name of f under ctx.
-func (f *family) op(ctx context.Context, name string) Op {
-	op := Op{Name: name, Family: f.prefix, Connection: f.connName, System: "redis"}
+// op returns the Op of operation name of f under ctx: the one of the
+// recent slot of name when its entry was made for the same name text,
+// connection and connection name, by pointer, else newOp's.
+func (f *family) op(ctx context.Context, name string) *Op {
 	c := f.observedConn(ctx)
+	var connName *string
 	if c != nil {
-		op.Connection = c.Name()
-		if c.mem != nil {
-			op.System = "memory"
+		connName = c.name.Load()
+	}
+	if ops := f.ops.Load(); ops != nil {
+		r := ops.recent[opSlot(name)].Load()
+		if r != nil && sameString(r.name, name) && r.conn == c && r.connName == connName {
+			return r.op
 		}
 	}
-	return op
+	return f.newOp(name, c, connName)
 }
 
 // observedConn is the connection an operation under ctx uses, as far as it
@@ -154,6 +184,70 @@ func (f *family) observedConn(ctx context.Context) *Conn {
 	}
 	c, _ := Connection(f.connName)
 	return c
+}
+
+// familyOps are the Ops of a family, made as an observer sees them.
+type familyOps struct {
+	// recent holds the entry used last of each slot, by the address of
+	// the name's text (the library's names are constants), for a lookup
+	// that compares pointers.
+	recent [8]atomic.Pointer[opRef]
+	mu     sync.Mutex    // guards all
+	all    map[opKey]*Op // every Op of the family
+}
+
+// opRef is an entry of familyOps.recent: the Op of operation name on
+// conn while conn's name is connName (nil for a nil conn).
+type opRef struct {
+	op       *Op
+	name     string
+	conn     *Conn
+	connName *string
+}
+
+// opKey is what tells a family's Ops apart: their names, connection
+// names and systems are bounded, so the family's Ops are too.
+type opKey struct{ name, connection, system string }
+
+// opSlot is the slot of familyOps.recent of the Ops named name.
+func opSlot(name string) int {
+	return int(uint64(uintptr(unsafe.Pointer(unsafe.StringData(name)))) * 0x9e3779b97f4a7c15 >> 61)
+}
+
+// sameString reports whether a and b are the same text in the same
+// memory.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+}
+
+// newOp returns the family's Op of operation name on c, whose name is
+// connName, made on its first use, and makes it the recent one of its
+// slot.
+func (f *family) newOp(name string, c *Conn, connName *string) *Op {
+	k := opKey{name, f.connName, "redis"}
+	if c != nil {
+		k.connection = ""
+		if connName != nil {
+			k.connection = *connName
+		}
+		if c.mem != nil {
+			k.system = "memory"
+		}
+	}
+	ops := f.ops.Load()
+	if ops == nil {
+		f.ops.CompareAndSwap(nil, &familyOps{all: map[opKey]*Op{}})
+		ops = f.ops.Load()
+	}
+	ops.mu.Lock()
+	defer ops.mu.Unlock()
+	op := ops.all[k]
+	if op == nil {
+		op = &Op{Name: k.name, Family: f.prefix, Connection: k.connection, System: k.system}
+		ops.all[k] = op
+	}
+	ops.recent[opSlot(name)].Store(&opRef{op: op, name: name, conn: c, connName: connName})
+	return op
 }
 
 // end reports the end of the operation to the observer it started with.

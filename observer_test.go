@@ -21,7 +21,7 @@ type obsRecorder struct {
 
 type startKey struct{}
 
-func (r *obsRecorder) Start(ctx context.Context, op Op) context.Context {
+func (r *obsRecorder) Start(ctx context.Context, op *Op) context.Context {
 	if op.Family[:min(3, len(op.Family))] != "obs" {
 		return ctx
 	}
@@ -31,7 +31,7 @@ func (r *obsRecorder) Start(ctx context.Context, op Op) context.Context {
 	return context.WithValue(ctx, startKey{}, op.Name)
 }
 
-func (r *obsRecorder) End(ctx context.Context, op Op, res Result) {
+func (r *obsRecorder) End(ctx context.Context, op *Op, res Result) {
 	if op.Family[:min(3, len(op.Family))] != "obs" {
 		return
 	}
@@ -174,6 +174,74 @@ func TestObserverConnectionName(t *testing.T) {
 	require.Equal(t, []string{"memory obsconn obsnamed Get miss"}, ended)
 }
 
+// opsSeen is an Observer that keeps the Ops it is given for the families
+// whose prefix starts with "obsop".
+type opsSeen struct {
+	mu  sync.Mutex // guards ops
+	ops []*Op
+}
+
+func (o *opsSeen) Start(ctx context.Context, _ *Op) context.Context { return ctx }
+
+func (o *opsSeen) End(_ context.Context, op *Op, _ Result) {
+	if len(op.Family) >= 5 && op.Family[:5] == "obsop" {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.ops = append(o.ops, op)
+	}
+}
+
+// TestObserverOpPerKind: every operation of one kind (family, name,
+// connection name, system) is given the same *Op, which keeps the value
+// the observer stores in it; another name, family or connection is
+// another Op, and a connection registered under a new name gets Ops of
+// that name.
+func TestObserverOpPerKind(t *testing.T) {
+	ctx := context.Background()
+	seen := &opsSeen{}
+	SetObserver(seen)
+	t.Cleanup(func() { SetObserver(nil) })
+	plain, conn, other := NewMemoryConn(MemoryOptions{}), NewMemoryConn(MemoryOptions{}), NewMemoryConn(MemoryOptions{})
+	t.Cleanup(func() { plain.Close(); conn.Close(); other.Close() })
+	users := NewKeyCache[string](Options{Prefix: "obsopusers", Conn: plain})
+	teams := NewKeyCache[string](Options{Prefix: "obsopteams", Conn: plain})
+	require.NoError(t, users.Key(1).Set(ctx, "ada")) // 0
+	_, _ = users.Key(1).Get(ctx)                     // 1
+	_, _ = users.Key(2).Get(ctx)                     // 2: a miss, the same kind
+	_, _ = teams.Key(1).Get(ctx)                     // 3
+	named := NewKeyCache[string](Options{Prefix: "obsopnamed", Connection: "obsopconn"})
+	t.Cleanup(Override("obsopconn", conn))
+	_, _ = named.Key(1).Get(ctx)                  // 4
+	_, _ = named.Key(1).Get(WithConn(ctx, other)) // 5: bound to another connection
+	_, _ = named.Key(1).Get(ctx)                  // 6
+	t.Cleanup(Override("obsoprenamed", conn))
+	_, _ = named.Key(1).Get(WithConn(ctx, conn)) // 7: the same connection, renamed
+
+	seen.mu.Lock()
+	ops := seen.ops
+	seen.mu.Unlock()
+	require.Len(t, ops, 8)
+	require.Equal(t, Op{Name: "Get", Family: "obsopusers", System: "memory"}, Op{Name: ops[1].Name, Family: ops[1].Family,
+		Connection: ops[1].Connection, System: ops[1].System})
+	require.Same(t, ops[1], ops[2], "two Gets of a family")
+	require.NotSame(t, ops[0], ops[1], "a Set and a Get")
+	require.NotSame(t, ops[1], ops[3], "two families")
+	require.Equal(t, "obsopconn", ops[4].Connection)
+	require.Same(t, ops[4], ops[6], "a connection, then another, then the first again")
+	require.NotSame(t, ops[4], ops[5])
+	require.Equal(t, "", ops[5].Connection)
+	require.Equal(t, "obsoprenamed", ops[7].Connection)
+
+	require.Nil(t, ops[1].Value())
+	ops[1].SetValue("the observer's")
+	_, _ = users.Key(1).Get(ctx)
+	seen.mu.Lock()
+	defer seen.mu.Unlock()
+	require.Same(t, ops[1], seen.ops[8])
+	require.Equal(t, "the observer's", seen.ops[8].Value())
+	require.Nil(t, ops[3].Value())
+}
+
 // TestObserverCostsNoAllocation: without an observer, and with one that
 // adds nothing to the context, an operation allocates nothing more.
 func TestObserverCostsNoAllocation(t *testing.T) {
@@ -195,8 +263,8 @@ func TestObserverCostsNoAllocation(t *testing.T) {
 
 type nopObserver struct{}
 
-func (nopObserver) Start(ctx context.Context, _ Op) context.Context { return ctx }
-func (nopObserver) End(context.Context, Op, Result)                 {}
+func (nopObserver) Start(ctx context.Context, _ *Op) context.Context { return ctx }
+func (nopObserver) End(context.Context, *Op, Result)                 {}
 
 func TestErrorType(t *testing.T) {
 	for _, c := range []struct {
@@ -246,9 +314,10 @@ func BenchmarkObserverNone(b *testing.B) {
 	})
 }
 
-// getBefore is Key.Get as it was before the observer hook.
+// getBefore is Key.Get as it was before the observer hook, its calls as
+// deep (Get called get, which did what getWith and getFrom do now).
 func (k Key[V]) getBefore(ctx context.Context) (V, error) {
-	v, loaded, err := k.get(ctx)
+	v, loaded, err := k.getWith(ctx, k.c.hooks.Load)
 	if !loaded {
 		k.f.count(&k.f.stats.hits, err)
 	}

@@ -17,6 +17,10 @@
 // cache operation and each call of a memoized function (or of a Load hook)
 // gets a span, a child of the caller's, under which the spans of an
 // instrumented go-redis client appear.
+//
+// The durations are those the caches report: read from Go's monotonic
+// clock when an operation starts and when it ends, in nanoseconds. The
+// histograms' buckets go from a microsecond to ten seconds.
 package cachesotel
 
 import (
@@ -79,10 +83,11 @@ func WithoutTraces() Option {
 // metric producer of the duration histograms (see [Observer.Produce]). It
 // is safe for concurrent use.
 //
-// Recording an operation's metrics builds nothing: each kind of operation
-// (family, name, connection) gets its attribute sets and counters on its
-// first call, and later calls add to them atomically. The observable
-// instruments read them when the metrics are collected.
+// Recording an operation's metrics builds and looks up nothing: each kind
+// of operation (family, name, connection) gets its attribute sets and
+// counters on its first call, kept in its [caches.Op], and later calls add
+// to them atomically. The observable instruments read them when the
+// metrics are collected.
 type Observer struct {
 	tracer    trace.Tracer // nil: no spans
 	inst      instruments
@@ -90,9 +95,8 @@ type Observer struct {
 	start     time.Time
 	installed bool // by Instrument: Close uninstalls it
 
-	mu     sync.Mutex            // serialises the writers of table
-	table  atomic.Pointer[table] // copied on write: read without a lock
-	recent [recentSize]atomic.Pointer[recentEntry]
+	mu    sync.Mutex            // serialises the writers of table
+	table atomic.Pointer[table] // copied on write: read without a lock
 }
 
 // Instrument installs an Observer made with opts as the observer of every
@@ -173,7 +177,7 @@ func (o *Observer) Close() error {
 }
 
 // Start starts the span of op, a child of ctx's, when traces are on.
-func (o *Observer) Start(ctx context.Context, op caches.Op) context.Context {
+func (o *Observer) Start(ctx context.Context, op *caches.Op) context.Context {
 	if o.tracer == nil {
 		return ctx
 	}
@@ -189,11 +193,15 @@ func (o *Observer) Start(ctx context.Context, op caches.Op) context.Context {
 }
 
 // End records op's metrics and ends the span Start started.
-func (o *Observer) End(ctx context.Context, op caches.Op, r caches.Result) {
+func (o *Observer) End(ctx context.Context, op *caches.Op, r caches.Result) {
 	o.record(op, r)
-	if o.tracer == nil {
-		return
+	if o.tracer != nil {
+		endSpan(ctx, r)
 	}
+}
+
+// endSpan ends the span of ctx with the outcome of r.
+func endSpan(ctx context.Context, r caches.Result) {
 	span := trace.SpanFromContext(ctx)
 	span.SetAttributes(OutcomeKey.String(r.Outcome.String()))
 	if r.Outcome == caches.OutcomeError {
@@ -204,7 +212,7 @@ func (o *Observer) End(ctx context.Context, op caches.Op, r caches.Result) {
 }
 
 // record adds op's measurements to its cells.
-func (o *Observer) record(op caches.Op, r caches.Result) {
+func (o *Observer) record(op *caches.Op, r caches.Result) {
 	oc := o.cellsOf(op)
 	c := oc.outcome[r.Outcome]
 	if r.Outcome == caches.OutcomeError {

@@ -2,9 +2,10 @@ package cachesotel
 
 import (
 	"maps"
+	"math/bits"
+	"sort"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/gocaches/caches"
 	"go.opentelemetry.io/otel/attribute"
@@ -28,35 +29,51 @@ var boundsNs = func() []time.Duration {
 	return ns
 }()
 
-// cell aggregates the measurements of one attribute set: how many, and
-// the histogram of their durations. Recording one is three atomic adds.
+// cell aggregates the measurements of one attribute set: the histogram
+// of their durations, whose buckets add up to their count. Recording one
+// is two atomic adds.
 type cell struct {
 	attrs   attribute.Set
-	count   atomic.Int64
 	sumNs   atomic.Int64
 	buckets [len(durationBounds) + 1]atomic.Uint64
 }
 
 func (c *cell) record(d time.Duration) {
-	c.count.Add(1)
 	c.sumNs.Add(int64(d))
 	c.buckets[bucket(d)].Add(1)
 }
 
-// bucket returns the index of the first bound d does not exceed, or
-// len(boundsNs): a binary search.
-func bucket(d time.Duration) int {
-	lo, hi := 0, len(boundsNs)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if d <= boundsNs[mid] {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
+// count returns the number of measurements recorded.
+func (c *cell) count() int64 {
+	var n uint64
+	for i := range c.buckets {
+		n += c.buckets[i].Load()
 	}
-	return lo
+	return int64(n)
 }
+
+// bucket returns the index of the first bound d does not exceed, or
+// len(boundsNs): the bounds at least 2^(n-1) ns, for d of n bits, start
+// at boundsFrom[n], and each bound is at least twice the one before, so
+// the next bound exceeds d if that one does not.
+func bucket(d time.Duration) int {
+	d = max(d, 0)
+	i := int(boundsFrom[bits.Len64(uint64(d))])
+	if i < len(boundsNs) && d > boundsNs[i] {
+		i++
+	}
+	return i
+}
+
+// boundsFrom[n] is the index of the first bound of at least 2^(n-1) ns
+// (of 0 for n = 0).
+var boundsFrom = func() (from [65]uint8) {
+	for n := range from {
+		least := uint64(1) << n >> 1
+		from[n] = uint8(sort.Search(len(boundsNs), func(i int) bool { return uint64(boundsNs[i]) >= least }))
+	}
+	return from
+}()
 
 // opKey identifies one kind of operation: its cells are made once for
 // each.
@@ -95,11 +112,11 @@ type opCells struct {
 	family  attribute.Set // db.system.name, caches.family, caches.connection
 	calls   atomic.Int64  // calls, whatever their outcome (kindInvalidate)
 	keys    atomic.Int64  // keys deleted (kindInvalidate)
-	first   *recentEntry  // the cells with the Op they were made for
+	owner   *Observer     // the Observer whose table holds them
 }
 
-func newOpCells(k opKey) *opCells {
-	c := &opCells{key: k, kind: kindOf(k.name), family: attribute.NewSet(familyAttributes(k)...)}
+func newOpCells(o *Observer, k opKey) *opCells {
+	c := &opCells{key: k, kind: kindOf(k.name), family: attribute.NewSet(familyAttributes(k)...), owner: o}
 	for i := range c.outcome {
 		c.outcome[i] = &cell{attrs: attribute.NewSet(opAttributes(k, c.kind, caches.Outcome(i))...)}
 	}
@@ -139,22 +156,20 @@ type table struct {
 	errs map[errKey]*cell
 }
 
-// cellsOf returns op's cells, made on its first call. The recent cache
-// answers first, then the table.
-func (o *Observer) cellsOf(op caches.Op) *opCells {
-	slot := &o.recent[recentSlot(op)]
-	if e := slot.Load(); e != nil && sameStrings(e.op, op) {
-		return e.cells
+// cellsOf returns op's cells, made on its first call: those the Op
+// holds (see [caches.Op.SetValue]) when they are this Observer's, else
+// those of the table, which the Op then holds.
+func (o *Observer) cellsOf(op *caches.Op) *opCells {
+	if c, ok := op.Value().(*opCells); ok && c.owner == o {
+		return c
 	}
 	c := o.tableCellsOf(op)
-	if sameStrings(c.first.op, op) {
-		slot.Store(c.first) // made with the cells: no allocation here
-	}
+	op.SetValue(c)
 	return c
 }
 
 // tableCellsOf returns op's cells from the table, made on its first call.
-func (o *Observer) tableCellsOf(op caches.Op) *opCells {
+func (o *Observer) tableCellsOf(op *caches.Op) *opCells {
 	k := opKey{op.Name, op.Family, op.Connection, op.System}
 	if c := o.table.Load().ops[k]; c != nil {
 		return c
@@ -165,44 +180,11 @@ func (o *Observer) tableCellsOf(op caches.Op) *opCells {
 	if c := old.ops[k]; c != nil {
 		return c
 	}
-	c := newOpCells(k)
-	c.first = &recentEntry{op: op, cells: c}
+	c := newOpCells(o, k)
 	ops := maps.Clone(old.ops)
 	ops[k] = c
 	o.table.Store(&table{ops: ops, errs: old.errs})
 	return c
-}
-
-// recentEntry is an entry of the recent cache: a direct-mapped cache of
-// cellsOf's answers keyed by the identity of an Op's strings (where their
-// bytes are, and their lengths). The strings an operation reports are its
-// family's and the library's own, the same memory call after call, so
-// comparing four pointers replaces hashing four strings in the table. An
-// entry holds its strings, so their memory is never reused for other text
-// while the entry can match them.
-type recentEntry struct {
-	op    caches.Op
-	cells *opCells
-}
-
-// recentSize is the number of entries of the recent cache.
-const recentSize = 256
-
-// recentSlot returns the index of op's entry in the recent cache.
-func recentSlot(op caches.Op) int {
-	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(op.Family))))*0x9e3779b97f4a7c15 ^
-		uint64(uintptr(unsafe.Pointer(unsafe.StringData(op.Name))))*0xc2b2ae3d27d4eb4f
-	return int(h >> 56 % recentSize)
-}
-
-// sameStrings reports whether a's and b's strings are the same memory.
-func sameStrings(a, b caches.Op) bool {
-	return sameString(a.Name, b.Name) && sameString(a.Family, b.Family) &&
-		sameString(a.Connection, b.Connection) && sameString(a.System, b.System)
-}
-
-func sameString(a, b string) bool {
-	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 // errCellOf returns the cell of op's failures of errorType, made on the

@@ -65,7 +65,7 @@ func (o *Observer) observe(_ context.Context, r metric.Observer) error {
 	t := o.table.Load()
 	in := &o.inst
 	t.each(func(kd kind, c *cell) {
-		n := c.count.Load()
+		n := c.count()
 		if n == 0 {
 			return
 		}
@@ -79,7 +79,7 @@ func (o *Observer) observe(_ context.Context, r metric.Observer) error {
 		r.ObserveInt64(inst, n, metric.WithAttributeSet(c.attrs))
 	})
 	for _, oc := range t.ops {
-		if n := oc.outcome[caches.OutcomeEarlyRefresh].count.Load(); n > 0 {
+		if n := oc.outcome[caches.OutcomeEarlyRefresh].count(); n > 0 {
 			r.ObserveInt64(in.earlyRefreshes, n, metric.WithAttributeSet(oc.family))
 		}
 		if oc.kind == kindInvalidate {
@@ -150,7 +150,7 @@ func histogram(name, desc string) metricdata.Metrics {
 // point is the cell's histogram data point; ok is false for a cell that
 // recorded nothing.
 func (c *cell) point(start, now time.Time) (metricdata.HistogramDataPoint[float64], bool) {
-	n := c.count.Load()
+	n := c.count()
 	if n == 0 {
 		return metricdata.HistogramDataPoint[float64]{}, false
 	}
