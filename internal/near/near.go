@@ -5,8 +5,11 @@
 // Invalidation comes from Redis's client-side caching support: a tracking
 // connection to every master, in RESP3, with CLIENT TRACKING ON BCAST
 // PREFIX <family prefix>, receives a push naming every key of the family
-// that any client modifies (tracker.go). A write made through the cache
-// drops its own copy at once as well, so a process reads its own writes.
+// that any client modifies (tracker.go). On Linux the pushes of a plain
+// socket are read by a goroutine blocked in ppoll(2) rather than in the
+// runtime's network poller, which busy processors leave unpolled for up to
+// 10 ms (direct_linux.go). A write made through the cache drops its own
+// copy at once as well, so a process reads its own writes.
 //
 // A copy is kept only when it is provably fresh: a fill registers the key
 // before its read from Redis, any invalidation of the key (or a flush)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"sort"
@@ -194,6 +195,7 @@ func (t *tracker) run() {
 			t.report(false, errLost)
 		}
 		s.close()
+		s.wait()
 		if t.unmet != nil { // answered now that the copies are gone
 			close(t.unmet)
 			t.unmet = nil
@@ -250,9 +252,7 @@ func (t *tracker) open() (*session, error) {
 		s.close()
 		return nil, errors.New("near: the tracking connection reached another server than the data client")
 	}
-	for _, l := range s.links {
-		go l.read(t.c, s)
-	}
+	s.start(t.c)
 	return s, nil
 }
 
@@ -262,7 +262,8 @@ func (t *tracker) connect(ctx context.Context, n Node) (*link, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &link{conn: conn, r: bufio.NewReader(conn), replies: make(chan value, 4)}
+	l := &link{conn: conn, in: input{conn}, replies: make(chan value, 4)}
+	l.r = bufio.NewReader(&l.in)
 	dl, _ := ctx.Deadline()
 	_ = conn.SetDeadline(dl)
 	hello := []string{"HELLO", "3"}
@@ -402,9 +403,10 @@ func sameServers(ctx context.Context, nodes []Node, links []*link) bool {
 
 // session is one set of tracking connections, one per master.
 type session struct {
-	nodes []Node
+	nodes   []Node
+	readers sync.WaitGroup // the links' readers
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards links and closed
 	links   []*link
 	failed  chan struct{} // closed when any link fails or on close
 	closed  bool
@@ -421,26 +423,67 @@ func (s *session) add(l *link) {
 	s.links = append(s.links, l)
 }
 
+// start reads every link: on a thread of its own, blocked on the socket
+// (see direct), where the connection is a plain socket; through the
+// network poller otherwise (TLS).
+func (s *session) start(c *Cache) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	for _, l := range s.links {
+		if d, ok := openDirect(l.conn); ok && readDirect {
+			l.dir, l.in.rd = d, d
+		}
+		s.readers.Add(1)
+		go func() {
+			defer s.readers.Done()
+			l.read(c, s)
+		}()
+	}
+}
+
+// readDirect is whether start reads plain sockets directly; a benchmark
+// turns it off to compare with the poller path.
+var readDirect = true
+
 func (s *session) fail() { s.failOne.Do(func() { close(s.failed) }) }
 
+// close ends the links; their readers return soon after (see wait).
 func (s *session) close() {
 	s.fail()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.links {
+		if l.dir != nil {
+			l.dir.shutdown()
+		}
 		_ = l.conn.Close()
 	}
 	s.closed = true
 }
 
+// wait returns once the readers of a closed session have returned and
+// closed their duplicate descriptors.
+func (s *session) wait() { s.readers.Wait() }
+
 // link is one tracking connection.
 type link struct {
 	runID   string // of the server, when node.RunID is set
 	conn    net.Conn
+	dir     *direct // reads the socket once the reader started, if it can
+	in      input   // what r reads from: conn, then dir if set
 	r       *bufio.Reader
 	wbuf    []byte
 	replies chan value // replies to the heartbeat
 }
+
+// input is a link's source of bytes, switched from the connection to a
+// direct reader when the reader starts (r may hold bytes read before).
+type input struct{ rd io.Reader }
+
+func (in *input) Read(p []byte) (int, error) { return in.rd.Read(p) }
 
 func (l *link) send(args ...string) error {
 	l.wbuf = appendCommand(l.wbuf[:0], args...)
@@ -472,6 +515,9 @@ func (l *link) call(args ...string) (value, error) {
 // heartbeat until the connection fails.
 func (l *link) read(c *Cache, s *session) {
 	defer s.fail()
+	if l.dir != nil {
+		defer l.dir.close()
+	}
 	for {
 		v, err := readValue(l.r)
 		if err != nil {
