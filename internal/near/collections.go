@@ -33,12 +33,14 @@ func (w whole) empty() bool { return len(w.items) == 0 && len(w.zs) == 0 }
 // none, or on Redis when there can be none (the cache is down, the key is
 // absent or the fill lost a race).
 func (c *Cache) collection(ctx context.Context, key string, k kind, read func(b backend.Backend) error) error {
-	if !c.live.Load() {
+	if !c.armed() {
 		return read(c.inner)
 	}
 	if done, err := c.readCopy(ctx, key, read); done {
-		c.hits.Add(1)
-		return err
+		if c.hit() {
+			return err
+		}
+		return read(c.inner)
 	}
 	c.misses.Add(1)
 	if c.fillCollection(ctx, key, k) {

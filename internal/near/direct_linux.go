@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -33,7 +34,8 @@ import (
 // would also kill the children the program started from it with
 // Pdeathsig.
 type direct struct {
-	pfd pollFd // the one descriptor ppoll waits on
+	pfd  pollFd     // the one descriptor ppoll waits on
+	mark func(bool) // see read
 
 	mu sync.Mutex // guards fd against close while shutdown uses it
 	fd int        // the duplicate, -1 once closed
@@ -75,7 +77,7 @@ func openDirect(c net.Conn) (d *direct, ok bool) {
 // nothing. Only the goroutine that closes d calls it.
 func (d *direct) Read(p []byte) (int, error) {
 	for {
-		n, err := syscall.Read(d.fd, p)
+		n, err := d.read(p)
 		switch {
 		case err == nil && n == 0 && len(p) > 0:
 			return 0, io.EOF
@@ -89,7 +91,36 @@ func (d *direct) Read(p []byte) (int, error) {
 		if err := d.wait(); err != nil {
 			return 0, err
 		}
+		if hold := heldReader.Load(); hold != nil {
+			(*hold)()
+		}
 	}
+}
+
+// heldReader, when set (by a test), runs after a reader is woken and
+// before it reads: a reader the scheduler runs late.
+var heldReader atomic.Pointer[func()]
+
+// read reads the socket without waiting (it is non-blocking). It calls
+// mark(true) before and, when it took nothing, mark(false) after: so no
+// byte leaves the socket unless its reader is marked as reading, and the
+// gate of the local reads never sees an empty socket while bytes taken off
+// it wait to be applied.
+func (d *direct) read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if d.mark != nil {
+		d.mark(true)
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(d.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if (e != 0 || r == 0) && d.mark != nil {
+		d.mark(false)
+	}
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // wait blocks the thread until the socket is readable, at its end, or
@@ -105,6 +136,22 @@ func (d *direct) wait() error {
 		}
 		return nil
 	}
+}
+
+// readable reports whether the socket holds bytes the reader has not read
+// yet (or is at its end), without waiting: the check of the local reads'
+// gate (see Cache.hit). A closed d reports true, which only makes reads
+// go to Redis until the next session.
+func (d *direct) readable() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fd < 0 {
+		return true
+	}
+	pfd := pollFd{fd: int32(d.fd), events: pollIn}
+	var zero syscall.Timespec
+	n, _, e := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&zero)), 0, 0, 0)
+	return e != 0 || n > 0
 }
 
 // shutdown shuts the socket down for both directions, which ends a Read

@@ -88,6 +88,14 @@ type Cache struct {
 
 	hits, misses, invalidations, flushes stats.Counter
 
+	// The gate of the local reads (see hit): the current session's
+	// sockets read directly, whether an invalidation waits unread in one,
+	// and when they were last checked (since gateEpoch).
+	sockets  atomic.Pointer[[]*direct]
+	waiting  atomic.Bool  // the gate found unread bytes in a socket
+	behind   atomic.Int32 // readers that took bytes off their socket and have not applied them
+	lastPoll atomic.Int64
+
 	trk *tracker
 }
 
@@ -301,8 +309,115 @@ func (c *Cache) setLive(up bool) {
 		c.opts.OnInvalidate("", true)
 	}
 	if up {
+		c.waiting.Store(false)
 		c.live.Store(true)
 	}
+}
+
+// armed reports whether local copies may answer reads: tracking is up,
+// and no invalidation was found waiting unread in a tracking socket since
+// the reader last caught up (see hit).
+func (c *Cache) armed() bool {
+	if !c.live.Load() || c.behind.Load() != 0 {
+		return false
+	}
+	return !c.waiting.Load() || c.recheck()
+}
+
+// recheck is armed while the gate's finding stands: it checks the sockets
+// again (at most once per pollInterval) and, when none holds unread bytes
+// and no reader has bytes to apply, the finding is over (a reader read
+// and applied them, or found them to be something else).
+func (c *Cache) recheck() bool {
+	socks := c.sockets.Load()
+	if socks == nil || !c.pollDue() {
+		return false
+	}
+	for _, d := range *socks {
+		if d.readable() {
+			return false
+		}
+	}
+	if c.behind.Load() != 0 { // read after the check: not applied yet
+		return false
+	}
+	c.waiting.Store(false)
+	return true
+}
+
+// pollDue reports whether the sockets are to be checked now: at most once
+// per pollInterval, by the first read to ask.
+func (c *Cache) pollDue() bool {
+	now, last := int64(time.Since(gateEpoch)), c.lastPoll.Load()
+	return now-last >= int64(pollInterval) && c.lastPoll.CompareAndSwap(last, now)
+}
+
+// hit counts a read answered by a local copy, and checks the gate: false
+// (the count taken back) means the copy must not answer, as an
+// invalidation waits unread in a tracking socket. The reader applies an
+// invalidation as soon as its thread is woken, but a machine whose cores
+// are busy may wake it late (milliseconds in a virtual machine whose other
+// core is idle): so on about one hit in pollEvery on each processor, at
+// most once per pollInterval, the sockets are checked without waiting, and
+// a push that arrived makes the reads go to Redis until the reader has
+// applied it. While copies are read often, a write by any client is thus
+// seen within about pollInterval of its invalidation's arrival, however
+// late the reader runs. Sockets read through the network poller (TLS) are
+// not checked.
+func (c *Cache) hit() bool {
+	if c.hits.Every(pollEvery) && c.pushWaiting() {
+		c.hits.Add(^uint64(0)) // minus one
+		return false
+	}
+	return true
+}
+
+const (
+	pollEvery    = 32
+	pollInterval = 50 * time.Microsecond
+)
+
+// gateEpoch is the origin of lastPoll: a monotonic clock reading.
+var gateEpoch = time.Now()
+
+// pushWaiting checks the sockets read directly, unless another read did
+// within pollInterval, and reports whether one holds unread bytes (setting
+// behind until the reader catches up).
+func (c *Cache) pushWaiting() bool {
+	socks := c.sockets.Load()
+	if socks == nil {
+		return false
+	}
+	if !c.pollDue() {
+		return false
+	}
+	for _, d := range *socks {
+		if d.readable() {
+			c.waiting.Store(true)
+			return true
+		}
+	}
+	return false
+}
+
+// reading is called by the reader of l when it took bytes off its socket:
+// until it has applied them, the local reads go to Redis.
+func (c *Cache) reading(l *link) {
+	if !l.behind {
+		l.behind = true
+		c.behind.Add(1)
+	}
+}
+
+// caughtUp is called by the reader of l when it has applied everything it
+// read: unless another reader has not, the local reads may use the copies
+// again. What the gate found unread was read by some reader since.
+func (c *Cache) caughtUp(l *link) {
+	if l.behind {
+		l.behind = false
+		c.behind.Add(-1)
+	}
+	c.waiting.Store(false)
 }
 
 // Strings. A copy of a string is its Redis deadline (unix ms, -1 for
@@ -326,7 +441,7 @@ func decodeDeadline(s string) int64 {
 
 // localString returns the copy of the string at key.
 func (c *Cache) localString(ctx context.Context, key string) (copy string, ok bool) {
-	if !c.live.Load() {
+	if !c.armed() {
 		return "", false
 	}
 	s, ok, err := c.local.Get(ctx, key)
@@ -337,8 +452,7 @@ func (c *Cache) localString(ctx context.Context, key string) (copy string, ok bo
 }
 
 func (c *Cache) Get(ctx context.Context, key string) (string, bool, error) {
-	if s, ok := c.localString(ctx, key); ok {
-		c.hits.Add(1)
+	if s, ok := c.localString(ctx, key); ok && c.hit() {
 		return s[hdr:], true, nil
 	}
 	return c.fillString(ctx, key, 0)
@@ -348,14 +462,13 @@ func (c *Cache) Get(ctx context.Context, key string) (string, bool, error) {
 // it; ok is false when there is no copy (or the cache is down). See
 // [backend.Attacher].
 func (c *Cache) GetLocal(ctx context.Context, key string) (value string, attached any, ok bool) {
-	if !c.live.Load() {
+	if !c.armed() {
 		return "", nil, false
 	}
 	s, att, ok, err := c.local.GetAttached(ctx, key)
-	if err != nil || !ok || len(s) < hdr {
+	if err != nil || !ok || len(s) < hdr || !c.hit() {
 		return "", nil, false
 	}
-	c.hits.Add(1)
 	return s[hdr:], att, true
 }
 
@@ -371,8 +484,7 @@ func (c *Cache) Attach(ctx context.Context, key, value string, v any) {
 // GetWithin is Get whose read from Redis, on a miss, is bounded by budget
 // (see [backend.BudgetGetter]).
 func (c *Cache) GetWithin(ctx context.Context, key string, budget time.Duration) (string, bool, error) {
-	if s, ok := c.localString(ctx, key); ok {
-		c.hits.Add(1)
+	if s, ok := c.localString(ctx, key); ok && c.hit() {
 		return s[hdr:], true, nil
 	}
 	return c.fillString(ctx, key, budget)
@@ -439,9 +551,8 @@ func (c *Cache) readWithTTL(ctx context.Context, key string) (v string, pttl tim
 }
 
 func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
-	if c.live.Load() {
-		if ok, err := c.local.Exists(ctx, key); err == nil && ok {
-			c.hits.Add(1)
+	if c.armed() {
+		if ok, err := c.local.Exists(ctx, key); err == nil && ok && c.hit() {
 			return true, nil
 		}
 	}
@@ -451,12 +562,10 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 func (c *Cache) PTTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	if s, ok := c.localString(ctx, key); ok {
 		deadline := decodeDeadline(s)
-		if deadline < 0 {
-			c.hits.Add(1)
+		if deadline < 0 && c.hit() {
 			return -1, true, nil
 		}
-		if left := time.Until(time.UnixMilli(deadline)); left > 0 {
-			c.hits.Add(1)
+		if left := time.Until(time.UnixMilli(deadline)); deadline >= 0 && left > 0 && c.hit() {
 			return left.Truncate(time.Millisecond), true, nil
 		}
 	}

@@ -410,6 +410,8 @@ type session struct {
 	links   []*link
 	failed  chan struct{} // closed when any link fails or on close
 	closed  bool
+	socks   *[]*direct // the sockets the local reads check, when all are read directly
+	gated   *Cache     // whose local reads check socks
 	failOne sync.Once
 }
 
@@ -432,9 +434,20 @@ func (s *session) start(c *Cache) {
 	if s.closed {
 		return
 	}
+	var socks []*direct
 	for _, l := range s.links {
 		if d, ok := openDirect(l.conn); ok && readDirect {
 			l.dir, l.in.rd = d, d
+			socks = append(socks, d)
+			if gateReads {
+				d.mark = func(reading bool) {
+					if reading {
+						c.reading(l)
+					} else if l.r.Buffered() == 0 {
+						c.caughtUp(l)
+					}
+				}
+			}
 		}
 		s.readers.Add(1)
 		go func() {
@@ -442,7 +455,15 @@ func (s *session) start(c *Cache) {
 			l.read(c, s)
 		}()
 	}
+	if len(socks) == len(s.links) && gateReads {
+		s.socks, s.gated = &socks, c
+		c.sockets.Store(s.socks)
+	}
 }
+
+// gateReads is whether the local reads check the sockets read directly
+// (see Cache.hit); a benchmark turns it off to compare.
+var gateReads = true
 
 // readDirect is whether start reads plain sockets directly; a benchmark
 // turns it off to compare with the poller path.
@@ -455,6 +476,9 @@ func (s *session) close() {
 	s.fail()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.socks != nil {
+		s.gated.sockets.CompareAndSwap(s.socks, nil)
+	}
 	for _, l := range s.links {
 		if l.dir != nil {
 			l.dir.shutdown()
@@ -477,6 +501,7 @@ type link struct {
 	r       *bufio.Reader
 	wbuf    []byte
 	replies chan value // replies to the heartbeat
+	behind  bool       // bytes read and not applied yet (its reader's alone)
 }
 
 // input is a link's source of bytes, switched from the connection to a
@@ -515,6 +540,7 @@ func (l *link) call(args ...string) (value, error) {
 // heartbeat until the connection fails.
 func (l *link) read(c *Cache, s *session) {
 	defer s.fail()
+	defer c.caughtUp(l) // a reader that ends has nothing left to apply
 	if l.dir != nil {
 		defer l.dir.close()
 	}
@@ -523,24 +549,32 @@ func (l *link) read(c *Cache, s *session) {
 		if err != nil {
 			return
 		}
-		if !v.push {
-			select {
-			case l.replies <- v:
-			default:
-			}
-			continue
+		l.apply(c, v)
+		if l.r.Buffered() == 0 {
+			c.caughtUp(l) // nothing read is left unapplied
 		}
-		if len(v.elems) < 2 || v.elems[0].str != "invalidate" {
-			continue
-		}
-		if v.elems[1].null {
-			c.received(nil, true)
-			continue
-		}
-		keys := make([]string, len(v.elems[1].elems))
-		for i, k := range v.elems[1].elems {
-			keys[i] = k.str
-		}
-		c.received(keys, false)
 	}
+}
+
+// apply applies an invalidation push, or passes a reply to the heartbeat.
+func (l *link) apply(c *Cache, v value) {
+	if !v.push {
+		select {
+		case l.replies <- v:
+		default:
+		}
+		return
+	}
+	if len(v.elems) < 2 || v.elems[0].str != "invalidate" {
+		return
+	}
+	if v.elems[1].null {
+		c.received(nil, true)
+		return
+	}
+	keys := make([]string, len(v.elems[1].elems))
+	for i, k := range v.elems[1].elems {
+		keys[i] = k.str
+	}
+	c.received(keys, false)
 }

@@ -38,9 +38,9 @@ import (
 // failed calls are retried as go-redis retries them (network errors,
 // LOADING, READONLY, MASTERDOWN, TRYAGAIN), up to the client's MaxRetries.
 type pipe struct {
-	dial     func(ctx context.Context) (net.Conn, error)
+	dial func(ctx context.Context) (net.Conn, error)
 	// setup returns the commands that prepare a new connection.
-	setup func(ctx context.Context) ([][]any, error)
+	setup    func(ctx context.Context) ([][]any, error)
 	o        pipeOptions
 	cur      atomic.Pointer[wire]
 	inFlight atomic.Int64 // calls between their start and their reply

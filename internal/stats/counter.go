@@ -38,6 +38,13 @@ func (c *Counter) Add(n uint64) {
 	c.slots[Proc()&(slots-1)].n.Add(n)
 }
 
+// Every adds 1 to the count and reports whether the slot it went to
+// reached a multiple of n: true about once in n events on each processor,
+// for work done on a sample of the events of a hot path.
+func (c *Counter) Every(n uint64) bool {
+	return c.slots[Proc()&(slots-1)].n.Add(1)%n == 0
+}
+
 // Proc returns the id of the processor (P) the calling goroutine runs on,
 // which it may leave right after: a hint for spreading writes over
 // per-processor slots, never an identity to rely on.
