@@ -14,6 +14,11 @@ import (
 // parallel gets, and a slot drawn at random per Add (math/rand/v2) cost a
 // third of an in-process hot read. The zero value is a count of zero.
 type Counter struct {
+	// _ keeps the first slot off the cache line of what precedes the
+	// Counter in its struct: a family's connection and configuration,
+	// read by every operation, shared that line with the first slot, and
+	// each count on the first processor made the other's next read miss.
+	_     [64]byte
 	slots [slots]struct {
 		n atomic.Uint64
 		_ [56]byte // pads the slot to a cache line
