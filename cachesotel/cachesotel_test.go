@@ -322,24 +322,7 @@ func TestMemoryStoreObserved(t *testing.T) {
 	st := cachestest.Use(t, connName)
 	h := instrument(t, "memory")
 	require.NoError(t, users().Key(1).Set(h.ctx, "ada"))
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, h.reader.Collect(context.Background(), &rm))
-	want := attribute.NewSet(attribute.String("caches.connection", connName), attribute.String("db.system.name", "memory"))
-	got := map[string]int64{}
-	for _, m := range rm.ScopeMetrics[0].Metrics {
-		var points []metricdata.DataPoint[int64]
-		switch d := m.Data.(type) {
-		case metricdata.Gauge[int64]:
-			points = d.DataPoints
-		case metricdata.Sum[int64]:
-			points = d.DataPoints
-		}
-		for _, p := range points {
-			if p.Attributes.Equals(&want) {
-				got[m.Name] = p.Value
-			}
-		}
-	}
+	got := h.observables(t, attribute.String("caches.connection", connName), attribute.String("db.system.name", "memory"))
 	ms, _ := st.Conn.MemoryStats()
 	require.Equal(t, map[string]int64{"caches.memory.keys": 1, "caches.memory.bytes": ms.UsedBytes,
 		"caches.memory.evictions": 0}, got)
