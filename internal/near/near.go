@@ -372,9 +372,13 @@ func (c *Cache) hit() bool {
 	return true
 }
 
+// pollEvery and pollInterval set how often the gate checks: a check every
+// 32 hits and 50 us cost a near hit about 10 % on two cores (a clock read
+// and a ppoll), these about nothing measurable, and a write is still seen
+// within about 0.2 ms.
 const (
-	pollEvery    = 32
-	pollInterval = 50 * time.Microsecond
+	pollEvery    = 128
+	pollInterval = 200 * time.Microsecond
 )
 
 // gateEpoch is the origin of lastPoll: a monotonic clock reading.
