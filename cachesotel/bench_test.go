@@ -17,11 +17,15 @@ import (
 // metrics installed, and with metrics and traces, on an in-process store
 // and on a real redis-server. Run with -count to interleave the variants
 // in one run.
-func BenchmarkGet(b *testing.B) {
+func BenchmarkGet(b *testing.B) { onBenchBackends(b, benchGet) }
+
+// onBenchBackends runs bench as two sub-benchmarks: on an in-process store
+// and on a real redis-server.
+func onBenchBackends(b *testing.B, bench func(*testing.B, *caches.Conn)) {
 	b.Run("memory", func(b *testing.B) {
 		conn := caches.NewMemoryConn(caches.MemoryOptions{})
 		defer conn.Close()
-		benchGet(b, conn)
+		bench(b, conn)
 	})
 	b.Run("redis", func(b *testing.B) {
 		srv := redistest.StartForTest(b)
@@ -29,7 +33,7 @@ func BenchmarkGet(b *testing.B) {
 		defer client.Close()
 		conn := caches.NewRedisConn(client)
 		defer conn.Close()
-		benchGet(b, conn)
+		bench(b, conn)
 	})
 }
 
@@ -38,21 +42,7 @@ func BenchmarkGet(b *testing.B) {
 // (the observer installed and removed between blocks), so that the
 // machine's load weighs on both alike. It reports the ns/op of each, their
 // difference and ratio.
-func BenchmarkGetMetrics(b *testing.B) {
-	b.Run("memory", func(b *testing.B) {
-		conn := caches.NewMemoryConn(caches.MemoryOptions{})
-		defer conn.Close()
-		benchGetMetrics(b, conn)
-	})
-	b.Run("redis", func(b *testing.B) {
-		srv := redistest.StartForTest(b)
-		client := redis.NewClient(&redis.Options{Addr: srv.Addr})
-		defer client.Close()
-		conn := caches.NewRedisConn(client)
-		defer conn.Close()
-		benchGetMetrics(b, conn)
-	})
-}
+func BenchmarkGetMetrics(b *testing.B) { onBenchBackends(b, benchGetMetrics) }
 
 func benchGetMetrics(b *testing.B, conn *caches.Conn) {
 	ctx := context.Background()
