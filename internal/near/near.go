@@ -329,20 +329,30 @@ func (c *Cache) armed() bool {
 // and no reader has bytes to apply, the finding is over (a reader read
 // and applied them, or found them to be something else).
 func (c *Cache) recheck() bool {
-	socks := c.sockets.Load()
-	if socks == nil || !c.pollDue() {
+	if checked, found := c.unread(); !checked || found {
 		return false
-	}
-	for _, d := range *socks {
-		if d.readable() {
-			return false
-		}
 	}
 	if c.behind.Load() != 0 { // read after the check: not applied yet
 		return false
 	}
 	c.waiting.Store(false)
 	return true
+}
+
+// unread checks the sockets read directly, unless another read did within
+// pollInterval (checked is false then, and when there are none), and
+// reports whether one holds unread bytes.
+func (c *Cache) unread() (checked, found bool) {
+	socks := c.sockets.Load()
+	if socks == nil || !c.pollDue() {
+		return false, false
+	}
+	for _, d := range *socks {
+		if d.readable() {
+			return true, true
+		}
+	}
+	return true, false
 }
 
 // pollDue reports whether the sockets are to be checked now: at most once
@@ -384,22 +394,13 @@ const (
 // gateEpoch is the origin of lastPoll: a monotonic clock reading.
 var gateEpoch = time.Now()
 
-// pushWaiting checks the sockets read directly, unless another read did
-// within pollInterval, and reports whether one holds unread bytes (setting
-// behind until the reader catches up).
+// pushWaiting reports whether a check of the sockets (see unread) found
+// unread bytes, and makes the local reads go to Redis until a reader has
+// caught up (waiting).
 func (c *Cache) pushWaiting() bool {
-	socks := c.sockets.Load()
-	if socks == nil {
-		return false
-	}
-	if !c.pollDue() {
-		return false
-	}
-	for _, d := range *socks {
-		if d.readable() {
-			c.waiting.Store(true)
-			return true
-		}
+	if _, found := c.unread(); found {
+		c.waiting.Store(true)
+		return true
 	}
 	return false
 }
